@@ -1,0 +1,62 @@
+"""A scripted backend for fast unit tests: no model, deterministic answers and timings."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+
+
+class FakeParams(BackendParamsBase):
+    kind: Literal["fake"] = "fake"
+    text: str = "ok"
+    choice_index: int = 0
+    json_output: dict[str, object] | None = None
+    delay_s: float = 0.0
+    fail_every: int = 0
+    completion_tokens: int = 4
+
+
+class FakeBackend:
+    """Answers every request the same way; every `fail_every`-th request returns an error."""
+
+    Params = FakeParams
+
+    def __init__(self, params: FakeParams) -> None:
+        self.params = params
+        self.calls = 0
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(engine="fake", engine_version="0", model="fake",
+                           settings=self.params.model_dump(exclude={"kind"}))
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        for request in requests:
+            yield self._answer(request)
+
+    def _answer(self, request: Request) -> Result:
+        self.calls += 1
+        start = now()
+        if self.params.delay_s:
+            time.sleep(self.params.delay_s)
+        if self.params.fail_every and self.calls % self.params.fail_every == 0:
+            return Result(request.id, t_start=start, t_end=now(), error="scripted failure")
+        index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
+        text = self._text(request, index)
+        end = now()
+        return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),
+                      completion_tokens=self.params.completion_tokens, t_start=start,
+                      t_first_token=start + (end - start) / 2, t_end=end)
+
+    def _text(self, request: Request, index: int | None) -> str:
+        if index is not None:
+            return request.choices[index]
+        if request.mode == "json" and self.params.json_output is not None:
+            return json.dumps(self.params.json_output)
+        return self.params.text
+
+    def close(self) -> None:
+        return None

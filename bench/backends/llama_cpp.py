@@ -1,0 +1,219 @@
+"""In-process llama.cpp through llama-cpp-python: streamed generation with raw timestamps,
+JSON-schema constrained output, and label log-likelihood on the evaluated prompt state."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.errors import BackendError
+from bench.hardware import physical_cores
+from bench.models import file_sha256, is_instruct, resolve_model
+from bench.tasks.prompts import continuation_prefix
+
+
+class LlamaCppParams(BackendParamsBase):
+    kind: Literal["llama_cpp"] = "llama_cpp"
+    model: str
+    n_threads: int | None = None
+    n_ctx: int = 4096
+    n_batch: int = 512
+    flash_attn: bool = False
+    prompt_format: Literal["auto", "chat", "completion"] = "auto"
+    prefix_cache: bool = True
+    """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise BackendError("the llama_cpp backend needs llama-cpp-python: pip install -e '.[llama]'") from None
+    return llama_cpp
+
+
+class LlamaCppBackend:
+    """One loaded GGUF model; requests run one at a time, each from an empty KV cache."""
+
+    Params = LlamaCppParams
+
+    def __init__(self, params: LlamaCppParams) -> None:
+        self.llama_cpp = _import_llama_cpp()
+        self.params = params
+        self.path = resolve_model(params.model)
+        self.n_threads = params.n_threads or physical_cores()
+        self.llm = self._load()
+        self.vocab = self.llama_cpp.llama_model_get_vocab(self.llm.model)
+        self.chat_format = self._chat_formatter()
+        self._grammars: dict[str, Any] = {}
+
+    def _load(self) -> Any:
+        try:
+            return self.llama_cpp.Llama(
+                model_path=str(self.path), n_ctx=self.params.n_ctx, n_batch=self.params.n_batch,
+                n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                flash_attn=self.params.flash_attn, seed=0, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp cannot load {self.path}: {exc}") from None
+
+    def _chat_formatter(self) -> Any:
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        special = {"bos": self.llm.token_bos(), "eos": self.llm.token_eos()}
+        text = {k: self.llm.detokenize([v], special=True).decode("utf-8", "replace") if v >= 0 else ""
+                for k, v in special.items()}
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        return Jinja2ChatFormatter(template=template, eos_token=text["eos"], bos_token=text["bos"])
+
+    def default_format(self) -> Literal["chat", "completion"]:
+        """chat for instruction-tuned models with a template, plain completion otherwise."""
+        if self.params.prompt_format != "auto":
+            return self.params.prompt_format
+        instruct = is_instruct(self.params.model)
+        return "chat" if self.chat_format is not None and instruct is not False else "completion"
+
+    def info(self) -> BackendInfo:
+        settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
+                    "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
+                    "prompt_format": self.default_format(),
+                    "model_params": int(self.llama_cpp.llama_model_n_params(self.llm.model)),
+                    "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model))}
+        return BackendInfo(engine="llama.cpp (llama-cpp-python)", engine_version=self.llama_cpp.__version__,
+                           model=self.params.model, model_path=str(self.path),
+                           model_sha256=file_sha256(self.path), settings=settings)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        for request in requests:
+            start = now()
+            try:
+                yield self._run(request, start)
+            except Exception as exc:  # one item's failure is recorded, never fatal to the run
+                yield Result(request.id, t_start=start, t_end=now(), error=f"{type(exc).__name__}: {exc}")
+
+    def _run(self, request: Request, start: float) -> Result:
+        prompt = self.prompt_tokens(request)
+        budget = 1 if request.mode == "choices" else request.generation.max_tokens
+        if len(prompt) + budget > self.params.n_ctx:
+            return Result(request.id, prompt_tokens=len(prompt), t_start=start, t_end=now(),
+                          error=f"prompt of {len(prompt)} tokens + {budget} does not fit n_ctx={self.params.n_ctx}")
+        if request.mode == "choices" and request.choice_method == "loglik":
+            return self._choose_by_loglik(request, prompt, start)
+        return self._stream(request, prompt, start)
+
+    def prompt_text(self, request: Request) -> tuple[str, bool]:
+        """The prompt string and whether it already holds the BOS token."""
+        fmt = self.default_format() if request.prompt_format == "auto" else request.prompt_format
+        if fmt == "completion" or self.chat_format is None:
+            return request.completion, False
+        rendered = self.chat_format(messages=list(request.messages))
+        return rendered.prompt, bool(rendered.added_special)
+
+    def prompt_tokens(self, request: Request) -> list[int]:
+        text, has_bos = self.prompt_text(request)
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=not has_bos, special=True))
+
+    def _stream(self, request: Request, prompt: list[int], start: float) -> Result:
+        gen = request.generation
+        cached = self._reuse_prefix(prompt)
+        self.llm.set_seed(gen.seed)
+        out: list[int] = []
+        first: float | None = None
+        for token in self.llm.generate(prompt, temp=gen.temperature, top_p=gen.top_p, top_k=0, min_p=0.0,
+                                       repeat_penalty=1.0, grammar=self._grammar(request)):
+            first = first or now()
+            out.append(token)
+            if self.llama_cpp.llama_vocab_is_eog(self.vocab, token) or len(out) >= gen.max_tokens:
+                break
+            if gen.stop and any(s in self._detok(out) for s in gen.stop):
+                break
+        text = self._detok([t for t in out if not self.llama_cpp.llama_vocab_is_eog(self.vocab, t)])
+        for stop in gen.stop:
+            text = text.split(stop)[0]
+        index = request.choices.index(text.strip()) if text.strip() in request.choices else None
+        return Result(request.id, text=text, choice_index=index, prompt_tokens=len(prompt), completion_tokens=len(out),
+                      cached_prompt_tokens=cached, t_start=start, t_first_token=first, t_end=now())
+
+    def _reuse_prefix(self, prompt: list[int]) -> int:
+        """Keep the KV entries of the longest prefix shared with the previous prompt; return its length.
+
+        At least one prompt token is always evaluated so that fresh logits exist.
+        """
+        if not self.params.prefix_cache:
+            self.llm.reset()
+            return 0
+        previous = self.llm.input_ids[: self.llm.n_tokens]
+        shared = 0
+        for a, b in zip(previous, prompt, strict=False):
+            if a != b:
+                break
+            shared += 1
+        shared = min(shared, len(prompt) - 1)
+        self.llm.n_tokens = shared  # eval()/generate() drop the KV entries from here on
+        return shared
+
+    def _detok(self, tokens: list[int]) -> str:
+        return str(self.llm.detokenize(tokens).decode("utf-8", errors="replace"))
+
+    def _grammar(self, request: Request) -> Any:
+        if request.mode == "json" and request.json_schema is not None:
+            source, build = json.dumps(request.json_schema, sort_keys=True), "json"
+        elif request.mode == "choices":
+            source, build = '" "? (' + " | ".join(json.dumps(c) for c in request.choices) + ")", "choices"
+        else:
+            return None
+        if source not in self._grammars:
+            grammar_cls = self.llama_cpp.LlamaGrammar
+            self._grammars[source] = (grammar_cls.from_json_schema(source, verbose=False) if build == "json"
+                                      else grammar_cls.from_string(f"root ::= {source}", verbose=False))
+        return self._grammars[source]
+
+    def _choose_by_loglik(self, request: Request, prompt: list[int], start: float) -> Result:
+        """Evaluate the prompt once, then each option's tokens on that cached state."""
+        cached = self._reuse_prefix(prompt)
+        self.llm.eval(prompt[cached:])
+        first = now()
+        last = self._logprobs()
+        scores, evaluated = [], 0
+        for option in request.choices:
+            tokens = self._continuation_tokens(request, prompt, option)
+            scores.append(self._option_logprob(tokens, len(prompt), last))
+            evaluated += len(tokens) - 1
+        best = int(np.argmax(scores))
+        return Result(request.id, text=request.choices[best], choice_index=best, choice_logprobs=scores,
+                      prompt_tokens=len(prompt), cached_prompt_tokens=cached, completion_tokens=0, t_start=start, t_first_token=first,
+                      t_end=now(), extra={"option_tokens_evaluated": evaluated})
+
+    def _continuation_tokens(self, request: Request, prompt: list[int], option: str) -> list[int]:
+        """Tokens of `option` after the prompt, split from the joint tokenization like lm-eval does."""
+        text, has_bos = self.prompt_text(request)
+        if not has_bos and text == request.completion:
+            option = continuation_prefix(text) + option
+        whole = self.llm.tokenize((text + option).encode("utf-8"), add_bos=not has_bos, special=True)
+        if whole[: len(prompt)] == prompt and len(whole) > len(prompt):
+            return list(whole[len(prompt):])
+        return list(self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=False))
+
+    def _option_logprob(self, tokens: list[int], n_prompt: int, first_logprobs: np.ndarray) -> float:
+        total = float(first_logprobs[tokens[0]])
+        for current, following in zip(tokens, tokens[1:], strict=False):
+            self.llm.eval([current])
+            total += float(self._logprobs()[following])
+        self.llm.n_tokens = n_prompt  # roll back; the next eval() drops the option's KV entries
+        return total
+
+    def _logprobs(self) -> np.ndarray:
+        """log-softmax of the logits of the last evaluated position."""
+        pointer = self.llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
+        shifted = logits - logits.max()
+        return shifted - math.log(float(np.exp(shifted).sum()))
+
+    def close(self) -> None:
+        self.llm.close()

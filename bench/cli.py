@@ -1,0 +1,89 @@
+"""The `bench` command: parse options, call one function, map errors to exit codes.
+
+Exit codes: 0 ok, 1 failure found, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.errors import BenchError, SpecError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+_WIDTH = None if sys.stdout.isatty() else 160  # rich assumes 80 columns when piped, which wraps tables
+out = Console(width=_WIDTH)
+err = Console(stderr=True)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _add_plan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=int, help="at most N items per task (a seeded, label-balanced sample)")
+    parser.add_argument("--models", type=_csv, default=(), help="comma-separated model ids to run")
+    parser.add_argument("--tasks", type=_csv, default=(), help="comma-separated task ids to run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="Benchmark language models on your own tasks: "
+                                     "accuracy, latency, tokens/s, memory and cost per 1000 tasks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a suite (or --resume an interrupted run)")
+    run.add_argument("suite", nargs="?", type=Path, help="suite YAML file")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish an interrupted run")
+    run.add_argument("--out", type=Path, default=Path("results"), help="folder for run directories")
+    run.add_argument("--usd-per-hour", type=float, help="price of this machine per hour, for $/1000 tasks")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
+    run.add_argument("--format", choices=["table", "json"], default="table")
+    _add_plan_options(run)
+    validate = sub.add_parser("validate", help="check a suite and report every problem at once")
+    validate.add_argument("suite", type=Path)
+    plan = sub.add_parser("plan", help="print the cells a suite would run")
+    plan.add_argument("suite", type=Path)
+    plan.add_argument("--format", choices=["table", "json"], default="table")
+    _add_plan_options(plan)
+    report = sub.add_parser("report", help="recompute summary.json and report.md from a run's records")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--format", choices=["table", "md", "json"], default="table")
+    models = sub.add_parser("models", help="bundled models")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    listing = models_sub.add_parser("list", help="parameters, quantization, size and sha256 of each model")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bench import commands
+
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "run": commands.run, "validate": commands.validate, "plan": commands.plan,
+        "report": commands.report, "models": commands.models_list,
+    }
+    try:
+        return handlers[args.command](args)
+    except SpecError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
+        return EXIT_BAD_INPUT
+    except BenchError as exc:
+        err.print(f"[red]error[/red]: {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted: the run is saved; finish it with bench run --resume RUN_DIR")
+        return EXIT_INTERRUPTED
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

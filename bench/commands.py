@@ -1,0 +1,111 @@
+"""One function per CLI command; each returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from bench.cli import EXIT_BAD_INPUT, EXIT_OK, err, out, print_json
+from bench.errors import BenchError
+from bench.plan import Plan, PlanOptions, build_plan
+from bench.progress import RichProgress
+from bench.report.tables import comparison_markdown, print_comparison
+from bench.runs import RunRequest, resume_run, start_run
+from bench.spec import load_suite
+from bench.store import RunStore
+from bench.summary import write_report
+
+
+def _options(args: argparse.Namespace) -> PlanOptions:
+    return PlanOptions(limit=args.limit, models=args.models, tasks=args.tasks)
+
+
+def validate(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    err.print(f"{args.suite}: ok ({len(suite.spec.models)} models, {len(suite.spec.tasks)} tasks)")
+    return EXIT_OK
+
+
+def plan(args: argparse.Namespace) -> int:
+    built = build_plan(load_suite(args.suite), _options(args))
+    _print_plan(built, args.format)
+    return EXIT_OK
+
+
+def _print_plan(built: Plan, fmt: str) -> None:
+    from bench.runner import cell_items
+
+    rows = [{"cell_id": c.id, "model": c.model.id, "backend": c.model.backend.kind, "task": c.task.id,
+             "task_version": c.task.version, "mode": c.task.answer.mode, "items": len(cell_items(c, built.suite)),
+             "repetitions": built.suite.spec.repetitions} for c in built.cells]
+    if fmt == "json":
+        print_json({"suite": built.suite.spec.name, "cells": rows})
+        return
+    table = Table(title=f"plan: {built.suite.spec.name} ({len(rows)} cells)", title_justify="left")
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.suite is None) == (args.resume is None):
+        raise BenchError("give a suite file, or --resume RUN_DIR (not both)")
+    if args.dry_run:
+        return plan(args) if args.suite else EXIT_BAD_INPUT
+    progress = RichProgress(err)
+    if args.resume:
+        store = resume_run(args.resume, progress)
+    else:
+        store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour), progress)
+    summary = write_report(store)
+    if args.format == "json":
+        print_json(summary)
+    else:
+        print_comparison(summary, out)
+    err.print(f"results: {store.path}")
+    return EXIT_OK
+
+
+def report(args: argparse.Namespace) -> int:
+    store = RunStore(Path(args.run_dir))
+    summary = write_report(store)
+    if args.format == "json":
+        print_json(summary)
+    elif args.format == "md":
+        out.print(comparison_markdown(summary, store.read_manifest()), markup=False, highlight=False)
+    else:
+        print_comparison(summary, out)
+    return EXIT_OK
+
+
+def models_list(args: argparse.Namespace) -> int:
+    from bench.model_info import bundled_refs, read_model_info
+
+    infos, missing = [], []
+    for ref in bundled_refs():
+        try:
+            infos.append(read_model_info(ref).as_dict())
+        except BenchError as exc:
+            missing.append(f"{ref}: {exc}")
+    if args.format == "json":
+        print_json({"models": infos, "unavailable": missing})
+    else:
+        _print_models(infos)
+    for line in missing:
+        err.print(f"[yellow]unavailable[/yellow]: {line}")
+    return EXIT_OK if infos or not missing else EXIT_BAD_INPUT
+
+
+def _print_models(infos: list[dict[str, object]]) -> None:
+    table = Table(title="bundled models", title_justify="left")
+    for column in ("model", "architecture", "parameters", "quantization", "size", "context", "sha256"):
+        table.add_column(column)
+    for info in infos:
+        table.add_row(str(info["ref"]), str(info["architecture"]), f"{int(str(info['parameters'])) / 1e6:.1f} M",
+                      str(info["quantization"]), f"{int(str(info['file_size_bytes'])) / 1e6:.1f} MB",
+                      str(info["context_length"]), str(info["sha256"]))
+    out.print(table)

@@ -1,0 +1,180 @@
+"""Records -> metric rows per cell. Pure: the same records always give the same summary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from bench.cost import usd_per_1000_tasks
+from bench.metrics.records import CellSegment, ItemRecord
+from bench.metrics.stats import bootstrap_interval, percentile, resample_interval, wilson_interval
+from bench.spec import CostSpec, TaskSpec
+from bench.tasks.scorers import Scorer, build_scorer
+
+
+class MetricRow(BaseModel):
+    """One figure for one cell, with its interval, sample size, direction, unit and basis."""
+
+    model_config = ConfigDict(frozen=True)
+    cell_id: str
+    model_id: str
+    task_id: str
+    metric: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int
+    higher_is_better: bool
+    unit: str
+    group: str
+    basis: str = "measured"
+
+
+def ttft_s(r: ItemRecord) -> float | None:
+    return r.t_first_token - r.t_start if r.t_first_token is not None else None
+
+
+def e2e_s(r: ItemRecord) -> float:
+    return r.t_end - r.t_start
+
+
+def tpot_s(r: ItemRecord) -> float | None:
+    """(t_end - t_first_token) / (completion_tokens - 1); None with fewer than 2 output tokens."""
+    if r.t_first_token is None or r.completion_tokens < 2:
+        return None
+    return (r.t_end - r.t_first_token) / (r.completion_tokens - 1)
+
+
+def prefill_tps(r: ItemRecord) -> float | None:
+    """Prompt tokens actually evaluated (not served from the prefix cache) / TTFT."""
+    ttft = ttft_s(r)
+    evaluated = r.prompt_tokens - r.cached_prompt_tokens
+    return evaluated / ttft if ttft and evaluated > 0 else None
+
+
+def decode_tps(r: ItemRecord) -> float | None:
+    tpot = tpot_s(r)
+    return 1.0 / tpot if tpot else None
+
+
+def summarize_cell(cell_id: str, task: TaskSpec, records: list[ItemRecord], segments: list[CellSegment],
+                   cost: CostSpec) -> list[MetricRow]:
+    """Every metric of one cell from its records and segments."""
+    first = records[0] if records else None
+    ident = {"cell_id": cell_id, "model_id": first.model_id if first else "", "task_id": task.id}
+    rows = quality_rows(task, [r for r in records if r.repetition == 0], ident)
+    perf = performance_rows(records, segments, ident)
+    return rows + perf + cost_rows(perf, cost, ident)
+
+
+def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: dict[str, str]) -> list[MetricRow]:
+    scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
+    direction = {name: s.higher_is_better for s in scorers for name in _metric_names(s, records)}
+    rows = [_mean_row(name, [r.scores.get(name, 0.0) for r in records], up, ident)
+            for name, up in direction.items()]
+    for scorer in scorers:
+        rows += _corpus_rows(scorer, records, ident)
+    errors = [float(r.status != "ok") for r in records]
+    rows.append(_mean_row("error_rate", errors, False, ident))
+    rows.append(_mean_row("parse_failure_rate", [float(r.parse_error is not None) for r in records], False, ident))
+    return rows
+
+
+def _metric_names(scorer: Scorer, records: list[ItemRecord]) -> list[str]:
+    sample = scorer.item(None, records[0].reference) if records else {}
+    return list(sample)
+
+
+def _mean_row(metric: str, values: list[float], higher: bool, ident: dict[str, str]) -> MetricRow:
+    if not values:
+        return MetricRow(**ident, metric=metric, value=None, n=0, higher_is_better=higher, unit="ratio",
+                         group="quality")
+    binary = all(v in (0.0, 1.0) for v in values)
+    low, high = (wilson_interval(int(sum(values)), len(values)) if binary
+                 else bootstrap_interval(values, statistic=np.mean))
+    return MetricRow(**ident, metric=metric, value=float(np.mean(values)), ci_low=low, ci_high=high,
+                     n=len(values), higher_is_better=higher, unit="ratio", group="quality")
+
+
+def _corpus_rows(scorer: Scorer, records: list[ItemRecord], ident: dict[str, str]) -> list[MetricRow]:
+    if not records:
+        return []
+    pairs = [(r.prediction, r.reference) for r in records]
+
+    def compute(sample: list[tuple[Any, Any]]) -> dict[str, float]:
+        return scorer.corpus([p for p, _ in sample], [ref for _, ref in sample])
+
+    rows = []
+    for name, value in compute(pairs).items():
+        low, high = resample_interval(pairs, lambda s, key=name: compute(s)[key])
+        rows.append(MetricRow(**ident, metric=name, value=value, ci_low=low, ci_high=high, n=len(pairs),
+                              higher_is_better=scorer.higher_is_better, unit="ratio", group="quality"))
+    return rows
+
+
+LATENCY: dict[str, tuple[Callable[[ItemRecord], float | None], str, bool]] = {
+    "ttft_s": (ttft_s, "s", False),
+    "e2e_latency_s": (e2e_s, "s", False),
+    "tpot_s": (tpot_s, "s", False),
+    "decode_tps": (decode_tps, "tokens/s", True),
+    "prefill_tps": (prefill_tps, "tokens/s", True),
+}
+
+
+def performance_rows(records: list[ItemRecord], segments: list[CellSegment],
+                     ident: dict[str, str]) -> list[MetricRow]:
+    ok = [r for r in records if r.status == "ok"]
+    rows = []
+    for name, (fn, unit, up) in LATENCY.items():
+        values = [v for v in (fn(r) for r in ok) if v is not None]
+        rows += _distribution_rows(name, values, unit, up, ident)
+    rows += _segment_rows(records, segments, ident)
+    return rows
+
+
+def _distribution_rows(name: str, values: Sequence[float], unit: str, up: bool,
+                       ident: dict[str, str]) -> list[MetricRow]:
+    """Median with a bootstrap CI, plus p95/p99 for latencies."""
+    if not values:
+        return []
+    low, high = bootstrap_interval(values)
+    rows = [MetricRow(**ident, metric=f"{name}_p50", value=percentile(values, 50), ci_low=low, ci_high=high,
+                      n=len(values), higher_is_better=up, unit=unit, group="performance")]
+    if unit == "s":
+        rows += [MetricRow(**ident, metric=f"{name}_p{q}", value=percentile(values, q), n=len(values),
+                           higher_is_better=up, unit=unit, group="performance") for q in (95, 99)]
+    return rows
+
+
+def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident: dict[str, str]) -> list[MetricRow]:
+    wall = sum(max(s.t_end - s.t_start, 0.0) for s in segments)
+    done = sum(s.items_done for s in segments)
+    if not segments:
+        return []
+    facts = [("tasks_per_s", done / wall if wall > 0 else None, "tasks/s", True, "performance"),
+             ("load_time_s", float(np.median([s.load_time_s for s in segments])), "s", False, "performance"),
+             ("peak_rss_gb", max(s.peak_rss_bytes for s in segments) / 1e9, "GB", False, "memory"),
+             ("cpu_s_per_task", sum(s.cpu_user_s + s.cpu_system_s for s in segments) / done if done else None,
+              "s", False, "performance")]
+    return [MetricRow(**ident, metric=m, value=v, n=done, higher_is_better=up, unit=u, group=g)
+            for m, v, u, up, g in facts]
+
+
+def cost_rows(perf: list[MetricRow], cost: CostSpec, ident: dict[str, str]) -> list[MetricRow]:
+    tps = next((r.value for r in perf if r.metric == "tasks_per_s"), None)
+    if not tps or cost.usd_per_hour <= 0:
+        return []
+    value = usd_per_1000_tasks(tps, cost.usd_per_hour)
+    return [MetricRow(**ident, metric="usd_per_1000_tasks", value=value, n=perf[0].n, higher_is_better=False,
+                      unit="USD", group="cost", basis=f"measured throughput x ${cost.usd_per_hour}/h ({cost.basis})")]
+
+
+def group_by_cell(records: list[ItemRecord]) -> dict[str, list[ItemRecord]]:
+    cells: dict[str, list[ItemRecord]] = defaultdict(list)
+    for record in records:
+        cells[record.cell_id].append(record)
+    return cells

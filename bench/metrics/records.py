@@ -1,0 +1,65 @@
+"""ItemRecord: one line of records.jsonl, the source of truth every summary is derived from."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+RECORD_SCHEMA_VERSION = 1
+
+
+class ItemRecord(BaseModel):
+    """Raw measurements for one item of one cell (one repetition)."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = RECORD_SCHEMA_VERSION
+    cell_id: str
+    model_id: str
+    task_id: str
+    task_version: str
+    item_id: str
+    repetition: int = 0
+    segment: str
+    prompt_sha256: str
+    prediction: Any = None
+    raw_output: str = ""
+    reference: Any = None
+    scores: dict[str, float] = {}
+    status: Literal["ok", "error", "timeout"] = "ok"
+    error: str | None = None
+    parse_error: str | None = None
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    t_start: float
+    t_first_token: float | None = None
+    t_end: float
+    choice_logprobs: list[float] | None = None
+    tags: dict[str, str] = {}
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.cell_id, self.item_id, self.repetition)
+
+
+class CellSegment(BaseModel):
+    """One uninterrupted stretch of work on a cell: load, memory, CPU time and wall time."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = RECORD_SCHEMA_VERSION
+    cell_id: str
+    model_id: str
+    task_id: str
+    segment: str
+    backend: dict[str, Any]
+    load_time_s: float
+    warmup_items: int
+    items_done: int
+    t_start: float
+    t_end: float
+    rss_before_bytes: int
+    peak_rss_bytes: int
+    cpu_user_s: float
+    cpu_system_s: float
+    completed: bool

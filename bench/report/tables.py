@@ -1,0 +1,85 @@
+"""The comparison table: the same rows rendered for the terminal (rich) and markdown (tabulate)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from tabulate import tabulate
+
+COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err"]
+
+
+def headers(summary: dict[str, Any], task_id: str) -> list[str]:
+    return [c.format(metric=summary["primary_metrics"][task_id]) for c in COLUMNS]
+
+
+def _metrics(summary: dict[str, Any], cell_id: str) -> dict[str, dict[str, Any]]:
+    return {row["metric"]: row for row in summary["metrics"] if row["cell_id"] == cell_id}
+
+
+def _fmt(row: dict[str, Any] | None, spec: str, scale: float = 1.0, suffix: str = "") -> str:
+    if row is None or row["value"] is None or not math.isfinite(row["value"]):
+        return "–"
+    return f"{row['value'] * scale:{spec}}{suffix}"
+
+
+def _quality(row: dict[str, Any] | None) -> str:
+    if row is None or row["value"] is None:
+        return "–"
+    ci = f" [{row['ci_low'] * 100:.0f}–{row['ci_high'] * 100:.0f}]" if row["ci_low"] is not None else ""
+    return f"{row['value'] * 100:.1f}%{ci}"
+
+
+def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Per task: one row per model with quality ± 95% CI, speed, memory, cost and item counts."""
+    tables: dict[str, list[list[str]]] = {}
+    for cell in summary["cells"]:
+        metrics = _metrics(summary, cell["cell_id"])
+        primary = summary["primary_metrics"][cell["task_id"]]
+        errors = metrics.get("error_rate")
+        n = errors["n"] if errors else 0
+        n_err = round(errors["value"] * n) if errors and errors["value"] is not None else 0
+        tables.setdefault(cell["task_id"], []).append([
+            cell["model_id"], _quality(metrics.get(primary)),
+            _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
+            _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
+            _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}"])
+    return tables
+
+
+def print_comparison(summary: dict[str, Any], console: Console) -> None:
+    for task_id, rows in comparison_rows(summary).items():
+        table = Table(title=f"task: {task_id}", title_justify="left")
+        for column in headers(summary, task_id):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print(_cost_note(summary))
+
+
+def _cost_note(summary: dict[str, Any]) -> str:
+    cost = summary["cost"]
+    if cost["usd_per_hour"] <= 0:
+        return "$/1000 tasks: no price set (suite cost.usd_per_hour or --usd-per-hour)."
+    return (f"$/1000 tasks = 1000 / measured tasks/s / 3600 × ${cost['usd_per_hour']}/h "
+            f"({cost['basis']}); quality in % with its 95% CI; latency and tok/s are medians.")
+
+
+def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
+    parts = [f"# Run {summary['run_id']}", "",
+             f"Suite `{summary['suite']['name']}` (sha256 {summary['suite']['sha256'][:12]}), "
+             f"status **{summary['status']}**.", ""]
+    for task_id, rows in comparison_rows(summary).items():
+        parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
+    parts += [_cost_note(summary), "", "## Provenance", ""]
+    machine = manifest.get("machine", {})
+    parts += [f"- {key}: {value}" for key, value in machine.items()]
+    parts += [f"- bench {manifest.get('bench_version')} at commit {manifest.get('git', {}).get('commit')}"]
+    for model_id, info in manifest.get("backends", {}).items():
+        parts.append(f"- {model_id}: {info.get('engine')} {info.get('engine_version')}, "
+                     f"model sha256 {str(info.get('model_sha256'))[:16]}, settings {info.get('settings')}")
+    return "\n".join(parts) + "\n"

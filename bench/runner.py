@@ -1,0 +1,175 @@
+"""Executing a plan: for each cell load the backend, warm up, stream results, score and append them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bench.backends.base import BACKENDS, Backend, Request, Result, now
+from bench.metrics.monitors import ProcessMonitor
+from bench.metrics.records import CellSegment, ItemRecord
+from bench.plan import Cell, Plan
+from bench.spec import LoadedSuite, TaskSpec
+from bench.store import RunStore
+from bench.tasks.answers import parse_prediction
+from bench.tasks.datasets import load_items
+from bench.tasks.items import Item
+from bench.tasks.prompts import choice_texts, render, select_few_shot
+from bench.tasks.sampling import balanced_sample
+from bench.tasks.scorers import Scorer, build_scorer
+
+
+class Progress(Protocol):
+    def start_cell(self, cell: Cell, total: int, done: int) -> None: ...
+
+    def advance(self, record: ItemRecord) -> None: ...
+
+    def end_cell(self) -> None: ...
+
+
+@dataclass
+class CellWork:
+    """A cell's items, few-shot examples, scorers and what is left to do."""
+
+    cell: Cell
+    items: list[Item]
+    shots: list[Item]
+    scorers: list[Scorer]
+    pending: list[tuple[Item, int]]
+    total: int
+
+
+def cell_items(cell: Cell, suite: LoadedSuite) -> list[Item]:
+    """The items a cell evaluates: all of them, or a seeded label-balanced sample of `limit`."""
+    items = load_items(cell.task.dataset, suite.base_dir)
+    return balanced_sample(items, cell.limit, cell.task.id) if cell.limit else items
+
+
+def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> CellWork:
+    task = cell.task
+    items = cell_items(cell, suite)
+    shots = select_few_shot(load_items(task.few_shot.dataset, suite.base_dir), task.few_shot) if task.few_shot else []
+    pending = [(item, rep) for rep in range(suite.spec.repetitions) for item in items
+               if (cell.id, item.id, rep) not in done]
+    scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
+    return CellWork(cell, items, shots, scorers, pending, len(items) * suite.spec.repetitions)
+
+
+def build_request(work: CellWork, item: Item, repetition: int) -> Request:
+    task, cell = work.cell.task, work.cell
+    prompt = render(item, task.prompt, task.answer, work.shots)
+    return Request(id=f"{item.id}#{repetition}", messages=prompt.messages, completion=prompt.completion,
+                   mode=task.answer.mode, generation=cell.model.generation,
+                   choices=tuple(choice_texts(task.answer).values()), choice_method=task.answer.method,
+                   json_schema=task.answer.json_schema, prompt_format=task.prompt.format)
+
+
+def execute(plan: Plan, store: RunStore, progress: Progress) -> None:
+    """Run every cell of the plan, skipping items already in the store (resume)."""
+    done = {record.key for record in store.records()}
+    for cell in plan.cells:
+        work = prepare(cell, plan.suite, done)
+        if work.pending:
+            run_cell(work, plan.suite, store, progress)
+
+
+@dataclass
+class SegmentState:
+    """What one stretch of work on a cell has done so far (kept even when it is interrupted)."""
+
+    id: str
+    info: dict[str, Any] | None = None
+    load_s: float = 0.0
+    warm: int = 0
+    done: int = 0
+    t0: float = 0.0
+    t1: float = 0.0
+    completed: bool = False
+
+
+def run_cell(work: CellWork, suite: LoadedSuite, store: RunStore, progress: Progress) -> None:
+    """Load, warm up, measure; the segment facts are written even if the cell is interrupted."""
+    state = SegmentState(id=uuid.uuid4().hex[:12])
+    progress.start_cell(work.cell, work.total, work.total - len(work.pending))
+    monitor = ProcessMonitor()
+    try:
+        with monitor:
+            backend = _load_backend(work, state)
+            try:
+                state.warm = _warm_up(backend, work, suite.spec.warmup)
+                state.t0 = now()
+                for record in _records(backend, work, state.id):
+                    store.append_record(record)
+                    state.done += 1
+                    progress.advance(record)
+                state.completed = True
+            finally:
+                state.t1 = now()
+                backend.close()
+    finally:
+        progress.end_cell()
+        if state.info is not None:
+            store.append_segment(_segment(work, state, monitor))
+
+
+def _load_backend(work: CellWork, state: SegmentState) -> Backend:
+    factory = BACKENDS.get(work.cell.model.backend.kind)
+    params = factory.Params.model_validate(work.cell.model.backend.model_dump())
+    start = now()
+    backend: Backend = factory(params)
+    state.load_s = now() - start
+    state.info = backend.info().model_dump()
+    return backend
+
+
+def _warm_up(backend: Backend, work: CellWork, count: int) -> int:
+    """Run the first `count` items unrecorded, so caches and allocations settle before measuring."""
+    warm = [build_request(work, item, -1) for item in work.items[:count]]
+    for _ in backend.generate(warm):
+        pass
+    return len(warm)
+
+
+def _records(backend: Backend, work: CellWork, segment: str) -> Iterator[ItemRecord]:
+    by_id = {f"{item.id}#{rep}": (item, rep) for item, rep in work.pending}
+    requests = [build_request(work, item, rep) for item, rep in work.pending]
+    prompts = {r.id: _prompt_hash(r) for r in requests}
+    for result in backend.generate(requests):
+        item, rep = by_id[result.request_id]
+        yield make_record(work, item, rep, result, segment, prompts[result.request_id])
+
+
+def _prompt_hash(request: Request) -> str:
+    payload = json.dumps([request.messages, request.completion, request.choices], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def make_record(work: CellWork, item: Item, repetition: int, result: Result, segment: str,
+                prompt_sha: str) -> ItemRecord:
+    task: TaskSpec = work.cell.task
+    prediction, parse_error = parse_prediction(result, task.answer) if result.error is None else (None, None)
+    scores: dict[str, float] = {}
+    for scorer in work.scorers:
+        scores.update(scorer.item(prediction, item.expected))
+    return ItemRecord(
+        cell_id=work.cell.id, model_id=work.cell.model.id, task_id=task.id, task_version=task.version,
+        item_id=item.id, repetition=repetition, segment=segment, prompt_sha256=prompt_sha,
+        prediction=prediction, raw_output=result.text, reference=item.expected, scores=scores,
+        status="error" if result.error else "ok", error=result.error, parse_error=parse_error,
+        prompt_tokens=result.prompt_tokens, cached_prompt_tokens=result.cached_prompt_tokens,
+        completion_tokens=result.completion_tokens, t_start=result.t_start,
+        t_first_token=result.t_first_token, t_end=result.t_end, choice_logprobs=result.choice_logprobs,
+        tags=item.tags)
+
+
+def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> CellSegment:
+    return CellSegment(
+        cell_id=work.cell.id, model_id=work.cell.model.id, task_id=work.cell.task.id, segment=state.id,
+        backend=state.info or {}, load_time_s=state.load_s, warmup_items=state.warm, items_done=state.done,
+        t_start=state.t0, t_end=state.t1, rss_before_bytes=monitor.rss_before_bytes,
+        peak_rss_bytes=monitor.peak_rss_bytes, cpu_user_s=monitor.cpu_user_s, cpu_system_s=monitor.cpu_system_s,
+        completed=state.completed)

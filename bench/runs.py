@@ -1,0 +1,127 @@
+"""Starting and resuming runs: the manifest's life cycle around runner.execute()."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import signal
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench.errors import RunError
+from bench.plan import Plan, PlanOptions, build_plan
+from bench.provenance import provenance
+from bench.runner import Progress, cell_items, execute
+from bench.spec import CostSpec, FileDataset, LoadedSuite, load_suite
+from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
+from bench.summary import SUITE_COPY, load_run_suite, write_report
+from bench.tasks.datasets import resolve_path
+
+SECRET_KEY = re.compile(r"(key|token|secret|password|authorization)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    suite_path: Path
+    options: PlanOptions
+    out_root: Path
+    usd_per_hour: float | None = None
+
+
+def redact(value: Any) -> Any:
+    """Drop values of keys that look like secrets (names of environment variables are kept)."""
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if SECRET_KEY.search(k) and not k.endswith("_env") else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def start_run(request: RunRequest, progress: Progress) -> RunStore:
+    suite = load_suite(request.suite_path)
+    plan = build_plan(suite, request.options)
+    cost = suite.spec.cost
+    if request.usd_per_hour is not None:
+        cost = CostSpec(usd_per_hour=request.usd_per_hour, basis="--usd-per-hour")
+    store = RunStore(new_run_dir(request.out_root, suite.spec.name))
+    (store.path / SUITE_COPY).write_text(suite.text, encoding="utf-8")
+    store.write_manifest(new_manifest(store.path.name, plan, cost))
+    run_plan(store, plan, progress)
+    return store
+
+
+def resume_run(run_dir: Path, progress: Progress) -> RunStore:
+    """Finish an interrupted run: same suite copy, same options, only the missing items."""
+    store = RunStore(run_dir)
+    manifest = store.read_manifest()
+    suite = load_run_suite(store, manifest)
+    plan = build_plan(suite, PlanOptions(**{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in manifest["options"].items()}))
+    if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
+        raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume")
+    _check_datasets_unchanged(suite, manifest, run_dir)
+    run_plan(store, plan, progress)
+    return store
+
+
+def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
+    suite = plan.suite
+    return {
+        "schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "running",
+        "suite": {"name": suite.spec.name, "version": suite.spec.version, "path": str(suite.path),
+                  "sha256": suite.sha256},
+        "options": asdict(plan.options), "cost": cost.model_dump(),
+        "repetitions": suite.spec.repetitions, "warmup": suite.spec.warmup,
+        "tasks": {t.id: {"version": t.version, "datasets": dataset_hashes(suite, t.id)} for t in suite.spec.tasks},
+        "models": {m.id: redact(m.model_dump(mode="json")) for m in suite.spec.models},
+        "cells": [{"cell_id": c.id, "model_id": c.model.id, "task_id": c.task.id, "task_version": c.task.version,
+                   "limit": c.limit, "n_items": len(cell_items(c, suite))} for c in plan.cells],
+        **provenance(), "started_at": _utc_now(), "ended_at": None, "backends": {},
+    }
+
+
+def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
+    """sha256 of each data file a task reads (generators are identified by name, n and seed)."""
+    task = next(t for t in suite.spec.tasks if t.id == task_id)
+    specs = [task.dataset] + ([task.few_shot.dataset] if task.few_shot else [])
+    hashes = {}
+    for spec in specs:
+        if isinstance(spec, FileDataset):
+            path = resolve_path(spec.path, suite.base_dir)
+            hashes[spec.path] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_dir: Path) -> None:
+    for task in suite.spec.tasks:
+        if dataset_hashes(suite, task.id) != manifest["tasks"][task.id]["datasets"]:
+            raise RunError(f"{run_dir}: a data file of task '{task.id}' changed since the run started; "
+                           "resuming would mix two datasets (start a new run)")
+
+
+def run_plan(store: RunStore, plan: Plan, progress: Progress) -> None:
+    """Execute with status bookkeeping; Ctrl-C or SIGTERM leave a valid run marked interrupted."""
+    store.update_manifest(status="running")
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    status = "interrupted"
+    try:
+        execute(plan, store, progress)
+        status = "complete"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        store.close()
+        backends = {s.model_id: s.backend for s in store.segments()}
+        store.update_manifest(status=status, ended_at=_utc_now(), backends=backends)
+        write_report(store)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

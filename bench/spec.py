@@ -1,0 +1,298 @@
+"""The suite file: strict, frozen pydantic models and load_suite(), which reports every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+
+from bench.errors import Problem, SpecError
+from bench.yaml_io import YamlLoadError, load_yaml_strict
+
+SUITE_SCHEMA_VERSION = 1
+
+
+class Strict(BaseModel):
+    """Base for every spec model: unknown keys are errors and instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationSpec(Strict):
+    """Sampling parameters; greedy decoding by default so results are reproducible."""
+
+    max_tokens: int = Field(128, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+
+class BackendParams(BaseModel):
+    """A backend block as written; its keys are checked by the backend's own Params model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+
+class ModelSpec(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    backend: BackendParams
+    generation: GenerationSpec = GenerationSpec()
+
+
+class FieldMap(Strict):
+    """Which dataset columns hold the input, the expected answer (one column or several), id and tags."""
+
+    input: str = "input"
+    expected: str | dict[str, str] = "expected"
+    id: str | None = "id"
+    tags: tuple[str, ...] = ()
+
+
+class JsonlDataset(Strict):
+    kind: Literal["jsonl"] = "jsonl"
+    path: str
+    fields: FieldMap = FieldMap()
+
+
+class CsvDataset(Strict):
+    kind: Literal["csv"]
+    path: str
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    fields: FieldMap = FieldMap()
+
+
+class GeneratorDataset(Strict):
+    kind: Literal["generator"]
+    name: str
+    n: int = Field(100, ge=1, le=100_000)
+    seed: int = 0
+
+
+FileDataset = JsonlDataset | CsvDataset
+def _dataset_kind(value: Any) -> str:
+    """Datasets default to JSONL when `kind` is left out."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "jsonl"))
+    return str(getattr(value, "kind", "jsonl"))
+
+
+DatasetSpec = Annotated[
+    Annotated[JsonlDataset, Tag("jsonl")] | Annotated[CsvDataset, Tag("csv")]
+    | Annotated[GeneratorDataset, Tag("generator")],
+    Discriminator(_dataset_kind, custom_error_type="dataset_kind",
+                  custom_error_message="unknown dataset kind (use jsonl, csv or generator)"),
+]
+
+
+class FewShotSpec(Strict):
+    """k examples drawn (seeded) from a separate train split, shown before every item."""
+
+    k: int = Field(3, ge=0, le=64)
+    dataset: DatasetSpec
+    seed: int = 1234
+    balanced: bool = True
+
+
+class PromptSpec(Strict):
+    """System and user parts; {input}, any dataset column and {choices} can be used."""
+
+    system: str = ""
+    user: str = "{input}"
+    format: Literal["auto", "chat", "completion"] = "auto"
+
+
+class AnswerSpec(Strict):
+    """How the answer is produced: pick a label, fill a JSON schema, or free text."""
+
+    mode: Literal["choices", "json", "text"]
+    choices: tuple[str, ...] | dict[str, str] | None = None
+    method: Literal["loglik", "grammar"] = "loglik"
+    json_schema: dict[str, Any] | None = None
+
+    @field_validator("json_schema")
+    @classmethod
+    def _schema_is_object(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and value.get("type") != "object":
+            raise ValueError("json_schema must describe an object (type: object)")
+        return value
+
+
+class ScorerRef(BaseModel):
+    """A scorer by name, with optional parameters checked by the scorer itself."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+
+class TaskSpec(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    version: str = "1"
+    description: str = ""
+    dataset: DatasetSpec
+    few_shot: FewShotSpec | None = None
+    prompt: PromptSpec = PromptSpec()
+    answer: AnswerSpec
+    scorers: tuple[ScorerRef, ...] = Field(min_length=1)
+    limit: int | None = Field(None, ge=1)
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _names_to_refs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class CostSpec(Strict):
+    """What one hour of this machine costs; hardware profiles refine this."""
+
+    usd_per_hour: float = Field(0.0, ge=0.0)
+    basis: str = "not set"
+
+
+class SuiteSpec(Strict):
+    schema_version: int = SUITE_SCHEMA_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    version: str = "1"
+    description: str = ""
+    warmup: int = Field(1, ge=0, le=100)
+    repetitions: int = Field(1, ge=1, le=100)
+    cost: CostSpec = CostSpec()
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    tasks: tuple[TaskSpec, ...] = Field(min_length=1)
+
+
+class LoadedSuite(BaseModel):
+    """A validated suite plus where it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    spec: SuiteSpec
+    path: Path
+    sha256: str
+    text: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Parse and fully validate a suite; raise SpecError listing every problem found."""
+    from bench.spec_checks import check_suite
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem(str(file), "", f"cannot read suite: {exc.strerror}")]) from None
+    return parse_suite(text, file, check_suite)
+
+
+def parse_suite(text: str, file: Path, check: Any) -> LoadedSuite:
+    """Validate suite text; `check` runs the semantic checks that need registries and data files."""
+    try:
+        raw = load_yaml_strict(text)
+    except YamlLoadError as exc:
+        raise SpecError([Problem(str(file), f"line {exc.line}", exc.message)]) from None
+    if not isinstance(raw, dict):
+        raise SpecError([Problem(str(file), "", "a suite must be a mapping with name, models and tasks")])
+    try:
+        spec = SuiteSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(pydantic_problems(exc, str(file), raw)) from None
+    loaded = LoadedSuite(spec=spec, path=file.resolve(), sha256=sha256_text(text), text=text)
+    problems = check(loaded)
+    if problems:
+        raise SpecError(problems)
+    return loaded
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def format_location(loc: tuple[int | str, ...]) -> str:
+    """('tasks', 2, 'scorer') -> 'tasks[2].scorer'; drops pydantic's union-tag segments."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"jsonl", "csv", "generator"} or "[" in part or part.startswith("function-") or part.startswith("tagged-union"):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def pydantic_problems(exc: ValidationError, file: str, raw: Any = None) -> list[Problem]:
+    """Turn pydantic errors into one Problem each, with 'did you mean' hints for unknown keys."""
+    problems = []
+    errors = exc.errors()
+    failed = [tuple(e["loc"]) for e in errors]
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(f[: len(loc)] == loc and f != loc for f in failed):
+            continue  # an empty list because every entry failed: the entries' errors say why
+        hint = _hint_for(err, loc, raw)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        problems.append(Problem(file, format_location(loc), message, hint))
+    return problems
+
+
+def _hint_for(err: Any, loc: tuple[int | str, ...], raw: Any) -> str:
+    from bench.registry import suggest
+
+    if err["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+        allowed = _allowed_keys(loc[:-1], raw)
+        return suggest(loc[-1], allowed) if allowed else ""
+    if err["type"].endswith("_type") or err["type"].endswith("_parsing"):
+        return f"got {err.get('input')!r}"
+    return ""
+
+
+def _allowed_keys(parent: tuple[int | str, ...], raw: Any) -> list[str]:
+    """Field names of the model found at the parent location (walking the spec classes)."""
+    model: Any = SuiteSpec
+    node: Any = raw
+    for part in parent:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if part in {"jsonl", "csv", "generator"}:
+            continue
+        node = node.get(part) if isinstance(node, dict) else None
+        model = _field_model(model, part, node)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _field_model(model: Any, name: str, node: Any) -> Any:
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    candidates = _models_in(field.annotation)
+    if len(candidates) > 1 and isinstance(node, dict):
+        kind = node.get("kind", "jsonl")
+        candidates = [c for c in candidates if c.model_fields.get("kind") is None
+                      or kind in str(c.model_fields["kind"].annotation)] or candidates
+    return candidates[0] if candidates else None
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[Any] = []
+    for arg in get_args(annotation):
+        found.extend(_models_in(arg))
+    return found

@@ -1,0 +1,139 @@
+"""Checks that need registries or data files; each returns Problems instead of stopping at the first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bench.backends.base import BACKENDS
+from bench.errors import Problem, SpecError
+from bench.models import BUNDLED, BUNDLED_PREFIX
+from bench.registry import suggest
+from bench.spec import DatasetSpec, GeneratorDataset, LoadedSuite, ModelSpec, TaskSpec, pydantic_problems
+from bench.tasks.datasets import item_columns, load_items, resolve_path
+from bench.tasks.generators import GENERATORS
+from bench.tasks.items import Item
+from bench.tasks.prompts import template_variables
+from bench.tasks.scorers import SCORERS
+
+
+def check_suite(suite: LoadedSuite) -> list[Problem]:
+    """Every semantic problem of a schema-valid suite."""
+    file = str(suite.path)
+    problems = _duplicate_ids("models", [m.id for m in suite.spec.models], file)
+    problems += _duplicate_ids("tasks", [t.id for t in suite.spec.tasks], file)
+    for index, model in enumerate(suite.spec.models):
+        problems += check_model(model, f"models[{index}]", file, suite.base_dir)
+    for index, task in enumerate(suite.spec.tasks):
+        problems += check_task(task, f"tasks[{index}]", file, suite.base_dir)
+    return problems
+
+
+def _duplicate_ids(section: str, ids: list[str], file: str) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for index, ident in enumerate(ids):
+        if ident in seen:
+            problems.append(Problem(file, f"{section}[{index}].id", f"duplicate id '{ident}'", "ids must be unique"))
+        seen.add(ident)
+    return problems
+
+
+def check_model(model: ModelSpec, where: str, file: str, base_dir: Path) -> list[Problem]:
+    kind = model.backend.kind
+    if kind not in BACKENDS:
+        return [Problem(file, f"{where}.backend.kind", f"unknown backend kind '{kind}'", BACKENDS.hint(kind))]
+    try:
+        params = BACKENDS.get(kind).Params.model_validate(model.backend.model_dump())
+    except ValidationError as exc:
+        return _prefixed(pydantic_problems(exc, file), f"{where}.backend")
+    return _check_model_file(getattr(params, "model", None), f"{where}.backend.model", file, base_dir)
+
+
+def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) -> list[Problem]:
+    if ref is None:
+        return []
+    if ref.startswith(BUNDLED_PREFIX):
+        name = ref[len(BUNDLED_PREFIX):]
+        return [] if name in BUNDLED else [
+            Problem(file, where, f"unknown bundled model '{name}'", suggest(name, list(BUNDLED)))]
+    path = resolve_path(ref, base_dir)
+    return [] if path.is_file() else [Problem(file, where, f"model file not found: {path}",
+                                              "give a GGUF path relative to the suite, or bundled:NAME")]
+
+
+def _prefixed(problems: Iterable[Problem], prefix: str) -> list[Problem]:
+    return [Problem(p.file, f"{prefix}.{p.location}" if p.location else prefix, p.message, p.hint)
+            for p in problems]
+
+
+def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Problem]:
+    problems = _check_scorers(task, where, file)
+    items, dataset_problems = _load(task.dataset, f"{where}.dataset", file, base_dir)
+    problems += dataset_problems
+    shots: list[Item] = []
+    if task.few_shot is not None:
+        shots, shot_problems = _load(task.few_shot.dataset, f"{where}.few_shot.dataset", file, base_dir)
+        problems += shot_problems
+    problems += _check_templates(task, items + shots, where, file)
+    problems += _check_answer(task, items + shots, where, file)
+    return problems
+
+
+def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
+    problems = []
+    for index, ref in enumerate(task.scorers):
+        loc = f"{where}.scorers[{index}]"
+        if ref.name not in SCORERS:
+            problems.append(Problem(file, f"{loc}.name", f"unknown scorer '{ref.name}'", SCORERS.hint(ref.name)))
+            continue
+        try:
+            SCORERS.get(ref.name).Params.model_validate(ref.model_dump())
+        except ValidationError as exc:
+            problems += _prefixed(pydantic_problems(exc, file), loc)
+    return problems
+
+
+def _load(spec: DatasetSpec, where: str, file: str, base_dir: Path) -> tuple[list[Item], list[Problem]]:
+    if isinstance(spec, GeneratorDataset) and spec.name not in GENERATORS:
+        return [], [Problem(file, f"{where}.name", f"unknown generator '{spec.name}'", GENERATORS.hint(spec.name))]
+    try:
+        return load_items(spec, base_dir), []
+    except SpecError as exc:
+        return [], [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
+                    for p in exc.problems]
+
+
+def _check_templates(task: TaskSpec, items: list[Item], where: str, file: str) -> list[Problem]:
+    available = item_columns(items) | {"choices"}
+    problems = []
+    for part in ("system", "user"):
+        template = getattr(task.prompt, part)
+        try:
+            names = template_variables(template)
+        except ValueError as exc:
+            problems.append(Problem(file, f"{where}.prompt.{part}", f"bad template: {exc}"))
+            continue
+        for name in names:
+            if items and name not in available:
+                problems.append(Problem(file, f"{where}.prompt.{part}", f"unknown template variable '{{{name}}}'",
+                                        suggest(name, sorted(available))))
+    return problems
+
+
+def _check_answer(task: TaskSpec, items: list[Item], where: str, file: str) -> list[Problem]:
+    answer = task.answer
+    if answer.mode == "json" and answer.json_schema is None:
+        return [Problem(file, f"{where}.answer.json_schema", "json mode needs a json_schema")]
+    if answer.mode != "choices":
+        return []
+    if answer.choices is None:
+        return [Problem(file, f"{where}.answer.choices", "choices mode needs the list of labels")]
+    labels = set(answer.choices)
+    stray = sorted({str(item.expected) for item in items} - labels)
+    if stray:
+        return [Problem(file, f"{where}.answer.choices", f"expected label(s) not among choices: {', '.join(stray[:5])}",
+                        "add them to choices or fix the dataset")]
+    return []

@@ -1,0 +1,64 @@
+"""Recompute a run's summary.json and report.md from its records (never from in-memory state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.errors import RunError
+from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
+from bench.report.tables import comparison_markdown
+from bench.spec import CostSpec, LoadedSuite, TaskSpec, parse_suite
+from bench.spec_checks import check_suite
+from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
+
+SUITE_COPY = "suite.yaml"
+
+
+def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
+    """The suite as it was when the run started (the copy), resolved against its original folder."""
+    text = (store.path / SUITE_COPY).read_text(encoding="utf-8")
+    return parse_suite(text, Path(manifest["suite"]["path"]), lambda _: [])
+
+
+def summarize_run(store: RunStore) -> dict[str, Any]:
+    """Metric rows for every cell of the run, derived from records.jsonl and cells.jsonl."""
+    manifest = store.read_manifest()
+    suite = load_run_suite(store, manifest)
+    tasks = {task.id: task for task in suite.spec.tasks}
+    cost = CostSpec.model_validate(manifest["cost"])
+    by_cell = group_by_cell(validate_records(store))
+    segments = store.segments()
+    rows: list[MetricRow] = []
+    for cell in manifest["cells"]:
+        task = _task(tasks, cell["task_id"])
+        cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
+        rows += summarize_cell(cell["cell_id"], task, by_cell.get(cell["cell_id"], []), cell_segments, cost)
+    return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
+            "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
+            "primary_metrics": {t.id: primary_metric(t) for t in suite.spec.tasks},
+            "metrics": [row.model_dump() for row in rows]}
+
+
+def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:
+    if task_id not in tasks:
+        raise RunError(f"the run's suite copy has no task '{task_id}'; the run directory is inconsistent")
+    return tasks[task_id]
+
+
+def primary_metric(task: TaskSpec) -> str:
+    from bench.tasks.scorers import SCORERS
+
+    return SCORERS.get(task.scorers[0].name).primary
+
+
+def write_report(store: RunStore) -> dict[str, Any]:
+    """Write summary.json and report.md next to the records; return the summary."""
+    summary = summarize_run(store)
+    write_json_atomic(store.path / "summary.json", summary)
+    manifest = store.read_manifest()
+    (store.path / "report.md").write_text(comparison_markdown(summary, manifest), encoding="utf-8")
+    return summary
+
+
+__all__ = ["check_suite", "load_run_suite", "summarize_run", "write_report"]

@@ -1,0 +1,95 @@
+"""Load a task's items from JSONL, CSV or a seeded generator, with configurable column names."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.errors import Problem, SpecError
+from bench.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset
+from bench.tasks.generators import GENERATORS
+from bench.tasks.items import Item
+
+
+def resolve_path(path: str, base_dir: Path) -> Path:
+    """A dataset path is relative to the suite file, or absolute."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else (base_dir / candidate)
+
+
+def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
+    """Every item of the dataset, in file order; SpecError names the file and line of a bad row."""
+    if isinstance(spec, GeneratorDataset):
+        return GENERATORS.get(spec.name)(spec.n, spec.seed)
+    file = resolve_path(spec.path, base_dir)
+    rows = _read_jsonl(file) if isinstance(spec, JsonlDataset) else _read_csv(file, spec)
+    items = [_to_item(row, line, spec.fields, file) for line, row in rows]
+    _check_unique_ids(items, file)
+    return items
+
+
+def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
+    rows = []
+    for line_no, line in enumerate(_open_text(file).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SpecError([Problem(str(file), f"line {line_no}", f"invalid JSON: {exc.msg}")]) from None
+        if not isinstance(row, dict):
+            raise SpecError([Problem(str(file), f"line {line_no}", "each line must be a JSON object")])
+        rows.append((line_no, row))
+    return rows
+
+
+def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(_open_text(file).splitlines(), delimiter=spec.delimiter)
+    return [(index + 2, dict(row)) for index, row in enumerate(reader)]
+
+
+def _open_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Problem(str(file), "", "dataset file not found",
+                                 "paths are relative to the suite file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem(str(file), "", f"cannot read dataset: {exc}")]) from None
+
+
+def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> Item:
+    where = f"line {line}"
+    needed = [fields.input, *(_expected_columns(fields))]
+    missing = [name for name in needed if name not in row]
+    if missing:
+        raise SpecError([Problem(str(file), where, f"missing column(s) {', '.join(missing)}",
+                                 f"columns present: {', '.join(row)}; set dataset.fields")])
+    expected = (row[fields.expected] if isinstance(fields.expected, str)
+                else {key: row[col] for key, col in fields.expected.items()})
+    item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
+    tags = {name: str(row.get(name, "")) for name in fields.tags}
+    extra = {key: value for key, value in row.items() if key not in {fields.input}}
+    return Item(id=item_id, input=str(row[fields.input]), expected=expected, tags=tags, fields=extra)
+
+
+def _expected_columns(fields: FieldMap) -> list[str]:
+    return [fields.expected] if isinstance(fields.expected, str) else list(fields.expected.values())
+
+
+def _check_unique_ids(items: list[Item], file: Path) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise SpecError([Problem(str(file), "", f"duplicate item id '{item.id}'",
+                                     "ids must be unique; fix the id column or set fields.id")])
+        seen.add(item.id)
+
+
+def item_columns(items: list[Item]) -> set[str]:
+    """Template variables every item can provide."""
+    if not items:
+        return {"input"}
+    return {"input"} | set.intersection(*(set(item.fields) for item in items))

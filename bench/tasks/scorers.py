@@ -1,0 +1,218 @@
+"""Scorers: per-item scores (and corpus-level ones such as macro-F1), each with its direction.
+
+Unparseable or missing predictions score 0; a scorer never raises on model output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.registry import Registry
+from bench.tasks.normalize import normalize_amount, normalize_currency, normalize_date, normalize_text
+
+FieldType = Literal["text", "label", "date", "amount", "currency", "bool"]
+
+
+class ScorerParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+
+
+class Scorer:
+    """Base: subclasses set Params and implement item(); corpus() is for non-decomposable metrics."""
+
+    Params: ClassVar[type[ScorerParams]] = ScorerParams
+    higher_is_better: ClassVar[bool] = True
+    primary: ClassVar[str] = ""
+    """The metric a report shows first for a task whose first scorer is this one."""
+
+    def __init__(self, params: ScorerParams) -> None:
+        self.params = params
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        raise NotImplementedError
+
+    def corpus(self, predictions: Sequence[Any], references: Sequence[Any]) -> dict[str, float]:
+        return {}
+
+
+SCORERS: Registry[type[Scorer]] = Registry("scorer")
+
+
+def build_scorer(ref: dict[str, Any]) -> Scorer:
+    """Instantiate a scorer from its suite entry ({name: ..., params...})."""
+    cls = SCORERS.get(ref["name"])
+    return cls(cls.Params.model_validate(ref))
+
+
+def pick(value: Any, field: str | None) -> Any:
+    """The named field of a dict prediction/reference, or the value itself."""
+    if field is None:
+        return value
+    return value.get(field) if isinstance(value, dict) else None
+
+
+def same(prediction: Any, reference: Any, kind: FieldType = "text", rel_tol: float = 0.0) -> bool:
+    """Compare after normalizing by field type; None never matches."""
+    if prediction is None or reference is None:
+        return False
+    if kind == "date":
+        return normalize_date(prediction) is not None and normalize_date(prediction) == normalize_date(reference)
+    if kind == "amount":
+        got, want = normalize_amount(prediction), normalize_amount(reference)
+        return got is not None and want is not None and math.isclose(got, want, rel_tol=rel_tol, abs_tol=0.005)
+    if kind == "currency":
+        return normalize_currency(prediction) is not None and normalize_currency(prediction) == normalize_currency(
+            reference)
+    if kind == "bool":
+        return _to_bool(prediction) is not None and _to_bool(prediction) == _to_bool(reference)
+    return normalize_text(prediction) == normalize_text(reference) != ""
+
+
+def _to_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = normalize_text(value)
+    return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text)
+
+
+class FieldParams(ScorerParams):
+    field: str | None = None
+
+
+@SCORERS.register("accuracy")
+class Accuracy(Scorer):
+    """Label accuracy: 1 when the (normalized) label equals the reference."""
+
+    primary = "accuracy"
+    Params = FieldParams
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        field = self.params.field  # type: ignore[attr-defined]
+        return {"accuracy": float(same(pick(prediction, field), pick(reference, field), "label"))}
+
+
+@SCORERS.register("macro_f1")
+class MacroF1(Scorer):
+    """Unweighted mean of per-label F1 over the labels present in references or predictions."""
+
+    primary = "macro_f1"
+    Params = FieldParams
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        return {}
+
+    def corpus(self, predictions: Sequence[Any], references: Sequence[Any]) -> dict[str, float]:
+        field = self.params.field  # type: ignore[attr-defined]
+        preds = [normalize_text(pick(p, field)) if pick(p, field) is not None else None for p in predictions]
+        refs = [normalize_text(pick(r, field)) for r in references]
+        return {"macro_f1": macro_f1(preds, refs)}
+
+
+def macro_f1(predictions: Sequence[str | None], references: Sequence[str]) -> float:
+    labels = sorted(set(references) | {p for p in predictions if p is not None})
+    if not labels:
+        return 0.0
+    scores = []
+    for label in labels:
+        tp = sum(p == label and r == label for p, r in zip(predictions, references, strict=True))
+        fp = sum(p == label and r != label for p, r in zip(predictions, references, strict=True))
+        fn = sum(p != label and r == label for p, r in zip(predictions, references, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / len(scores)
+
+
+@SCORERS.register("exact_match")
+class ExactMatch(Scorer):
+    """Exact match after casefolding, trimming and collapsing whitespace."""
+
+    primary = "exact_match"
+    Params = FieldParams
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        field = self.params.field  # type: ignore[attr-defined]
+        return {"exact_match": float(same(pick(prediction, field), pick(reference, field), "text"))}
+
+
+class NumericParams(FieldParams):
+    rel_tol: float = 0.01
+
+
+@SCORERS.register("numeric_tolerance")
+class NumericTolerance(Scorer):
+    """1 when the number is within rel_tol of the reference (amount strings are parsed)."""
+
+    primary = "numeric_within_tol"
+    Params = NumericParams
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        p: NumericParams = self.params  # type: ignore[assignment]
+        ok = same(pick(prediction, p.field), pick(reference, p.field), "amount", p.rel_tol)
+        return {"numeric_within_tol": float(ok)}
+
+
+class JsonFieldParams(ScorerParams):
+    fields: tuple[str, ...] | None = None
+    types: dict[str, FieldType] = {}
+    rel_tol: float = 0.0
+
+
+@SCORERS.register("json_fields")
+class JsonFields(Scorer):
+    """Per-field accuracy of an extracted object, field-level F1, and one score per field."""
+
+    primary = "field_accuracy"
+    Params = JsonFieldParams
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        p: JsonFieldParams = self.params  # type: ignore[assignment]
+        ref = reference if isinstance(reference, dict) else {}
+        pred = prediction if isinstance(prediction, dict) else {}
+        fields = p.fields or tuple(ref)
+        hits = {f: same(pred.get(f), ref.get(f), p.types.get(f, "text"), p.rel_tol) for f in fields}
+        scores = {f"field.{f}": float(hit) for f, hit in hits.items()}
+        correct = sum(hits.values())
+        predicted = sum(pred.get(f) not in (None, "") for f in fields)
+        expected = sum(ref.get(f) not in (None, "") for f in fields)
+        scores["field_accuracy"] = correct / len(fields) if fields else 0.0
+        scores["field_f1"] = 2 * correct / (predicted + expected) if predicted + expected else 0.0
+        scores["all_fields_correct"] = float(correct == len(fields) and bool(fields))
+        return scores
+
+
+@SCORERS.register("rouge_l")
+class RougeL(Scorer):
+    """ROUGE-L F-measure on lowercase word tokens (longest common subsequence)."""
+
+    primary = "rouge_l"
+    Params = FieldParams
+
+    def item(self, prediction: Any, reference: Any) -> dict[str, float]:
+        field = self.params.field  # type: ignore[attr-defined]
+        pred, ref = pick(prediction, field), pick(reference, field)
+        return {"rouge_l": rouge_l(str(pred or ""), str(ref or ""))}
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    pred, ref = prediction.lower().split(), reference.lower().split()
+    if not pred or not ref:
+        return 0.0
+    lcs = _lcs_length(pred, ref)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _lcs_length(a: list[str], b: list[str]) -> int:
+    previous = [0] * (len(b) + 1)
+    for token in a:
+        current = [0]
+        for j, other in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
