@@ -1,0 +1,60 @@
+"""Shared fixtures: repository paths and a writer for suite files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path) -> Callable[[dict[str, Any] | str], Path]:
+    """Write a suite (a dict dumped as YAML, or raw YAML text) to tmp_path/suite.yaml and return its path."""
+
+    def write(content: dict[str, Any] | str) -> Path:
+        path = tmp_path / "suite.yaml"
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def labels_jsonl(tmp_path: Path) -> Path:
+    """A tiny labelled dataset: 6 items over 3 labels."""
+    rows = [("a1", "the invoice total is wrong", "billing"), ("a2", "app crashes on start", "technical"),
+            ("a3", "where is my parcel", "shipping"), ("a4", "charged twice", "billing"),
+            ("a5", "error 500 on login page", "technical"), ("a6", "package arrived late", "shipping")]
+    path = tmp_path / "items.jsonl"
+    import json
+
+    path.write_text("".join(json.dumps({"id": i, "text": t, "label": lab}) + "\n" for i, t, lab in rows))
+    return path
+
+
+def fake_suite(dataset: Path, **overrides: Any) -> dict[str, Any]:
+    """A valid suite using the scripted fake backend on a JSONL dataset."""
+    suite: dict[str, Any] = {
+        "name": "unit",
+        "warmup": 0,
+        "models": [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}}],
+        "tasks": [{
+            "id": "triage",
+            "dataset": {"path": str(dataset), "fields": {"input": "text", "expected": "label"}},
+            "prompt": {"system": "Classify.", "user": "Text: {input}\nLabel:"},
+            "answer": {"mode": "choices", "choices": ["billing", "technical", "shipping"]},
+            "scorers": ["accuracy", "macro_f1"],
+        }],
+    }
+    suite.update(overrides)
+    return suite
