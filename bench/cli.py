@@ -18,7 +18,7 @@ from bench.errors import BenchError, SpecError
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _WIDTH = None if sys.stdout.isatty() else 160  # rich assumes 80 columns when piped, which wraps tables
 out = Console(width=_WIDTH)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped
 
 
 def _csv(value: str) -> tuple[str, ...]:

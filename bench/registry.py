@@ -58,4 +58,4 @@ class Registry(Generic[T]):
             module_name, _, attr = target.partition(":")
             target = getattr(importlib.import_module(module_name), attr)
             self._items[name] = target
-        return target  # type: ignore[return-value]
+        return target

@@ -59,8 +59,9 @@ def resume_run(run_dir: Path, progress: Progress) -> RunStore:
     store = RunStore(run_dir)
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
-    plan = build_plan(suite, PlanOptions(**{k: tuple(v) if isinstance(v, list) else v
-                                            for k, v in manifest["options"].items()}))
+    saved = manifest["options"]
+    plan = build_plan(suite, PlanOptions(limit=saved["limit"], models=tuple(saved["models"]),
+                                         tasks=tuple(saved["tasks"])))
     if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
         raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume")
     _check_datasets_unchanged(suite, manifest, run_dir)

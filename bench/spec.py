@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
@@ -180,20 +180,36 @@ class LoadedSuite(BaseModel):
         return self.path.parent
 
 
+class SuiteChecks(Protocol):
+    """Semantic checks beyond the schema: on the raw mapping (when the schema fails) and on the spec."""
+
+    def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]: ...
+
+    def full(self, suite: LoadedSuite) -> list[Problem]: ...
+
+
+class NoChecks:
+    def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]:
+        return []
+
+    def full(self, suite: LoadedSuite) -> list[Problem]:
+        return []
+
+
 def load_suite(path: str | Path) -> LoadedSuite:
     """Parse and fully validate a suite; raise SpecError listing every problem found."""
-    from bench.spec_checks import check_suite
+    from bench.spec_checks import SemanticChecks
 
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([Problem(str(file), "", f"cannot read suite: {exc.strerror}")]) from None
-    return parse_suite(text, file, check_suite)
+    return parse_suite(text, file, SemanticChecks())
 
 
-def parse_suite(text: str, file: Path, check: Any) -> LoadedSuite:
-    """Validate suite text; `check` runs the semantic checks that need registries and data files."""
+def parse_suite(text: str, file: Path, checks: SuiteChecks) -> LoadedSuite:
+    """Validate suite text: schema errors and semantic problems are reported together."""
     try:
         raw = load_yaml_strict(text)
     except YamlLoadError as exc:
@@ -203,9 +219,9 @@ def parse_suite(text: str, file: Path, check: Any) -> LoadedSuite:
     try:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(pydantic_problems(exc, str(file), raw)) from None
+        raise SpecError(pydantic_problems(exc, str(file), raw) + checks.raw(raw, file)) from None
     loaded = LoadedSuite(spec=spec, path=file.resolve(), sha256=sha256_text(text), text=text)
-    problems = check(loaded)
+    problems = checks.full(loaded)
     if problems:
         raise SpecError(problems)
     return loaded
@@ -221,7 +237,7 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"jsonl", "csv", "generator"} or "[" in part or part.startswith("function-") or part.startswith("tagged-union"):
+        elif part in {"jsonl", "csv", "generator"} or "[" in part or part.startswith(("function-", "tagged-union")):
             continue
         else:
             out += f".{part}" if out else part

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -17,6 +19,49 @@ from bench.tasks.generators import GENERATORS
 from bench.tasks.items import Item
 from bench.tasks.prompts import template_variables
 from bench.tasks.scorers import SCORERS
+
+
+class SemanticChecks:
+    """The checks load_suite runs: on the spec when it is schema-valid, else on what can be read raw."""
+
+    def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]:
+        return check_raw(raw, str(file), file.resolve().parent)
+
+    def full(self, suite: LoadedSuite) -> list[Problem]:
+        return check_suite(suite)
+
+
+def check_raw(raw: dict[str, Any], file: str, base_dir: Path) -> list[Problem]:
+    """Scorer names and data files of a suite whose schema failed, so every problem is reported at once."""
+    problems: list[Problem] = []
+    models = raw.get("models")
+    for index, model in enumerate(models if isinstance(models, list) else []):
+        if isinstance(model, dict) and isinstance(model.get("backend"), dict) and "kind" in model["backend"]:
+            problems += check_backend(model["backend"], f"models[{index}].backend", file, base_dir)
+    tasks = raw.get("tasks")
+    for index, task in enumerate(tasks if isinstance(tasks, list) else []):
+        if not isinstance(task, dict):
+            continue
+        where = f"tasks[{index}]"
+        for s_index, ref in enumerate(task.get("scorers") or []):
+            name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
+            if isinstance(name, str) and name not in SCORERS:
+                problems.append(Problem(file, f"{where}.scorers[{s_index}].name", f"unknown scorer '{name}'",
+                                        SCORERS.hint(name)))
+        few_shot = task.get("few_shot")
+        for loc, dataset in ((f"{where}.dataset", task.get("dataset")),
+                             (f"{where}.few_shot.dataset", few_shot.get("dataset") if isinstance(few_shot, dict)
+                              else None)):
+            problems += _raw_dataset_file(dataset, loc, file, base_dir)
+    return problems
+
+
+def _raw_dataset_file(dataset: Any, where: str, file: str, base_dir: Path) -> list[Problem]:
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+        return []
+    path = resolve_path(dataset["path"], base_dir)
+    return [] if path.is_file() else [Problem(file, f"{where}.path", f"dataset file not found: {path}",
+                                              "paths are relative to the suite file")]
 
 
 def check_suite(suite: LoadedSuite) -> list[Problem]:
@@ -42,14 +87,22 @@ def _duplicate_ids(section: str, ids: list[str], file: str) -> list[Problem]:
 
 
 def check_model(model: ModelSpec, where: str, file: str, base_dir: Path) -> list[Problem]:
-    kind = model.backend.kind
+    return check_backend(model.backend.model_dump(), f"{where}.backend", file, base_dir)
+
+
+def check_backend(backend: dict[str, Any], where: str, file: str, base_dir: Path) -> list[Problem]:
+    """The backend block against its kind's own Params model, and the model file it names."""
+    kind = str(backend.get("kind"))
     if kind not in BACKENDS:
-        return [Problem(file, f"{where}.backend.kind", f"unknown backend kind '{kind}'", BACKENDS.hint(kind))]
+        return [Problem(file, f"{where}.kind", f"unknown backend kind '{kind}'", BACKENDS.hint(kind))]
+    params_cls = BACKENDS.get(kind).Params
     try:
-        params = BACKENDS.get(kind).Params.model_validate(model.backend.model_dump())
+        params = params_cls.model_validate(backend)
     except ValidationError as exc:
-        return _prefixed(pydantic_problems(exc, file), f"{where}.backend")
-    return _check_model_file(getattr(params, "model", None), f"{where}.backend.model", file, base_dir)
+        problems = [replace(p, hint=suggest(p.location, list(params_cls.model_fields)))
+                    if p.message == "unknown key" else p for p in pydantic_problems(exc, file)]
+        return _prefixed(problems, where)
+    return _check_model_file(getattr(params, "model", None), f"{where}.model", file, base_dir)
 
 
 def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) -> list[Problem]:
@@ -99,6 +152,9 @@ def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
 def _load(spec: DatasetSpec, where: str, file: str, base_dir: Path) -> tuple[list[Item], list[Problem]]:
     if isinstance(spec, GeneratorDataset) and spec.name not in GENERATORS:
         return [], [Problem(file, f"{where}.name", f"unknown generator '{spec.name}'", GENERATORS.hint(spec.name))]
+    missing = _raw_dataset_file(spec.model_dump(), where, file, base_dir)
+    if missing:
+        return [], missing
     try:
         return load_items(spec, base_dir), []
     except SpecError as exc:

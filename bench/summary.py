@@ -8,8 +8,7 @@ from typing import Any
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.report.tables import comparison_markdown
-from bench.spec import CostSpec, LoadedSuite, TaskSpec, parse_suite
-from bench.spec_checks import check_suite
+from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
 from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
 
 SUITE_COPY = "suite.yaml"
@@ -18,7 +17,7 @@ SUITE_COPY = "suite.yaml"
 def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
     """The suite as it was when the run started (the copy), resolved against its original folder."""
     text = (store.path / SUITE_COPY).read_text(encoding="utf-8")
-    return parse_suite(text, Path(manifest["suite"]["path"]), lambda _: [])
+    return parse_suite(text, Path(manifest["suite"]["path"]), NoChecks())
 
 
 def summarize_run(store: RunStore) -> dict[str, Any]:
@@ -60,5 +59,3 @@ def write_report(store: RunStore) -> dict[str, Any]:
     (store.path / "report.md").write_text(comparison_markdown(summary, manifest), encoding="utf-8")
     return summary
 
-
-__all__ = ["check_suite", "load_run_suite", "summarize_run", "write_report"]

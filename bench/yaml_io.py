@@ -20,7 +20,7 @@ class _StrictSafeLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise YamlLoadError(line, f"duplicate key '{key}' (first defined on line {seen[key]})")
@@ -31,7 +31,7 @@ class _StrictSafeLoader(yaml.SafeLoader):
 def load_yaml_strict(text: str) -> Any:
     """Parse YAML safely; raise YamlLoadError(line, message) on syntax errors or duplicate keys."""
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_StrictSafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0

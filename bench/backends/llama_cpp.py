@@ -3,6 +3,7 @@ JSON-schema constrained output, and label log-likelihood on the evaluated prompt
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -187,8 +188,8 @@ class LlamaCppBackend:
             evaluated += len(tokens) - 1
         best = int(np.argmax(scores))
         return Result(request.id, text=request.choices[best], choice_index=best, choice_logprobs=scores,
-                      prompt_tokens=len(prompt), cached_prompt_tokens=cached, completion_tokens=0, t_start=start, t_first_token=first,
-                      t_end=now(), extra={"option_tokens_evaluated": evaluated})
+                      prompt_tokens=len(prompt), cached_prompt_tokens=cached, completion_tokens=0, t_start=start,
+                      t_first_token=first, t_end=now(), extra={"option_tokens_evaluated": evaluated})
 
     def _continuation_tokens(self, request: Request, prompt: list[int], option: str) -> list[int]:
         """Tokens of `option` after the prompt, split from the joint tokenization like lm-eval does."""
@@ -202,7 +203,7 @@ class LlamaCppBackend:
 
     def _option_logprob(self, tokens: list[int], n_prompt: int, first_logprobs: np.ndarray) -> float:
         total = float(first_logprobs[tokens[0]])
-        for current, following in zip(tokens, tokens[1:], strict=False):
+        for current, following in itertools.pairwise(tokens):
             self.llm.eval([current])
             total += float(self._logprobs()[following])
         self.llm.n_tokens = n_prompt  # roll back; the next eval() drops the option's KV entries
@@ -212,7 +213,7 @@ class LlamaCppBackend:
         """log-softmax of the logits of the last evaluated position."""
         pointer = self.llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
-        shifted = logits - logits.max()
+        shifted: np.ndarray = logits - logits.max()
         return shifted - math.log(float(np.exp(shifted).sum()))
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -14,6 +14,12 @@ from bench.metrics.records import CellSegment, ItemRecord
 from bench.metrics.stats import bootstrap_interval, percentile, resample_interval, wilson_interval
 from bench.spec import CostSpec, TaskSpec
 from bench.tasks.scorers import Scorer, build_scorer
+
+
+class CellIdent(TypedDict):
+    cell_id: str
+    model_id: str
+    task_id: str
 
 
 class MetricRow(BaseModel):
@@ -65,13 +71,13 @@ def summarize_cell(cell_id: str, task: TaskSpec, records: list[ItemRecord], segm
                    cost: CostSpec) -> list[MetricRow]:
     """Every metric of one cell from its records and segments."""
     first = records[0] if records else None
-    ident = {"cell_id": cell_id, "model_id": first.model_id if first else "", "task_id": task.id}
+    ident: CellIdent = {"cell_id": cell_id, "model_id": first.model_id if first else "", "task_id": task.id}
     rows = quality_rows(task, [r for r in records if r.repetition == 0], ident)
     perf = performance_rows(records, segments, ident)
     return rows + perf + cost_rows(perf, cost, ident)
 
 
-def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: dict[str, str]) -> list[MetricRow]:
+def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: CellIdent) -> list[MetricRow]:
     scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
     direction = {name: s.higher_is_better for s in scorers for name in _metric_names(s, records)}
     rows = [_mean_row(name, [r.scores.get(name, 0.0) for r in records], up, ident)
@@ -89,7 +95,7 @@ def _metric_names(scorer: Scorer, records: list[ItemRecord]) -> list[str]:
     return list(sample)
 
 
-def _mean_row(metric: str, values: list[float], higher: bool, ident: dict[str, str]) -> MetricRow:
+def _mean_row(metric: str, values: list[float], higher: bool, ident: CellIdent) -> MetricRow:
     if not values:
         return MetricRow(**ident, metric=metric, value=None, n=0, higher_is_better=higher, unit="ratio",
                          group="quality")
@@ -100,7 +106,7 @@ def _mean_row(metric: str, values: list[float], higher: bool, ident: dict[str, s
                      n=len(values), higher_is_better=higher, unit="ratio", group="quality")
 
 
-def _corpus_rows(scorer: Scorer, records: list[ItemRecord], ident: dict[str, str]) -> list[MetricRow]:
+def _corpus_rows(scorer: Scorer, records: list[ItemRecord], ident: CellIdent) -> list[MetricRow]:
     if not records:
         return []
     pairs = [(r.prediction, r.reference) for r in records]
@@ -110,10 +116,15 @@ def _corpus_rows(scorer: Scorer, records: list[ItemRecord], ident: dict[str, str
 
     rows = []
     for name, value in compute(pairs).items():
-        low, high = resample_interval(pairs, lambda s, key=name: compute(s)[key])
+        low, high = resample_interval(pairs, _metric_of(compute, name))
         rows.append(MetricRow(**ident, metric=name, value=value, ci_low=low, ci_high=high, n=len(pairs),
                               higher_is_better=scorer.higher_is_better, unit="ratio", group="quality"))
     return rows
+
+
+def _metric_of(compute: Callable[[list[tuple[Any, Any]]], dict[str, float]],
+               name: str) -> Callable[[list[tuple[Any, Any]]], float]:
+    return lambda sample: compute(sample)[name]
 
 
 LATENCY: dict[str, tuple[Callable[[ItemRecord], float | None], str, bool]] = {
@@ -126,7 +137,7 @@ LATENCY: dict[str, tuple[Callable[[ItemRecord], float | None], str, bool]] = {
 
 
 def performance_rows(records: list[ItemRecord], segments: list[CellSegment],
-                     ident: dict[str, str]) -> list[MetricRow]:
+                     ident: CellIdent) -> list[MetricRow]:
     ok = [r for r in records if r.status == "ok"]
     rows = []
     for name, (fn, unit, up) in LATENCY.items():
@@ -137,7 +148,7 @@ def performance_rows(records: list[ItemRecord], segments: list[CellSegment],
 
 
 def _distribution_rows(name: str, values: Sequence[float], unit: str, up: bool,
-                       ident: dict[str, str]) -> list[MetricRow]:
+                       ident: CellIdent) -> list[MetricRow]:
     """Median with a bootstrap CI, plus p95/p99 for latencies."""
     if not values:
         return []
@@ -150,7 +161,7 @@ def _distribution_rows(name: str, values: Sequence[float], unit: str, up: bool,
     return rows
 
 
-def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident: dict[str, str]) -> list[MetricRow]:
+def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident: CellIdent) -> list[MetricRow]:
     wall = sum(max(s.t_end - s.t_start, 0.0) for s in segments)
     done = sum(s.items_done for s in segments)
     if not segments:
@@ -164,7 +175,7 @@ def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident:
             for m, v, u, up, g in facts]
 
 
-def cost_rows(perf: list[MetricRow], cost: CostSpec, ident: dict[str, str]) -> list[MetricRow]:
+def cost_rows(perf: list[MetricRow], cost: CostSpec, ident: CellIdent) -> list[MetricRow]:
     tps = next((r.value for r in perf if r.metric == "tasks_per_s"), None)
     if not tps or cost.usd_per_hour <= 0:
         return []

@@ -6,7 +6,7 @@ Unparseable or missing predictions score 0; a scorer never raises on model outpu
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -60,24 +60,25 @@ def same(prediction: Any, reference: Any, kind: FieldType = "text", rel_tol: flo
     """Compare after normalizing by field type; None never matches."""
     if prediction is None or reference is None:
         return False
-    if kind == "date":
-        return normalize_date(prediction) is not None and normalize_date(prediction) == normalize_date(reference)
     if kind == "amount":
         got, want = normalize_amount(prediction), normalize_amount(reference)
         return got is not None and want is not None and math.isclose(got, want, rel_tol=rel_tol, abs_tol=0.005)
-    if kind == "currency":
-        return normalize_currency(prediction) is not None and normalize_currency(prediction) == normalize_currency(
-            reference)
-    if kind == "bool":
-        return _to_bool(prediction) is not None and _to_bool(prediction) == _to_bool(reference)
-    return normalize_text(prediction) == normalize_text(reference) != ""
+    normalizer = NORMALIZERS[kind]
+    normalized = normalizer(prediction)
+    return normalized is not None and normalized != "" and normalized == normalizer(reference)
 
 
-def _to_bool(value: Any) -> bool | None:
+def _to_bool(value: object) -> bool | None:
     if isinstance(value, bool):
         return value
     text = normalize_text(value)
     return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text)
+
+
+NORMALIZERS: dict[str, Callable[[object], object]] = {
+    "text": normalize_text, "label": normalize_text, "date": normalize_date, "currency": normalize_currency,
+    "bool": _to_bool,
+}
 
 
 class FieldParams(ScorerParams):
