@@ -1,0 +1,159 @@
+"""Tests for bench.tasks.prompts: template variables, rendering with few-shot, choices, few-shot selection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bench.spec import AnswerSpec, FewShotSpec, PromptSpec
+from bench.tasks.items import Item
+from bench.tasks.prompts import (
+    choice_texts,
+    continuation_prefix,
+    render,
+    render_answer,
+    select_few_shot,
+    template_variables,
+)
+
+CHOICES = AnswerSpec(mode="choices", choices={"billing": "billing", "technical": "technical problem"})
+
+
+def item(ident: str, text: str, expected: Any, **fields: Any) -> Item:
+    return Item(id=ident, input=text, expected=expected, fields=fields)
+
+
+def pool(labels: dict[str, int]) -> list[Item]:
+    """count items for each label, ids like 'billing-3'."""
+    return [item(f"{label}-{i}", f"text {label} {i}", label) for label, n in labels.items() for i in range(n)]
+
+
+# ----------------------------------------------------------------------------------------- templates
+
+
+def test_template_variables_in_order_with_repeats() -> None:
+    assert template_variables("Hi {name}, {input} and {name}") == ["name", "input", "name"]
+
+
+def test_template_variables_escaped_braces_are_text() -> None:
+    assert template_variables('Reply as {{"a": 1}} for {input}') == ["input"]
+    assert template_variables("no variables") == []
+
+
+@pytest.mark.parametrize("template", ["{input", "input}", "{a.b}", "{a[0]}", "{input!r}", "{input:>10}", "{}", "{0}"])
+def test_template_variables_rejects_malformed_or_unsafe(template: str) -> None:
+    with pytest.raises(ValueError):
+        template_variables(template)
+
+
+# -------------------------------------------------------------------------------------------- choices
+
+
+def test_choice_texts_from_list_and_mapping() -> None:
+    assert choice_texts(AnswerSpec(mode="choices", choices=("a", "b"))) == {"a": "a", "b": "b"}
+    assert choice_texts(CHOICES) == {"billing": "billing", "technical": "technical problem"}
+    assert choice_texts(AnswerSpec(mode="text")) == {}
+
+
+def test_render_answer_for_each_mode() -> None:
+    assert render_answer(item("1", "x", "technical"), CHOICES) == "technical problem"
+    json_answer = AnswerSpec(mode="json", json_schema={"type": "object"})
+    assert render_answer(item("1", "x", {"city": "Zürich", "n": 2}), json_answer) == '{"city": "Zürich", "n": 2}'
+    assert render_answer(item("1", "x", "free text"), AnswerSpec(mode="text")) == "free text"
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def test_continuation_prefix() -> None:
+    assert continuation_prefix("Label:") == " "
+    assert continuation_prefix("Label:\n") == ""
+    assert continuation_prefix("Label: ") == ""
+    assert continuation_prefix("") == ""
+
+
+def test_render_without_shots() -> None:
+    prompt = PromptSpec(system="Classify into {choices}.", user="Text: {input}\nLabel:")
+    rendered = render(item("1", "charged twice", "billing"), prompt, CHOICES, [])
+    assert rendered.messages == (
+        {"role": "system", "content": "Classify into billing, technical problem."},
+        {"role": "user", "content": "Text: charged twice\nLabel:"},
+    )
+    assert rendered.completion == "Classify into billing, technical problem.\n\nText: charged twice\nLabel:"
+
+
+def test_render_with_few_shot_turns() -> None:
+    prompt = PromptSpec(system="Classify.", user="Text: {input}\nLabel:")
+    shots = [item("s1", "app crashes", "technical"), item("s2", "refund please", "billing")]
+    rendered = render(item("q", "cannot log in", "technical"), prompt, CHOICES, shots)
+    assert [m["role"] for m in rendered.messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert rendered.messages[1]["content"] == "Text: app crashes\nLabel:"
+    assert rendered.messages[2]["content"] == "technical problem"
+    assert rendered.messages[4]["content"] == "billing"
+    assert rendered.messages[-1]["content"] == "Text: cannot log in\nLabel:"
+    assert rendered.completion == (
+        "Classify.\n\n"
+        "Text: app crashes\nLabel: technical problem\n\n"
+        "Text: refund please\nLabel: billing\n\n"
+        "Text: cannot log in\nLabel:"
+    )
+
+
+def test_render_without_system_and_with_extra_columns() -> None:
+    prompt = PromptSpec(user="Subject: {subject}\n{input}\n")
+    shot = item("s", "body one", "x", subject="first")
+    rendered = render(item("q", "body two", "y", subject="second"), prompt, AnswerSpec(mode="text"), [shot])
+    assert rendered.messages[0] == {"role": "user", "content": "Subject: first\nbody one\n"}
+    assert rendered.messages[-1] == {"role": "user", "content": "Subject: second\nbody two\n"}
+    # the prompt ends in a newline, so the answer follows without an added space
+    assert rendered.completion == "Subject: first\nbody one\nx\n\nSubject: second\nbody two\n"
+
+
+def test_render_leaves_braces_in_values_alone() -> None:
+    rendered = render(item("q", "text with {braces}", "a"), PromptSpec(), AnswerSpec(mode="text"), [])
+    assert rendered.completion == "text with {braces}"
+
+
+# ----------------------------------------------------------------------------------------- few-shot
+
+
+def test_select_few_shot_is_deterministic_for_a_seed() -> None:
+    items = pool({"a": 5, "b": 5, "c": 5})
+    spec = FewShotSpec(k=4, dataset={"path": "x"}, seed=7)
+    first = [i.id for i in select_few_shot(items, spec)]
+    assert first == [i.id for i in select_few_shot(items, spec)]
+    assert len(first) == 4
+
+
+def test_select_few_shot_changes_with_the_seed() -> None:
+    items = pool({"a": 10, "b": 10})
+    picks = {tuple(i.id for i in select_few_shot(items, FewShotSpec(k=4, dataset={"path": "x"}, seed=s)))
+             for s in range(6)}
+    assert len(picks) > 1
+
+
+def test_select_few_shot_balanced_covers_every_label() -> None:
+    items = pool({"a": 10, "b": 2, "c": 2, "d": 2})
+    shots = select_few_shot(items, FewShotSpec(k=8, dataset={"path": "x"}, seed=1, balanced=True))
+    assert Counter(str(i.expected) for i in shots) == {"a": 2, "b": 2, "c": 2, "d": 2}
+
+
+def test_select_few_shot_unbalanced_is_a_seeded_sample() -> None:
+    items = pool({"a": 10, "b": 10})
+    spec = FewShotSpec(k=5, dataset={"path": "x"}, seed=3, balanced=False)
+    shots = select_few_shot(items, spec)
+    assert len(shots) == 5 and len({i.id for i in shots}) == 5
+    assert [i.id for i in shots] == [i.id for i in select_few_shot(items, spec)]
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_select_few_shot_k_larger_than_pool(balanced: bool) -> None:
+    items = pool({"a": 2, "b": 1})
+    shots = select_few_shot(items, FewShotSpec(k=10, dataset={"path": "x"}, balanced=balanced))
+    assert sorted(i.id for i in shots) == sorted(i.id for i in items)
+
+
+def test_select_few_shot_k_zero() -> None:
+    assert select_few_shot(pool({"a": 3}), FewShotSpec(k=0, dataset={"path": "x"})) == []
