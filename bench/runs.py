@@ -20,7 +20,8 @@ from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
 from bench.summary import SUITE_COPY, load_run_suite, write_report
 from bench.tasks.datasets import resolve_path
 
-SECRET_KEY = re.compile(r"(key|token|secret|password|authorization)", re.IGNORECASE)
+SECRET_KEY = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|auth|authorization|credentials?)$",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)

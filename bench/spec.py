@@ -98,7 +98,7 @@ class FewShotSpec(Strict):
 
 
 class PromptSpec(Strict):
-    """System and user parts; {input}, any dataset column and {choices} can be used."""
+    """System and user parts; {input} (the input column), any dataset column by name and {choices}."""
 
     system: str = ""
     user: str = "{input}"

@@ -59,6 +59,8 @@ def check_raw(raw: dict[str, Any], file: str, base_dir: Path) -> list[Problem]:
 def _raw_dataset_file(dataset: Any, where: str, file: str, base_dir: Path) -> list[Problem]:
     if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
         return []
+    if dataset.get("kind", "jsonl") not in {"jsonl", "csv"}:
+        return []
     path = resolve_path(dataset["path"], base_dir)
     return [] if path.is_file() else [Problem(file, f"{where}.path", f"dataset file not found: {path}",
                                               "paths are relative to the suite file")]
@@ -99,9 +101,7 @@ def check_backend(backend: dict[str, Any], where: str, file: str, base_dir: Path
     try:
         params = params_cls.model_validate(backend)
     except ValidationError as exc:
-        problems = [replace(p, hint=suggest(p.location, list(params_cls.model_fields)))
-                    if p.message == "unknown key" else p for p in pydantic_problems(exc, file)]
-        return _prefixed(problems, where)
+        return _prefixed(_own_hints(pydantic_problems(exc, file), list(params_cls.model_fields)), where)
     return _check_model_file(getattr(params, "model", None), f"{where}.model", file, base_dir)
 
 
@@ -115,6 +115,11 @@ def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) ->
     path = resolve_path(ref, base_dir)
     return [] if path.is_file() else [Problem(file, where, f"model file not found: {path}",
                                               "give a GGUF path relative to the suite, or bundled:NAME")]
+
+
+def _own_hints(problems: list[Problem], allowed: list[str]) -> list[Problem]:
+    """'did you mean' for unknown keys, among the fields of the model that rejected them."""
+    return [replace(p, hint=suggest(p.location, allowed)) if p.message == "unknown key" else p for p in problems]
 
 
 def _prefixed(problems: Iterable[Problem], prefix: str) -> list[Problem]:
@@ -142,10 +147,11 @@ def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
         if ref.name not in SCORERS:
             problems.append(Problem(file, f"{loc}.name", f"unknown scorer '{ref.name}'", SCORERS.hint(ref.name)))
             continue
+        params_cls = SCORERS.get(ref.name).Params
         try:
-            SCORERS.get(ref.name).Params.model_validate(ref.model_dump())
+            params_cls.model_validate(ref.model_dump())
         except ValidationError as exc:
-            problems += _prefixed(pydantic_problems(exc, file), loc)
+            problems += _prefixed(_own_hints(pydantic_problems(exc, file), list(params_cls.model_fields)), loc)
     return problems
 
 

@@ -121,15 +121,24 @@ def _validated(rows: list[dict[str, Any]], file: Path) -> list[dict[str, Any]]:
 
 
 def repair_torn_tail(file: Path) -> None:
-    """Cut an incomplete final line (left by SIGKILL mid-write) so appends start on a clean line."""
+    """Before appending: end a complete last line with its newline, or cut an incomplete one (SIGKILL mid-write).
+
+    Readers keep a last line that parses and skip one that does not, so this agrees with what they saw.
+    """
     if not file.exists() or file.stat().st_size == 0:
         return
     data = file.read_bytes()
     if data.endswith(b"\n"):
         return
     cut = data.rfind(b"\n") + 1
-    with file.open("r+b") as handle:
-        handle.truncate(cut)
+    try:
+        json.loads(data[cut:])
+    except ValueError:
+        with file.open("r+b") as handle:
+            handle.truncate(cut)
+        return
+    with file.open("ab") as handle:
+        handle.write(b"\n")
 
 
 def validate_records(store: RunStore) -> list[ItemRecord]:

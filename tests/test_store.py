@@ -129,6 +129,19 @@ def test_torn_last_line_is_repaired_before_the_next_append(store: RunStore) -> N
     assert [r.item_id for r in RunStore(store.path).records()] == ["a", "b"]
 
 
+def test_read_and_repair_agree_on_an_unterminated_complete_line(store: RunStore) -> None:
+    """A last line that is whole JSON but lacks its newline: whatever a reader (and so resume's
+    'already done' set) saw must still be there after the next append."""
+    (store.path / RECORDS).write_text(make_record("a").model_dump_json() + "\n" + make_record("b").model_dump_json())
+    before = RunStore(store.path).records()
+    fresh = RunStore(store.path)
+    fresh.append_record(make_record("c"))
+    fresh.close()
+    after = RunStore(store.path).records()
+    assert [r.item_id for r in after[: len(before)]] == [r.item_id for r in before]
+    assert after[-1].item_id == "c"
+
+
 def test_repair_torn_tail_cases(tmp_path: Path) -> None:
     clean = tmp_path / "clean.jsonl"
     clean.write_text('{"a": 1}\n')

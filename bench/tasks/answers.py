@@ -31,16 +31,15 @@ def _label(result: Result, answer: AnswerSpec) -> tuple[str | None, str | None]:
 
 
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object in text (the whole text, or the first {...} block in it)."""
-    candidates = [text.strip()]
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start:end + 1])
-    for candidate in candidates:
+    """The first JSON object in text: the whole text, or the first {...} that parses (prose around it is ok)."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
         try:
-            value = json.loads(candidate)
+            value, _ = decoder.raw_decode(text, start)
         except ValueError:
-            continue
+            value = None
         if isinstance(value, dict):
             return value, None
+        start = text.find("{", start + 1)
     return None, "output is not a JSON object"

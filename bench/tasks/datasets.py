@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,11 @@ def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(_open_text(file).splitlines(), delimiter=spec.delimiter)
-    return [(index + 2, dict(row)) for index, row in enumerate(reader)]
+    reader = csv.DictReader(io.StringIO(_open_text(file), newline=""), delimiter=spec.delimiter)
+    rows = []
+    for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
+        rows.append((reader.line_num, dict(row)))
+    return rows
 
 
 def _open_text(file: Path) -> str:
@@ -71,8 +75,7 @@ def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> It
                 else {key: row[col] for key, col in fields.expected.items()})
     item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
     tags = {name: str(row.get(name, "")) for name in fields.tags}
-    extra = {key: value for key, value in row.items() if key not in {fields.input}}
-    return Item(id=item_id, input=str(row[fields.input]), expected=expected, tags=tags, fields=extra)
+    return Item(id=item_id, input=str(row[fields.input]), expected=expected, tags=tags, fields=dict(row))
 
 
 def _expected_columns(fields: FieldMap) -> list[str]:

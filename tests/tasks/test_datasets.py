@@ -1,0 +1,184 @@
+"""Tests for bench.tasks.datasets: JSONL, CSV and generator datasets with field maps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.errors import SpecError
+from bench.spec import CsvDataset, GeneratorDataset, JsonlDataset
+from bench.tasks.datasets import item_columns, load_items, resolve_path
+from bench.tasks.items import Item
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def jsonl(path: str, **fields: Any) -> JsonlDataset:
+    return JsonlDataset.model_validate({"path": path, "fields": fields})
+
+
+def csv_spec(path: str, delimiter: str = ",", **fields: Any) -> CsvDataset:
+    return CsvDataset.model_validate({"kind": "csv", "path": path, "delimiter": delimiter, "fields": fields})
+
+
+# ------------------------------------------------------------------------------------------- paths
+
+
+def test_resolve_path_relative_and_absolute(tmp_path: Path) -> None:
+    assert resolve_path("data/x.jsonl", tmp_path) == tmp_path / "data" / "x.jsonl"
+    assert resolve_path(str(tmp_path / "abs.jsonl"), Path("/elsewhere")) == tmp_path / "abs.jsonl"
+
+
+def test_relative_dataset_path_is_read_from_base_dir(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "d.jsonl", [{"id": "1", "input": "hello", "expected": "x"}])
+    [item] = load_items(jsonl("data/d.jsonl"), tmp_path)
+    assert (item.id, item.input, item.expected) == ("1", "hello", "x")
+
+
+# ------------------------------------------------------------------------------------------- JSONL
+
+
+def test_jsonl_with_field_map_and_tags(labels_jsonl: Path) -> None:
+    items = load_items(jsonl(labels_jsonl.name, input="text", expected="label", tags=["label"]), labels_jsonl.parent)
+    assert len(items) == 6
+    first = items[0]
+    assert first == Item(id="a1", input="the invoice total is wrong", expected="billing",
+                         tags={"label": "billing"},
+                         fields={"id": "a1", "text": "the invoice total is wrong", "label": "billing"})
+    assert [i.id for i in items] == ["a1", "a2", "a3", "a4", "a5", "a6"]
+
+
+def test_jsonl_dict_expected_keeps_value_types(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "e.jsonl", [{"id": "e1", "body": "server down", "dept": "it", "urgent": True,
+                                        "subject": "Outage"}])
+    [item] = load_items(jsonl("e.jsonl", input="body", expected={"department": "dept", "urgent": "urgent"}),
+                        tmp_path)
+    assert item.expected == {"department": "it", "urgent": True}
+    assert item.input == "server down"
+    assert item.fields["subject"] == "Outage"
+    assert item.fields["body"] == "server down"  # the input column is usable as {body} too
+
+
+def test_jsonl_tags_are_strings_and_missing_tags_are_empty(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "t.jsonl", [{"input": "a", "expected": "x", "priority": 3}, {"input": "b", "expected": "y"}])
+    items = load_items(jsonl("t.jsonl", tags=["priority"]), tmp_path)
+    assert [i.tags for i in items] == [{"priority": "3"}, {"priority": ""}]
+
+
+def test_ids_fall_back_to_row_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "n.jsonl"
+    path.write_text('{"input": "a", "expected": "x"}\n\n{"input": "b", "expected": "y", "id": ""}\n'
+                    '{"input": "c", "expected": "z", "id": 7}\n')
+    assert [i.id for i in load_items(jsonl("n.jsonl"), tmp_path)] == ["row-1", "row-3", "7"]
+
+
+def test_no_id_column_uses_line_numbers(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "n.jsonl", [{"input": "a", "expected": "x", "id": "same"},
+                                       {"input": "b", "expected": "y", "id": "same"}])
+    assert [i.id for i in load_items(jsonl("n.jsonl", id=None), tmp_path)] == ["row-1", "row-2"]
+
+
+def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [{"id": "x1", "input": "a", "expected": "p"},
+                                              {"id": "x1", "input": "b", "expected": "q"}])
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("d.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert problem.file == str(path)
+    assert "duplicate item id 'x1'" in problem.message
+
+
+def test_bad_json_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"input": "a", "expected": "x"}\n{"input": \n')
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("bad.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), "line 2")
+    assert "invalid JSON" in problem.message
+
+
+def test_missing_column_names_line_and_present_columns(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "m.jsonl", [{"text": "a", "label": "x"}])
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("m.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert problem.location == "line 1"
+    assert "missing column(s) input, expected" in problem.message
+    assert "text, label" in problem.hint
+
+
+def test_missing_column_of_a_dict_expected(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "m.jsonl", [{"input": "a", "dept": "it"}])
+    with pytest.raises(SpecError, match="missing column"):
+        load_items(jsonl("m.jsonl", expected={"department": "dept", "urgent": "urgent"}), tmp_path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="dataset file not found"):
+        load_items(jsonl("absent.jsonl"), tmp_path)
+
+
+# --------------------------------------------------------------------------------------------- CSV
+
+
+def test_csv_with_field_map_tags_and_line_numbers(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("ticket,category,priority\nit broke,technical,high\nrefund?,billing,low\n")
+    items = load_items(csv_spec("d.csv", input="ticket", expected="category", id=None, tags=["priority"]), tmp_path)
+    assert [(i.id, i.input, i.expected, i.tags) for i in items] == [
+        ("row-2", "it broke", "technical", {"priority": "high"}),
+        ("row-3", "refund?", "billing", {"priority": "low"}),
+    ]
+
+
+def test_csv_custom_delimiter_and_dict_expected(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("id;body;dept;urgent\ne1;help;hr;true\n")
+    [item] = load_items(csv_spec("d.csv", ";", input="body", expected={"department": "dept", "urgent": "urgent"}),
+                        tmp_path)
+    assert item.id == "e1"
+    assert item.expected == {"department": "hr", "urgent": "true"}
+
+
+def test_csv_missing_column_names_the_row_line(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("input,label\na,x\n")
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    assert info.value.problems[0].location == "line 2"
+
+
+def test_csv_quoted_field_keeps_its_line_break(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text('id,input,expected\n1,"line one\nline two",billing\n2,plain,technical\n')
+    items = load_items(csv_spec("d.csv"), tmp_path)
+    assert [i.id for i in items] == ["1", "2"]
+    assert items[0].input == "line one\nline two"
+
+
+# --------------------------------------------------------------------------------------- generator
+
+
+def test_generator_dataset_is_seeded() -> None:
+    spec = GeneratorDataset(kind="generator", name="invoices", n=4, seed=3)
+    first = load_items(spec, Path("/nonexistent"))
+    second = load_items(spec, Path("/nonexistent"))
+    assert len(first) == 4
+    assert first == second
+    assert len({i.id for i in first}) == 4
+    assert all(isinstance(i.expected, dict) and {"vendor", "total", "currency"} <= set(i.expected) for i in first)
+    other = load_items(GeneratorDataset(kind="generator", name="invoices", n=4, seed=4), Path("."))
+    assert [i.input for i in other] != [i.input for i in first]
+
+
+# ---------------------------------------------------------------------------------------- columns
+
+
+def test_item_columns_are_those_every_item_has() -> None:
+    items = [Item("1", "a", "x", fields={"subject": "s", "id": "1"}), Item("2", "b", "y", fields={"id": "2"})]
+    assert item_columns(items) == {"input", "id"}
+    assert item_columns([]) == {"input"}
