@@ -1,12 +1,67 @@
-"""Pure cost arithmetic; every figure carries its basis."""
+"""Pure cost arithmetic. Every function is a formula from ARCHITECTURE.md or issue #3, unit-tested by hand."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+HOURS_PER_YEAR = 8760.0
+HOURS_PER_MONTH = 730.0
 
 
 def usd_per_1000_tasks(tasks_per_s: float, usd_per_hour: float) -> float:
-    """Self-hosted: 1000 / throughput / 3600 * $/hour (ARCHITECTURE.md's definition)."""
+    """Self-hosted: 1000 / throughput / 3600 * $/hour."""
     if tasks_per_s <= 0:
         return math.inf
     return 1000.0 / tasks_per_s / 3600.0 * usd_per_hour
+
+
+def amortized_usd_per_hour(purchase_usd: float, lifetime_years: float, utilization: float) -> float:
+    """Purchase price spread over the hours the machine is expected to do useful work."""
+    return purchase_usd / (lifetime_years * HOURS_PER_YEAR * utilization)
+
+
+def energy_usd_per_hour(watts: float, usd_per_kwh: float, pue: float = 1.0) -> float:
+    """Electricity for one hour at `watts`, including the facility overhead (PUE)."""
+    return watts / 1000.0 * usd_per_kwh * pue
+
+
+def energy_usd_per_task(joules_per_task: float, usd_per_kwh: float, pue: float = 1.0) -> float:
+    return joules_per_task / 3.6e6 * usd_per_kwh * pue
+
+
+def api_usd_per_1000_tasks(prompt_tokens: float, completion_tokens: float, input_usd_per_mtok: float,
+                           output_usd_per_mtok: float) -> float:
+    """Hosted API: mean tokens per task x the price per million tokens, for 1000 tasks."""
+    return 1000.0 * (prompt_tokens * input_usd_per_mtok + completion_tokens * output_usd_per_mtok) / 1e6
+
+
+def usd_per_1000_correct(usd_per_1000: float, accuracy: float) -> float:
+    """Cost of 1000 *correct* answers: cost per task / accuracy (infinite when nothing is right)."""
+    return usd_per_1000 / accuracy if accuracy > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """Tasks per month above which a dedicated self-hosted machine costs less than the API."""
+
+    tasks_per_month: float | None
+    capacity_per_month: float
+    reason: str
+
+
+def break_even(fixed_usd_per_month: float, self_usd_per_task: float, api_usd_per_task: float,
+               tasks_per_s: float) -> BreakEven:
+    """Solve fixed + n * self = n * api for n, within what one machine can do in a month.
+
+    fixed: the machine's monthly cost whether busy or idle (amortized purchase, or a cloud instance kept on);
+    self: the marginal cost of one task on it (energy); api: the hosted price of one task.
+    """
+    capacity = tasks_per_s * 3600.0 * HOURS_PER_MONTH
+    margin = api_usd_per_task - self_usd_per_task
+    if margin <= 0:
+        return BreakEven(None, capacity, "the API is cheaper per task even before the machine's fixed cost")
+    n = fixed_usd_per_month / margin
+    if n > capacity:
+        return BreakEven(None, capacity, "break-even is above what one machine can do in a month")
+    return BreakEven(n, capacity, "self-hosting is cheaper above this volume")

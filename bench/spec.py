@@ -244,7 +244,7 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def pydantic_problems(exc: ValidationError, file: str, raw: Any = None) -> list[Problem]:
+def pydantic_problems(exc: ValidationError, file: str, raw: Any = None, root: Any = None) -> list[Problem]:
     """Turn pydantic errors into one Problem each, with 'did you mean' hints for unknown keys."""
     problems = []
     errors = exc.errors()
@@ -253,7 +253,7 @@ def pydantic_problems(exc: ValidationError, file: str, raw: Any = None) -> list[
         loc = tuple(err["loc"])
         if err["type"] == "too_short" and any(f[: len(loc)] == loc and f != loc for f in failed):
             continue  # an empty list because every entry failed: the entries' errors say why
-        hint = _hint_for(err, loc, raw)
+        hint = _hint_for(err, loc, raw, root or SuiteSpec)
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key"
@@ -263,20 +263,20 @@ def pydantic_problems(exc: ValidationError, file: str, raw: Any = None) -> list[
     return problems
 
 
-def _hint_for(err: Any, loc: tuple[int | str, ...], raw: Any) -> str:
+def _hint_for(err: Any, loc: tuple[int | str, ...], raw: Any, root: Any) -> str:
     from bench.registry import suggest
 
     if err["type"] == "extra_forbidden" and isinstance(loc[-1], str):
-        allowed = _allowed_keys(loc[:-1], raw)
+        allowed = _allowed_keys(loc[:-1], raw, root)
         return suggest(loc[-1], allowed) if allowed else ""
     if err["type"].endswith("_type") or err["type"].endswith("_parsing"):
         return f"got {err.get('input')!r}"
     return ""
 
 
-def _allowed_keys(parent: tuple[int | str, ...], raw: Any) -> list[str]:
-    """Field names of the model found at the parent location (walking the spec classes)."""
-    model: Any = SuiteSpec
+def _allowed_keys(parent: tuple[int | str, ...], raw: Any, root: Any) -> list[str]:
+    """Field names of the model found at the parent location (walking the spec classes from root)."""
+    model: Any = root
     node: Any = raw
     for part in parent:
         if isinstance(part, int):

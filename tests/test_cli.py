@@ -8,36 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_factory import fake_suite as one_model_suite
 
 from bench.cli import main
 from bench.metrics import stats
 
-WriteSuite = Callable[[dict[str, Any] | str], Path]
-Capsys = pytest.CaptureFixture[str]
-
 
 def fake_suite(dataset: Path, **overrides: Any) -> dict[str, Any]:
-    """A valid suite using the scripted fake backend (copied from conftest: importlib mode cannot import it)."""
-    suite: dict[str, Any] = {
-        "name": "unit",
-        "warmup": 0,
-        "models": [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}},
-                   {"id": "fake-b", "backend": {"kind": "fake", "choice_index": 1}}],
-        "tasks": [{
-            "id": "triage",
-            "dataset": {"path": str(dataset), "fields": {"input": "text", "expected": "label"}},
-            "prompt": {"system": "Classify.", "user": "Text: {input}\nLabel:"},
-            "answer": {"mode": "choices", "choices": ["billing", "technical", "shipping"]},
-            "scorers": ["accuracy", "macro_f1"],
-        }, {
-            "id": "echo",
-            "dataset": {"path": str(dataset), "fields": {"input": "text", "expected": "label"}},
-            "answer": {"mode": "text"},
-            "scorers": ["exact_match"],
-        }],
-    }
-    suite.update(overrides)
-    return suite
+    """Two fake models and two tasks (label choice, free text)."""
+    base = one_model_suite(dataset)
+    echo = {"id": "echo", "dataset": base["tasks"][0]["dataset"], "answer": {"mode": "text"},
+            "scorers": ["exact_match"]}
+    models = [*base["models"], {"id": "fake-b", "backend": {"kind": "fake", "choice_index": 1}}]
+    return {**base, "models": models, "tasks": [*base["tasks"], echo], **overrides}
+
+
+WriteSuite = Callable[[dict[str, Any] | str], Path]
+Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture(autouse=True)

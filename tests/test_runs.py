@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_factory import fake_suite
 
 from bench.backends.base import Request, Result
 from bench.backends.fake import FakeBackend
@@ -25,24 +26,6 @@ from bench.store import RunStore
 
 WriteSuite = Callable[[dict[str, Any] | str], Path]
 CANARY_HOST = "canary-host-7f3a9"
-
-
-def fake_suite(dataset: Path, **overrides: Any) -> dict[str, Any]:
-    """A valid suite using the scripted fake backend (copied from conftest: importlib mode cannot import it)."""
-    suite: dict[str, Any] = {
-        "name": "unit",
-        "warmup": 0,
-        "models": [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}}],
-        "tasks": [{
-            "id": "triage",
-            "dataset": {"path": str(dataset), "fields": {"input": "text", "expected": "label"}},
-            "prompt": {"system": "Classify.", "user": "Text: {input}\nLabel:"},
-            "answer": {"mode": "choices", "choices": ["billing", "technical", "shipping"]},
-            "scorers": ["accuracy", "macro_f1"],
-        }],
-    }
-    suite.update(overrides)
-    return suite
 
 
 @pytest.fixture(autouse=True)

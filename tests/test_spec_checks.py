@@ -8,30 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_factory import fake_suite
 
 from bench.errors import Problem, SpecError
 from bench.spec import load_suite
 
 WriteSuite = Callable[[dict[str, Any] | str], Path]
-
-
-def fake_suite(dataset: Path | str, **overrides: Any) -> dict[str, Any]:
-    """A valid suite using the scripted fake backend on a JSONL dataset (copy of conftest.fake_suite:
-    under --import-mode=importlib `from conftest import ...` is not importable)."""
-    suite: dict[str, Any] = {
-        "name": "unit",
-        "warmup": 0,
-        "models": [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}}],
-        "tasks": [{
-            "id": "triage",
-            "dataset": {"path": str(dataset), "fields": {"input": "text", "expected": "label"}},
-            "prompt": {"system": "Classify.", "user": "Text: {input}\nLabel:"},
-            "answer": {"mode": "choices", "choices": ["billing", "technical", "shipping"]},
-            "scorers": ["accuracy", "macro_f1"],
-        }],
-    }
-    suite.update(overrides)
-    return suite
 
 
 def problems_of(path: Path) -> list[Problem]:
