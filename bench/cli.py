@@ -31,6 +31,13 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=_csv, default=(), help="comma-separated task ids to run")
 
 
+def _add_cost_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profiles", type=_csv, default=("all",),
+                        help="hardware profiles to price the run on: all (default) or ids, comma-separated")
+    parser.add_argument("--min-accuracy", type=float, help="quality floor (0-1) for the procurement summary")
+    parser.add_argument("--max-p95-latency", type=float, help="p95 latency limit (s) for the procurement summary")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Benchmark language models on your own tasks: "
                                      "accuracy, latency, tokens/s, memory and cost per 1000 tasks.")
@@ -43,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     run.add_argument("--format", choices=["table", "json"], default="table")
     _add_plan_options(run)
+    _add_cost_options(run)
     validate = sub.add_parser("validate", help="check a suite and report every problem at once")
     validate.add_argument("suite", type=Path)
     plan = sub.add_parser("plan", help="print the cells a suite would run")
@@ -52,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="recompute summary.json and report.md from a run's records")
     report.add_argument("run_dir", type=Path)
     report.add_argument("--format", choices=["table", "md", "json"], default="table")
+    _add_cost_options(report)
+    hardware = sub.add_parser("hardware", help="hardware profiles and this machine")
+    hardware_sub = hardware.add_subparsers(dest="hardware_command", required=True)
+    for name, text in (("list", "every profile with its specs and $/hour"), ("detect", "this machine and its profile")):
+        hw = hardware_sub.add_parser(name, help=text)
+        hw.add_argument("--format", choices=["table", "json"], default="table")
+    show = hardware_sub.add_parser("show", help="one profile in full, with its sources")
+    show.add_argument("id")
+    show.add_argument("--format", choices=["table", "json"], default="table")
     models = sub.add_parser("models", help="bundled models")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     listing = models_sub.add_parser("list", help="parameters, quantization, size and sha256 of each model")
@@ -65,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": commands.run, "validate": commands.validate, "plan": commands.plan,
-        "report": commands.report, "models": commands.models_list,
+        "report": commands.report, "models": commands.models_list, "hardware": commands.hardware,
     }
     try:
         return handlers[args.command](args)

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.table import Table
 
 from bench.cli import EXIT_BAD_INPUT, EXIT_OK, err, out, print_json
+from bench.cost_report import CostOptions
 from bench.errors import BenchError
 from bench.plan import Plan, PlanOptions, build_plan
 from bench.progress import RichProgress
+from bench.report.cost_tables import print_costs
 from bench.report.tables import comparison_markdown, print_comparison
 from bench.runs import RunRequest, resume_run, start_run
 from bench.spec import load_suite
 from bench.store import RunStore
 from bench.summary import write_report
+
+
+def _cost_options(args: argparse.Namespace) -> CostOptions:
+    return CostOptions(profiles=args.profiles, min_accuracy=args.min_accuracy,
+                       max_p95_latency_s=args.max_p95_latency)
+
+
+def hardware(args: argparse.Namespace) -> int:
+    from bench import hardware_commands
+
+    handler = {"list": hardware_commands.hardware_list, "show": hardware_commands.hardware_show,
+               "detect": hardware_commands.hardware_detect}[args.hardware_command]
+    return handler(args)
 
 
 def _options(args: argparse.Namespace) -> PlanOptions:
@@ -61,24 +77,26 @@ def run(args: argparse.Namespace) -> int:
         store = resume_run(args.resume, progress)
     else:
         store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour), progress)
-    summary = write_report(store)
+    summary = write_report(store, _cost_options(args))
     if args.format == "json":
         print_json(summary)
     else:
         print_comparison(summary, out)
+        print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=False)
     err.print(f"results: {store.path}")
     return EXIT_OK
 
 
 def report(args: argparse.Namespace) -> int:
     store = RunStore(Path(args.run_dir))
-    summary = write_report(store)
+    summary = write_report(store, _cost_options(args))
     if args.format == "json":
         print_json(summary)
     elif args.format == "md":
-        out.print(comparison_markdown(summary, store.read_manifest()), markup=False, highlight=False)
+        sys.stdout.write(comparison_markdown(summary, store.read_manifest()))
     else:
         print_comparison(summary, out)
+        print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=True)
     return EXIT_OK
 
 

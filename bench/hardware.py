@@ -27,8 +27,10 @@ def cpu_model() -> str:
 
 
 def detect_machine() -> dict[str, Any]:
-    """CPU model, cores, RAM and OS: the stable identity used in provenance and comparisons."""
+    """CPU model, cores, RAM, OS and GPUs: the stable identity used in provenance and comparisons."""
+    gpus, _ = detect_gpus()
     return {
+        "gpus": gpus,
         "cpu_model": cpu_model(),
         "physical_cores": physical_cores(),
         "logical_cpus": psutil.cpu_count(logical=True) or 1,
@@ -37,3 +39,39 @@ def detect_machine() -> dict[str, Any]:
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
+
+
+def detect_gpus() -> tuple[list[dict[str, Any]], str]:
+    """NVIDIA GPUs through NVML: name, memory, power limit. ([], reason) without a driver or a GPU."""
+    try:
+        import pynvml
+    except ImportError:
+        return [], "nvidia-ml-py is not installed"
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:  # NVMLError_LibraryNotFound on machines without the driver
+        return [], f"no NVIDIA driver ({exc})"
+    try:
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            gpus.append({"index": index, "name": name.decode() if isinstance(name, bytes) else str(name),
+                         "memory_gb": round(pynvml.nvmlDeviceGetMemoryInfo(handle).total / 1e9, 1),
+                         "power_limit_w": pynvml.nvmlDeviceGetPowerManagementLimit(handle) / 1000})
+        return gpus, "" if gpus else "the NVIDIA driver reports no GPU"
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def match_profile(profiles: dict[str, Any], cpu: str, gpu_names: list[str]) -> str | None:
+    """The id of the profile whose `match` substrings name this machine's GPU (first) or CPU."""
+    for names, classes in ((gpu_names, {"consumer_gpu", "datacenter_gpu"}), ([cpu], None)):
+        for profile in profiles.values():
+            if classes is not None and profile.device_class not in classes:
+                continue
+            if classes is None and profile.device_class in {"consumer_gpu", "datacenter_gpu"}:
+                continue
+            if any(m.casefold() in n.casefold() for m in profile.match for n in names):
+                return str(profile.id)
+    return None

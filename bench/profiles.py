@@ -67,6 +67,7 @@ class HardwareProfile(Strict):
     name: str
     device_class: DeviceClass
     cores: int | None = Field(None, ge=1, description="physical CPU cores (CPU profiles)")
+    match: tuple[str, ...] = Field((), description="case-insensitive substrings of the CPU model or GPU name")
     memory: Memory
     compute: Compute
     tdp_w: float = Field(gt=0)

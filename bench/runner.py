@@ -101,6 +101,7 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RunStore, progress: Prog
             backend = _load_backend(work, state)
             try:
                 state.warm = _warm_up(backend, work, suite.spec.warmup)
+                monitor.mark()  # CPU time and energy count the measured items only
                 state.t0 = now()
                 for record in _records(backend, work, state.id):
                     store.append_record(record)
@@ -163,6 +164,7 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
         prompt_tokens=result.prompt_tokens, cached_prompt_tokens=result.cached_prompt_tokens,
         completion_tokens=result.completion_tokens, t_start=result.t_start,
         t_first_token=result.t_first_token, t_end=result.t_end, choice_logprobs=result.choice_logprobs,
+        engine_extra=result.extra,
         tags=item.tags)
 
 
@@ -172,4 +174,5 @@ def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> Ce
         backend=state.info or {}, load_time_s=state.load_s, warmup_items=state.warm, items_done=state.done,
         t_start=state.t0, t_end=state.t1, rss_before_bytes=monitor.rss_before_bytes,
         peak_rss_bytes=monitor.peak_rss_bytes, cpu_user_s=monitor.cpu_user_s, cpu_system_s=monitor.cpu_system_s,
+        energy_j=monitor.energy_j, energy_source=monitor.energy_source,
         completed=state.completed)

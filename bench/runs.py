@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.calibrate import calibrate_machine
 from bench.errors import RunError
 from bench.plan import Plan, PlanOptions, build_plan
 from bench.provenance import provenance
@@ -82,7 +83,8 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "models": {m.id: redact(m.model_dump(mode="json")) for m in suite.spec.models},
         "cells": [{"cell_id": c.id, "model_id": c.model.id, "task_id": c.task.id, "task_version": c.task.version,
                    "limit": c.limit, "n_items": len(cell_items(c, suite))} for c in plan.cells],
-        **provenance(), "started_at": _utc_now(), "ended_at": None, "backends": {},
+        **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
+        "backends": {},
     }
 
 

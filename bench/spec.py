@@ -154,6 +154,13 @@ class CostSpec(Strict):
     basis: str = "not set"
 
 
+class Requirements(Strict):
+    """What a usable option must meet; the procurement summary picks the cheapest one that does."""
+
+    min_accuracy: float = Field(0.0, ge=0.0, le=1.0)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+
+
 class SuiteSpec(Strict):
     schema_version: int = SUITE_SCHEMA_VERSION
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -162,6 +169,7 @@ class SuiteSpec(Strict):
     warmup: int = Field(1, ge=0, le=100)
     repetitions: int = Field(1, ge=1, le=100)
     cost: CostSpec = CostSpec()
+    requirements: Requirements = Requirements()
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     tasks: tuple[TaskSpec, ...] = Field(min_length=1)
 

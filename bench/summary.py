@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.report.tables import comparison_markdown
@@ -20,8 +21,8 @@ def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
     return parse_suite(text, Path(manifest["suite"]["path"]), NoChecks())
 
 
-def summarize_run(store: RunStore) -> dict[str, Any]:
-    """Metric rows for every cell of the run, derived from records.jsonl and cells.jsonl."""
+def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:
+    """Metric rows for every cell of the run, derived from records.jsonl and cells.jsonl, and the costs."""
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
     tasks = {task.id: task for task in suite.spec.tasks}
@@ -29,14 +30,21 @@ def summarize_run(store: RunStore) -> dict[str, Any]:
     by_cell = group_by_cell(validate_records(store))
     segments = store.segments()
     rows: list[MetricRow] = []
+    cost_inputs = []
     for cell in manifest["cells"]:
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
-        rows += summarize_cell(cell["cell_id"], task, by_cell.get(cell["cell_id"], []), cell_segments, cost)
+        records = by_cell.get(cell["cell_id"], [])
+        cell_rows = summarize_cell(cell["cell_id"], task, records, cell_segments, cost)
+        rows += cell_rows
+        values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
+        values["quality"] = values.get(primary_metric(task))
+        cost_inputs.append((cell, records, cell_segments, values))
     return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
             "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
             "primary_metrics": {t.id: primary_metric(t) for t in suite.spec.tasks},
-            "metrics": [row.model_dump() for row in rows]}
+            "metrics": [row.model_dump() for row in rows],
+            "costs": cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())}
 
 
 def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:
@@ -51,9 +59,9 @@ def primary_metric(task: TaskSpec) -> str:
     return SCORERS.get(task.scorers[0].name).primary
 
 
-def write_report(store: RunStore) -> dict[str, Any]:
+def write_report(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:
     """Write summary.json and report.md next to the records; return the summary."""
-    summary = summarize_run(store)
+    summary = summarize_run(store, cost_options)
     write_json_atomic(store.path / "summary.json", summary)
     manifest = store.read_manifest()
     (store.path / "report.md").write_text(comparison_markdown(summary, manifest), encoding="utf-8")

@@ -6,7 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +31,20 @@ class LlamaCppParams(BackendParamsBase):
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
     prefix_cache: bool = True
     """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C-level writes) for the duration; Python exceptions still propagate."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _import_llama_cpp() -> Any:
@@ -55,10 +72,11 @@ class LlamaCppBackend:
 
     def _load(self) -> Any:
         try:
-            return self.llama_cpp.Llama(
-                model_path=str(self.path), n_ctx=self.params.n_ctx, n_batch=self.params.n_batch,
-                n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                flash_attn=self.params.flash_attn, seed=0, verbose=False)
+            with quiet_stderr():  # llama.cpp prints context notes straight to fd 2 even with verbose=False
+                return self.llama_cpp.Llama(
+                    model_path=str(self.path), n_ctx=self.params.n_ctx, n_batch=self.params.n_batch,
+                    n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                    flash_attn=self.params.flash_attn, seed=0, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp cannot load {self.path}: {exc}") from None
 
@@ -85,10 +103,21 @@ class LlamaCppBackend:
                     "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
                     "prompt_format": self.default_format(),
                     "model_params": int(self.llama_cpp.llama_model_n_params(self.llm.model)),
-                    "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model))}
+                    "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model)),
+                    "arch": self.architecture()}
         return BackendInfo(engine="llama.cpp (llama-cpp-python)", engine_version=self.llama_cpp.__version__,
                            model=self.params.model, model_path=str(self.path),
                            model_sha256=file_sha256(self.path), settings=settings)
+
+    def architecture(self) -> dict[str, int]:
+        """Shape facts the cost projection needs (layers, widths, heads, vocabulary)."""
+        lib, model = self.llama_cpp, self.llm.model
+        n_embd, n_head = int(lib.llama_model_n_embd(model)), int(lib.llama_model_n_head(model))
+        arch = self.llm.metadata.get("general.architecture", "")
+        head_dim = int(self.llm.metadata.get(f"{arch}.attention.key_length", n_embd // max(n_head, 1)))
+        return {"n_layer": int(lib.llama_model_n_layer(model)), "n_embd": n_embd, "n_head": n_head,
+                "n_head_kv": int(lib.llama_model_n_head_kv(model)), "head_dim": head_dim,
+                "n_vocab": int(lib.llama_vocab_n_tokens(self.vocab))}
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
         for request in requests:

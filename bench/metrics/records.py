@@ -36,7 +36,15 @@ class ItemRecord(BaseModel):
     t_first_token: float | None = None
     t_end: float
     choice_logprobs: list[float] | None = None
+    engine_extra: dict[str, Any] = {}
     tags: dict[str, str] = {}
+
+    @property
+    def decode_steps(self) -> int:
+        """Single-token forward passes after the prompt: generated tokens after the first, or option tokens."""
+        if "option_tokens_evaluated" in self.engine_extra:
+            return int(self.engine_extra["option_tokens_evaluated"])
+        return max(self.completion_tokens - 1, 0)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -44,7 +52,8 @@ class ItemRecord(BaseModel):
 
 
 class CellSegment(BaseModel):
-    """One uninterrupted stretch of work on a cell: load, memory, CPU time and wall time."""
+    """One uninterrupted stretch of work on a cell: load time and peak RSS (whole segment); CPU time, energy
+    and wall time (measured items only, after warm-up)."""
 
     model_config = ConfigDict(extra="forbid")
     schema_version: int = RECORD_SCHEMA_VERSION
@@ -62,4 +71,6 @@ class CellSegment(BaseModel):
     peak_rss_bytes: int
     cpu_user_s: float
     cpu_system_s: float
+    energy_j: float | None = None
+    energy_source: str = "none"
     completed: bool

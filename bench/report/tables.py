@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
 
+from bench.report.cost_tables import cost_markdown, procurement_lines
+
 COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err"]
 
 
@@ -73,9 +75,15 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     parts = [f"# Run {summary['run_id']}", "",
              f"Suite `{summary['suite']['name']}` (sha256 {summary['suite']['sha256'][:12]}), "
              f"status **{summary['status']}**.", ""]
-    for task_id, rows in comparison_rows(summary).items():
+    tables = comparison_rows(summary)
+    if summary.get("costs"):
+        parts += ["## Procurement summary", "", *procurement_lines(summary["costs"]), ""]
+    for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
-    parts += [_cost_note(summary), "", "## Provenance", ""]
+    parts += [_cost_note(summary), ""]
+    if summary.get("costs"):
+        parts += cost_markdown(summary["costs"], list(tables))
+    parts += ["## Provenance", ""]
     machine = manifest.get("machine", {})
     parts += [f"- {key}: {value}" for key, value in machine.items()]
     parts += [f"- bench {manifest.get('bench_version')} at commit {manifest.get('git', {}).get('commit')}"]

@@ -1,0 +1,92 @@
+"""The cost section of a summary: this machine measured, every selected profile projected, API prices,
+break-even volumes and the procurement pick per task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from bench.costing import (
+    ASSUMED_WATTS_PER_CORE,
+    THIS_MACHINE,
+    CellFacts,
+    LocalMachine,
+    api_rows,
+    break_even_row,
+    cell_facts,
+    cheapest,
+    cost_rows,
+    profile_usd_per_hour,
+)
+from bench.errors import Problem, SpecError
+from bench.hardware import match_profile
+from bench.metrics.records import CellSegment, ItemRecord
+from bench.profiles import HardwareProfile, load_api_pricing, load_profiles
+from bench.registry import suggest
+from bench.spec import CostSpec, Requirements
+
+
+@dataclass(frozen=True)
+class CostOptions:
+    profiles: tuple[str, ...] = ("all",)
+    min_accuracy: float | None = None
+    max_p95_latency_s: float | None = None
+
+
+def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]) -> LocalMachine:
+    """This machine's price and power: its matching profile if any, the suite's price when it sets one."""
+    machine, cost = manifest.get("machine", {}), CostSpec.model_validate(manifest["cost"])
+    calibration = manifest.get("calibration") or {}
+    cores = int(machine.get("physical_cores") or psutil.cpu_count(logical=False) or 1)
+    gpus = [g["name"] for g in machine.get("gpus", [])]
+    matched = match_profile(profiles, str(machine.get("cpu_model", "")), gpus)
+    profile = profiles.get(matched) if matched else None
+    usd, basis = (cost.usd_per_hour, cost.basis) if cost.usd_per_hour > 0 or profile is None else \
+        profile_usd_per_hour(profile)
+    tdp, tdp_basis = ((profile.tdp_w, f"profile {profile.id}") if profile else
+                      (ASSUMED_WATTS_PER_CORE * cores, f"assumed {ASSUMED_WATTS_PER_CORE:.0f} W per physical core: "
+                       "no hardware profile matches this CPU"))
+    return LocalMachine(profile_id=matched or THIS_MACHINE, usd_per_hour=usd, price_basis=basis, tdp_w=tdp,
+                        tdp_basis=tdp_basis, cores=cores, memory_gb=float(machine.get("ram_gb") or 0),
+                        bandwidth_gb_s=float(calibration.get("bandwidth_gb_s") or 25.0),
+                        flops=float(calibration.get("sgemm_gflops") or 100.0) * 1e9)
+
+
+def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfile]) -> list[str]:
+    if wanted in (("all",), ()):
+        return sorted(profiles)
+    unknown = [p for p in wanted if p not in profiles]
+    if unknown:
+        raise SpecError([Problem("--profiles", p, "unknown hardware profile", suggest(p, list(profiles)))
+                         for p in unknown])
+    return list(wanted)
+
+
+def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], list[ItemRecord], list[CellSegment],
+                                                              dict[str, float | None]]],
+                 requirements: Requirements, options: CostOptions) -> dict[str, Any]:
+    profiles = load_profiles()
+    local = local_machine(manifest, profiles)
+    facts = [cell_facts(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
+    rows = cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles))
+    floor = options.min_accuracy if options.min_accuracy is not None else requirements.min_accuracy
+    limit = options.max_p95_latency_s if options.max_p95_latency_s is not None else requirements.max_p95_latency_s
+    apis = api_rows(facts, load_api_pricing())
+    return {"local_machine": local.__dict__, "requirements": {"min_accuracy": floor, "max_p95_latency_s": limit},
+            "rows": rows, "api": apis,
+            "procurement": _procurement(facts, rows, apis, profiles, local, floor, limit)}
+
+
+def _procurement(facts: list[CellFacts], rows: list[dict[str, Any]], apis: list[dict[str, Any]],
+                 profiles: dict[str, HardwareProfile], local: LocalMachine, floor: float,
+                 limit: float | None) -> list[dict[str, Any]]:
+    picks = []
+    for task_id in sorted({f.task_id for f in facts}):
+        best = cheapest(rows, task_id, floor, limit)
+        task_apis = [a for a in apis if a["task_id"] == task_id]
+        evens = [break_even_row(best, api, profiles.get(best["profile_id"]), local) for api in task_apis] if best \
+            else []
+        picks.append({"task_id": task_id, "choice": best, "break_even": evens})
+    return picks

@@ -1,0 +1,88 @@
+"""Cost tables and the procurement summary, rendered from a summary's `costs` section."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from tabulate import tabulate
+
+COST_COLUMNS = ["model", "hardware", "basis", "tasks/s", "$/1000 tasks", "$/1000 correct", "J/task", "p95 latency",
+                "fits"]
+
+
+def _num(value: float | None, spec: str, suffix: str = "") -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:{spec}}{suffix}"
+
+
+def cost_table_rows(costs: dict[str, Any], task_id: str) -> list[list[str]]:
+    rows = [r for r in costs["rows"] if r["task_id"] == task_id]
+    rows.sort(key=lambda r: (r["basis"] != "measured", r["usd_per_1000_tasks"] is None,
+                             r["usd_per_1000_tasks"] or 0.0))
+    return [[r["model_id"], r["profile_id"], r["basis"], _num(r["tasks_per_s"], ".2f"),
+             _num(r["usd_per_1000_tasks"], ".4f"), _num(r["usd_per_1000_correct"], ".4f"),
+             _num(r["energy_j_per_task"], ".1f"), _num(r["p95_latency_s"], ".3f", " s"),
+             "yes" if r["fits"] else ("no" if r["fits"] is False else "?")] for r in rows]
+
+
+def procurement_lines(costs: dict[str, Any]) -> list[str]:
+    req = costs["requirements"]
+    limit = f", p95 ≤ {req['max_p95_latency_s']} s" if req["max_p95_latency_s"] else ""
+    lines = [f"Cheapest option per task with quality ≥ {req['min_accuracy']:.0%}{limit}:"]
+    for pick in costs["procurement"]:
+        choice = pick["choice"]
+        if choice is None:
+            lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
+            continue
+        lines.append(f"- {pick['task_id']}: {choice['model_id']} on {choice['profile_id']} ({choice['basis']}): "
+                     f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {choice['quality']:.0%}"
+                     f"{_break_even_note(pick['break_even'])}")
+    return lines
+
+
+def _break_even_note(evens: list[dict[str, Any]]) -> str:
+    if not evens:
+        return ""
+    cheapest_api = min(evens, key=lambda e: e["inputs"]["api_usd_per_task"])
+    if cheapest_api["tasks_per_month"] is None:
+        undercut = sum(e["tasks_per_month"] is not None for e in evens)
+        return (f"; the cheapest API ({cheapest_api['api_model']}) stays cheaper ({cheapest_api['reason']}); "
+                f"{undercut}/{len(evens)} APIs are undercut at some volume")
+    return (f"; cheaper than every API in the price table above {cheapest_api['tasks_per_month']:,.0f} "
+            f"tasks/month (break-even with the cheapest, {cheapest_api['api_model']})")
+
+
+def cost_markdown(costs: dict[str, Any], task_ids: list[str]) -> list[str]:
+    local = costs["local_machine"]
+    parts = ["## Cost per 1000 tasks by hardware", "",
+             f"This machine ({local['profile_id']}): ${local['usd_per_hour']}/h ({local['price_basis']}); "
+             f"power {local['tdp_w']:.0f} W ({local['tdp_basis']}). Other hardware is projected with a roofline "
+             "model calibrated on this run (docs/projection.md): `projected` figures are estimates whose inputs "
+             "are in summary.json.", ""]
+    for task_id in task_ids:
+        parts += [f"### {task_id}", "", tabulate(cost_table_rows(costs, task_id), headers=COST_COLUMNS,
+                                                  tablefmt="github"), ""]
+        apis = [a for a in costs["api"] if a["task_id"] == task_id]
+        if apis:
+            api_rows = [[a["api_model"], a["provider"], f"{a['usd_per_1000_tasks']:.4f}"] for a in apis]
+            parts += [f"Hosted APIs for {task_id} ({apis[0]['basis']}; their accuracy is not measured here):", "",
+                      tabulate(api_rows, headers=["API model", "provider", "$/1000 tasks"], tablefmt="github"), ""]
+    return parts
+
+
+def print_costs(costs: dict[str, Any], task_ids: list[str], console: Console, tables: bool) -> None:
+    for line in procurement_lines(costs):
+        console.print(line, markup=False, highlight=False)
+    if not tables:
+        return
+    for task_id in task_ids:
+        table = Table(title=f"cost: {task_id}", title_justify="left")
+        for column in COST_COLUMNS:
+            table.add_column(column, justify="left" if column in {"model", "hardware", "basis"} else "right")
+        for row in cost_table_rows(costs, task_id):
+            table.add_row(*row)
+        console.print(table)
