@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.hardware import detect_gpus
 from bench.metrics.energy import NvmlMeter, RaplMeter, available_meters, estimate_cpu_energy_j
 from bench.metrics.monitors import ProcessMonitor
 
@@ -91,6 +92,7 @@ def test_rapl_unavailable_when_the_counter_cannot_be_read(tmp_path: Path) -> Non
     assert RaplMeter(tmp_path).available() is False
 
 
+@pytest.mark.skipif(bool(detect_gpus()[0]), reason="this machine has an NVIDIA GPU")
 def test_nvml_without_a_driver_is_unavailable_and_quiet() -> None:
     meter = NvmlMeter()  # this machine has no NVIDIA driver: must not raise
     assert meter.source == "nvml"
