@@ -57,10 +57,31 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("suite", type=Path)
     plan.add_argument("--format", choices=["table", "json"], default="table")
     _add_plan_options(plan)
-    report = sub.add_parser("report", help="recompute summary.json and report.md from a run's records")
-    report.add_argument("run_dir", type=Path)
-    report.add_argument("--format", choices=["table", "md", "json"], default="table")
+    report = sub.add_parser("report", help="recompute summary.json and report.md from runs' records")
+    report.add_argument("run_dir", type=Path, nargs="+", help="one or more run directories (combined in one report)")
+    report.add_argument("--format", choices=["table", "md", "csv", "json", "html"], default="table")
+    report.add_argument("--out", type=Path, help="write the report here instead of stdout (html: default report.html"
+                        " in the first run directory)")
     _add_cost_options(report)
+    compare = sub.add_parser("compare", help="baseline vs candidate with significance tests; exit 1 on regression")
+    compare.add_argument("baseline", type=Path, help="a run directory or a saved baseline file")
+    compare.add_argument("candidate", type=Path, help="a run directory or a saved baseline file")
+    compare.add_argument("--fail-on", action="append", default=[], metavar="RULE",
+                         help='e.g. "accuracy:-2pp", "decode_tps:-10%%", "usd_per_1000:+10%%" (repeatable)')
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    compare.add_argument("--allow-mismatch", action="store_true",
+                         help="compare different suites, task versions or hardware anyway")
+    compare.add_argument("--format", choices=["table", "json", "md"], default="table")
+    baseline = sub.add_parser("baseline", help="baselines for CI")
+    baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)
+    save = baseline_sub.add_parser("save", help="write a small, reviewable baseline file from a run")
+    save.add_argument("run_dir", type=Path)
+    save.add_argument("path", type=Path)
+    export = sub.add_parser("export", help="export a run's figures for other tools")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    pytest_benchmark = export_sub.add_parser("pytest-benchmark", help="pytest-benchmark's JSON format")
+    pytest_benchmark.add_argument("run_dir", type=Path)
+    pytest_benchmark.add_argument("path", type=Path)
     hardware = sub.add_parser("hardware", help="hardware profiles and this machine")
     hardware_sub = hardware.add_subparsers(dest="hardware_command", required=True)
     for name, text in (("list", "every profile with its specs and $/hour"), ("detect", "this machine and its profile")):
@@ -83,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": commands.run, "validate": commands.validate, "plan": commands.plan,
         "report": commands.report, "models": commands.models_list, "hardware": commands.hardware,
+        "compare": commands.compare, "baseline": commands.baseline, "export": commands.export,
     }
     try:
         return handlers[args.command](args)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -32,6 +34,24 @@ def hardware(args: argparse.Namespace) -> int:
     handler = {"list": hardware_commands.hardware_list, "show": hardware_commands.hardware_show,
                "detect": hardware_commands.hardware_detect}[args.hardware_command]
     return handler(args)
+
+
+def compare(args: argparse.Namespace) -> int:
+    from bench.compare_cli import run_compare
+
+    return run_compare(args)
+
+
+def baseline(args: argparse.Namespace) -> int:
+    from bench.compare_cli import run_baseline_save
+
+    return run_baseline_save(args)
+
+
+def export(args: argparse.Namespace) -> int:
+    from bench.compare_cli import run_export
+
+    return run_export(args)
 
 
 def _options(args: argparse.Namespace) -> PlanOptions:
@@ -88,16 +108,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    store = RunStore(Path(args.run_dir))
-    summary = write_report(store, _cost_options(args))
-    if args.format == "json":
-        print_json(summary)
-    elif args.format == "md":
-        sys.stdout.write(comparison_markdown(summary, store.read_manifest()))
+    """One run: recompute and write summary.json + report.md. Several: one combined report."""
+    stores = [RunStore(Path(p)) for p in args.run_dir]
+    summaries = [write_report(store, _cost_options(args)) for store in stores]
+    manifests = [store.read_manifest() for store in stores]
+    text = _render(args.format, summaries, manifests, stores)
+    if text is None:
+        for summary in summaries:
+            print_comparison(summary, out)
+            print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=True)
+        return EXIT_OK
+    target = args.out or (stores[0].path / "report.html" if args.format == "html" else None)
+    if target is None:
+        sys.stdout.write(text)
     else:
-        print_comparison(summary, out)
-        print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=True)
+        target.write_text(text, encoding="utf-8")
+        err.print(f"report: {target}")
     return EXIT_OK
+
+
+def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str, Any]],
+            stores: list[RunStore]) -> str | None:
+    if fmt == "json":
+        return json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2, default=str) + "\n"
+    if fmt == "md":
+        return "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
+    if fmt == "csv":
+        from bench.report.tables import metrics_csv
+
+        return metrics_csv(summaries)
+    if fmt == "html":
+        from bench.api import load_run
+        from bench.report.html import render_html
+
+        return render_html([load_run(store.path) for store in stores])
+    return None
 
 
 def models_list(args: argparse.Namespace) -> int:

@@ -78,7 +78,8 @@ def calibrate(shape: ModelShape, decode_s: float, prefill_s: float | None, bandw
     """This machine as a Device whose roofline reproduces the measured decode and prefill times of `shape`.
 
     The bandwidth efficiency is the CPU class default; the per-layer overhead absorbs the rest of the decode
-    time (if decode beats that roofline, the overhead is zero and the efficiency is raised to match). Prefill gives the FLOPS efficiency.
+    time (if decode beats that roofline, the overhead is zero and the efficiency is raised to match).
+    Prefill gives the FLOPS efficiency.
     """
     bw_eff, fl_eff, _ = CLASS_DEFAULTS["cpu"]
     streaming = shape.size_bytes / (bandwidth_gb_s * 1e9 * bw_eff)

@@ -91,3 +91,19 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
         parts.append(f"- {model_id}: {info.get('engine')} {info.get('engine_version')}, "
                      f"model sha256 {str(info.get('model_sha256'))[:16]}, settings {info.get('settings')}")
     return "\n".join(parts) + "\n"
+
+
+def metrics_csv(summaries: list[dict[str, Any]]) -> str:
+    """Every metric row of every run as CSV (one line per run x cell x metric)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    fields = ["run_id", "cell_id", "model_id", "task_id", "metric", "value", "ci_low", "ci_high", "n",
+              "higher_is_better", "unit", "group", "basis"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for summary in summaries:
+        for row in summary["metrics"]:
+            writer.writerow({**row, "run_id": summary["run_id"]})
+    return buffer.getvalue()
