@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench-overhead clean
+.PHONY: setup browser demo test lint bench-overhead bench-projection bench-ci-gate clean
 
 setup: $(VENV)/.installed
 
@@ -12,6 +12,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[llama,dev]'
 	touch $@
 
+# Headless Chromium (Debian's package) for the HTML report's browser test; needs root (CI is root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium not installed (not root?): the browser test will be skipped"
+
 demo: setup
 	$(VENV)/bin/bench run suites/quickstart.yaml
 
@@ -19,11 +25,17 @@ lint: setup
 	$(VENV)/bin/ruff check bench tests benchmarks
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint browser
 	$(PY) -m pytest
 
 bench-overhead: setup
 	$(PY) benchmarks/overhead.py
+
+bench-projection: setup
+	$(PY) benchmarks/projection.py
+
+bench-ci-gate: setup
+	$(PY) benchmarks/ci_gate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
