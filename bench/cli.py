@@ -25,6 +25,14 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _price(value: str) -> tuple[str, float]:
+    profile, _, price = value.partition("=")
+    try:
+        return profile.strip(), float(price)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PROFILE=USD_PER_HOUR, got '{value}'") from None
+
+
 def _add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="at most N items per task (a seeded, label-balanced sample)")
     parser.add_argument("--models", type=_csv, default=(), help="comma-separated model ids to run")
@@ -36,6 +44,8 @@ def _add_cost_options(parser: argparse.ArgumentParser) -> None:
                         help="hardware profiles to price the run on: all (default) or ids, comma-separated")
     parser.add_argument("--min-accuracy", type=float, help="quality floor (0-1) for the procurement summary")
     parser.add_argument("--max-p95-latency", type=float, help="p95 latency limit (s) for the procurement summary")
+    parser.add_argument("--price", action="append", default=[], type=_price, metavar="PROFILE=USD_PER_HOUR",
+                        help="override a hardware profile's hourly price (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:

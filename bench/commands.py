@@ -25,7 +25,7 @@ from bench.summary import write_report
 
 def _cost_options(args: argparse.Namespace) -> CostOptions:
     return CostOptions(profiles=args.profiles, min_accuracy=args.min_accuracy,
-                       max_p95_latency_s=args.max_p95_latency)
+                       max_p95_latency_s=args.max_p95_latency, prices=tuple(args.price))
 
 
 def hardware(args: argparse.Namespace) -> int:

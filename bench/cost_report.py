@@ -33,6 +33,19 @@ class CostOptions:
     profiles: tuple[str, ...] = ("all",)
     min_accuracy: float | None = None
     max_p95_latency_s: float | None = None
+    prices: tuple[tuple[str, float], ...] = ()
+    """(profile id, $/hour) overrides from the command line; they win over the suite's cost.prices."""
+
+
+def with_prices(profiles: dict[str, HardwareProfile], prices: dict[str, float]) -> dict[str, HardwareProfile]:
+    """Profiles with their hourly price replaced where the user gave one (prices are dated facts)."""
+    unknown = [pid for pid in prices if pid not in profiles]
+    if unknown:
+        raise SpecError([Problem("price override", pid, "unknown hardware profile", suggest(pid, list(profiles)))
+                         for pid in unknown])
+    return {pid: p.model_copy(update={"price": p.price.model_copy(update={
+        "cloud_usd_per_hour": prices[pid], "cloud_offer": "price override"})}) if pid in prices else p
+        for pid, p in profiles.items()}
 
 
 def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]) -> LocalMachine:
@@ -41,7 +54,10 @@ def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]
     calibration = manifest.get("calibration") or {}
     cores = int(machine.get("physical_cores") or psutil.cpu_count(logical=False) or 1)
     gpus = [g["name"] for g in machine.get("gpus", [])]
-    matched = match_profile(profiles, str(machine.get("cpu_model", "")), gpus)
+    matched = cost.profile or match_profile(profiles, str(machine.get("cpu_model", "")), gpus)
+    if matched is not None and matched not in profiles:
+        raise SpecError([Problem("cost.profile", matched, "unknown hardware profile",
+                                 suggest(matched, list(profiles)))])
     profile = profiles.get(matched) if matched else None
     usd, basis = (cost.usd_per_hour, cost.basis) if cost.usd_per_hour > 0 or profile is None else \
         profile_usd_per_hour(profile)
@@ -67,7 +83,8 @@ def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfi
 def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], list[ItemRecord], list[CellSegment],
                                                               dict[str, float | None]]],
                  requirements: Requirements, options: CostOptions) -> dict[str, Any]:
-    profiles = load_profiles()
+    cost = CostSpec.model_validate(manifest["cost"])
+    profiles = with_prices(load_profiles(), {**cost.prices, **dict(options.prices)})
     local = local_machine(manifest, profiles)
     facts = [cell_facts(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
     rows = cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles))

@@ -148,10 +148,14 @@ class TaskSpec(Strict):
 
 
 class CostSpec(Strict):
-    """What one hour of this machine costs; hardware profiles refine this."""
+    """What one hour of this machine costs, and dated price overrides for hardware profiles."""
 
     usd_per_hour: float = Field(0.0, ge=0.0)
     basis: str = "not set"
+    profile: str | None = None
+    """Price and power this machine as this hardware profile (when usd_per_hour is not set)."""
+    prices: dict[str, float] = {}
+    """Hardware profile id -> $/hour to use instead of the profile's own price."""
 
 
 class Requirements(Strict):

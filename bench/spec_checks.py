@@ -75,7 +75,20 @@ def check_suite(suite: LoadedSuite) -> list[Problem]:
         problems += check_model(model, f"models[{index}]", file, suite.base_dir)
     for index, task in enumerate(suite.spec.tasks):
         problems += check_task(task, f"tasks[{index}]", file, suite.base_dir)
-    return problems
+    return problems + _check_cost_profiles(suite, file)
+
+
+def _check_cost_profiles(suite: LoadedSuite, file: str) -> list[Problem]:
+    """cost.profile and cost.prices must name shipped hardware profiles."""
+    cost = suite.spec.cost
+    named = ([("cost.profile", cost.profile)] if cost.profile else []) + [(f"cost.prices.{p}", p) for p in cost.prices]
+    if not named:
+        return []
+    from bench.profiles import load_profiles
+
+    known = list(load_profiles())
+    return [Problem(file, where, f"unknown hardware profile '{pid}'", suggest(pid, known))
+            for where, pid in named if pid not in known]
 
 
 def _duplicate_ids(section: str, ids: list[str], file: str) -> list[Problem]:

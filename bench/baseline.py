@@ -1,0 +1,196 @@
+"""Comparables from run directories, and small, reviewable baseline files for CI.
+
+A baseline file is the Comparable of a run, written deterministically (sorted keys, indent 1, floats rounded to
+6 significant digits). A run directory goes through the same rounding, so a run compared with its own baseline
+gives identical values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bench.api import RunData, load_run
+from bench.compare import CELL_METRICS, SAMPLE_METRICS, Comparable, CompareError
+from bench.errors import BenchError
+from bench.metrics.aggregate import LATENCY
+from bench.metrics.records import ItemRecord
+from bench.spec import TaskSpec
+from bench.store import MANIFEST, RunStore
+
+KIND = "bench-baseline"
+BASELINE_SCHEMA_VERSION = 1
+SIGNIFICANT_DIGITS = 6
+HARDWARE_KEYS = ("cpu_model", "physical_cores", "logical_cpus", "os")
+ITEM_FLAGS: dict[str, Callable[[ItemRecord], float]] = {"error_rate": lambda r: float(r.status != "ok"),
+              "parse_failure_rate": lambda r: float(r.parse_error is not None)}
+
+
+# --- building a comparable from a run ----------------------------------------------------------------------------
+
+def hardware_identity(machine: dict[str, Any]) -> dict[str, Any]:
+    """The machine facts that must match for a comparison; volatile fields (python, PIDs, hostname) left out."""
+    identity = {key: machine.get(key) for key in HARDWARE_KEYS}
+    ram = machine.get("ram_gb")
+    identity["ram_gb"] = round(ram) if isinstance(ram, int | float) else None
+    identity["gpus"] = sorted(str(gpu.get("name")) for gpu in machine.get("gpus") or [])
+    return identity
+
+
+def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    suite = manifest.get("suite", {})
+    return {"suite": {"name": suite.get("name"), "sha256": suite.get("sha256")},
+            "tasks": {task_id: str(task.get("version")) for task_id, task in manifest.get("tasks", {}).items()},
+            "hardware": hardware_identity(manifest.get("machine", {}))}
+
+
+def comparable_from_run(run: RunData) -> Comparable:
+    """The comparable of a run directory, rounded exactly as a baseline file is."""
+    tasks = _suite_tasks(run)
+    cells = {}
+    for cell in run.manifest["cells"]:
+        records = [r for r in run.records if r.cell_id == cell["cell_id"]]
+        data = cell_dict(cell, records, run.summary["metrics"], tasks.get(cell["task_id"]))
+        cells[f"{cell['model_id']}/{cell['task_id']}"] = data
+    raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
+           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"], "cells": cells}
+    return Comparable.model_validate({**round_floats(raw), "source": str(run.path)})
+
+
+def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:
+    from bench.summary import load_run_suite
+
+    suite = load_run_suite(RunStore(run.path), run.manifest)
+    return {task.id: task for task in suite.spec.tasks}
+
+
+def cell_dict(cell: dict[str, Any], records: list[ItemRecord], metric_rows: list[dict[str, Any]],
+              task: TaskSpec | None) -> dict[str, Any]:
+    first = [r for r in records if r.repetition == 0]
+    return {"model_id": cell["model_id"], "task_id": cell["task_id"],
+            "metrics": cell_metrics(cell["cell_id"], metric_rows),
+            "items": {r.item_id: item_scores(r) for r in first},
+            "samples": timing_samples(records), "corpus": corpus_data(task, first)}
+
+
+def cell_metrics(cell_id: str, metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary figures a comparison reports: quality, the p50 timings, throughput, cost and memory."""
+    kept = {f"{name}_p50" for name in SAMPLE_METRICS} | set(CELL_METRICS)
+    return {row["metric"]: {"value": row["value"], "higher_is_better": row["higher_is_better"], "unit": row["unit"],
+                            "group": row["group"]}
+            for row in metric_rows
+            if row["cell_id"] == cell_id and (row["group"] == "quality" or row["metric"] in kept)}
+
+
+def item_scores(record: ItemRecord) -> dict[str, float]:
+    return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
+
+
+def timing_samples(records: list[ItemRecord]) -> dict[str, list[float]]:
+    """Per-item timing samples of every repetition with status ok, in item order."""
+    ok = sorted((r for r in records if r.status == "ok"), key=lambda r: (r.item_id, r.repetition))
+    samples = {}
+    for name in SAMPLE_METRICS:
+        values = [LATENCY[name][0](r) for r in ok]
+        samples[name] = [v for v in values if v is not None and math.isfinite(v)]
+    return samples
+
+
+def corpus_data(task: TaskSpec | None, records: list[ItemRecord]) -> dict[str, Any] | None:
+    """Predictions and references, kept only for tasks with a corpus-level metric (macro-F1)."""
+    from bench.tasks.scorers import build_scorer
+
+    if task is None or not records:
+        return None
+    scorers: dict[str, dict[str, Any]] = {}
+    for ref in task.scorers:
+        entry = ref.model_dump()
+        names = build_scorer(entry).corpus([r.prediction for r in records], [r.reference for r in records])
+        scorers.update({name: entry for name in names})
+    if not scorers:
+        return None
+    return {"scorers": scorers, "items": {r.item_id: [r.prediction, r.reference] for r in records}}
+
+
+def round_floats(value: Any) -> Any:
+    """Floats to 6 significant digits (non-finite ones to None), recursively."""
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: round_floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [round_floats(item) for item in value]
+    return value
+
+
+# --- baseline files ------------------------------------------------------------------------------------------------
+
+def baseline_dict(comparable: Comparable) -> dict[str, Any]:
+    return {"kind": KIND, "schema_version": BASELINE_SCHEMA_VERSION,
+            **comparable.model_dump(mode="json", exclude={"source"})}
+
+
+def baseline_text(comparable: Comparable) -> str:
+    return json.dumps(baseline_dict(comparable), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save_baseline(run_dir: str | Path, path: str | Path) -> Comparable:
+    """Write the baseline file of a run; returns what was written."""
+    if Path(run_dir).is_file():
+        raise CompareError(f"{run_dir} is a file; `bench baseline save` needs a run directory")
+    comparable = load_comparable(run_dir)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(baseline_text(comparable), encoding="utf-8")
+    return comparable
+
+
+def load_comparable(path: str | Path) -> Comparable:
+    """A run directory or a baseline file (recognized by its "kind"), with clear errors for anything else."""
+    source = Path(path)
+    if not source.exists():
+        raise CompareError(f"{source}: no such run directory or baseline file")
+    if source.is_dir():
+        return _from_run_dir(source)
+    return comparable_from_baseline(_read_json(source), str(source))
+
+
+def _from_run_dir(path: Path) -> Comparable:
+    if not (path / MANIFEST).is_file():
+        raise CompareError(f"{path} is not a run directory (no {MANIFEST}) and not a baseline file")
+    try:
+        return comparable_from_run(load_run(path))
+    except CompareError:
+        raise
+    except BenchError as exc:
+        raise CompareError(str(exc)) from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CompareError(f"{path}: not a baseline file (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise CompareError(f'{path}: not a baseline file (expected "kind": "{KIND}"; '
+                           "write one with `bench baseline save RUN_DIR PATH`)")
+    return data
+
+
+def comparable_from_baseline(data: dict[str, Any], source: str) -> Comparable:
+    version = data.get("schema_version")
+    if version != BASELINE_SCHEMA_VERSION:
+        raise CompareError(f"{source}: baseline schema_version {version!r} is not supported (this bench reads "
+                           f"{BASELINE_SCHEMA_VERSION}); save the baseline again with `bench baseline save`")
+    body = {key: value for key, value in data.items() if key not in ("kind", "schema_version")}
+    try:
+        return Comparable.model_validate({**body, "source": source})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise CompareError(f"{source}: malformed baseline file ({problems})") from None
+
