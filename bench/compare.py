@@ -30,8 +30,8 @@ PRIMARY_ALIAS = "accuracy"
 GROUP_ORDER = {"quality": 0, "performance": 1, "cost": 2, "memory": 3}
 RULE_PATTERN = re.compile(r"^\s*(?P<metric>[A-Za-z0-9_.\-]+)\s*:\s*(?P<sign>[+-])\s*"
                           r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>pp|%)\s*$")
-RULE_HINT = ('a rule is METRIC:±Npp (percentage points, for ratios such as accuracy) or METRIC:±N%% (relative), '
-             'e.g. "accuracy:-2pp", "latency:+10%%", "decode_tps:-10%%"').replace("%%", "%")
+RULE_HINT = ('a rule is METRIC:±Npp (percentage points, for ratios such as accuracy) or METRIC:±N% (relative), '
+             'e.g. "accuracy:-2pp", "latency:+10%", "decode_tps:-10%"')
 
 
 class CompareError(BenchError):
@@ -139,7 +139,8 @@ def corpus_bootstrap(metric: Callable[[list[list[Any]]], float], baseline: list[
 
 def _difference_outcome(test: str, estimates: np.ndarray, alpha: float, n: int) -> Significance:
     low, high = np.percentile(estimates, [alpha / 2 * 100, 100 - alpha / 2 * 100])
-    p = min(1.0, 2 * min(float(np.mean(estimates <= 0)), float(np.mean(estimates >= 0))))
+    below, above = int(np.sum(estimates <= 0)), int(np.sum(estimates >= 0))
+    p = min(1.0, 2 * (min(below, above) + 1) / (estimates.size + 1))  # never 0 from a finite bootstrap
     significant = p < alpha and not (low <= 0 <= high)
     return Significance(test, p, float(low), float(high), "difference", bool(significant), n, n)
 
@@ -355,6 +356,7 @@ class CompareResult:
     rows: list[Comparison]
     failures: list[Failure]
     mismatches: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -374,7 +376,8 @@ def compare(baseline: Comparable, candidate: Comparable, options: CompareOptions
             for row in compare_cells(baseline.cells[key], candidate.cells[key], options.alpha)]
     primary = {**baseline.primary_metrics, **candidate.primary_metrics}
     failures = evaluate_rules(options.rules, rows, primary)
-    return CompareResult(label(baseline), label(candidate), options.alpha, options.rules, rows, failures, mismatches)
+    return CompareResult(label(baseline), label(candidate), options.alpha, options.rules, rows, failures, mismatches,
+                         identity_notes(baseline, candidate))
 
 
 def label(side: Comparable) -> str:
@@ -382,15 +385,27 @@ def label(side: Comparable) -> str:
 
 
 def identity_mismatches(baseline: Comparable, candidate: Comparable) -> list[str]:
-    """What differs between the two sides' suite, task versions, hardware, cells and completeness."""
+    """What differs between the two sides' suite name, task versions, hardware, cells and completeness.
+
+    An edited suite file under the same name (a new prompt, other engine settings) is exactly what CI
+    compares, so a different suite sha256 is a note (see identity_notes), not a refusal.
+    """
     base, cand = baseline.identity, candidate.identity
-    problems = _diff_dicts("suite", base.get("suite", {}), cand.get("suite", {}))
+    suite_names = ({"name": base.get("suite", {}).get("name")}, {"name": cand.get("suite", {}).get("name")})
+    problems = _diff_dicts("suite", *suite_names)
     problems += _diff_dicts("task version", base.get("tasks", {}), cand.get("tasks", {}))
     problems += _diff_dicts("hardware", base.get("hardware", {}), cand.get("hardware", {}))
     problems += _only_in("cells", set(baseline.cells), set(candidate.cells))
     problems += [f"{name} run is {side.status}, not complete" for name, side in
                  (("baseline", baseline), ("candidate", candidate)) if side.status != "complete"]
     return problems
+
+
+def identity_notes(baseline: Comparable, candidate: Comparable) -> list[str]:
+    base = baseline.identity.get("suite", {}).get("sha256")
+    cand = candidate.identity.get("suite", {}).get("sha256")
+    return [f"the suite file changed (sha256 {str(base)[:12]} -> {str(cand)[:12]}); cells are matched by "
+            "model and task id"] if base != cand else []
 
 
 def _diff_dicts(what: str, base: dict[str, Any], cand: dict[str, Any]) -> list[str]:

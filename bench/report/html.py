@@ -8,7 +8,6 @@ with several runs each table gains a leading `run` column.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 from collections.abc import Sequence
@@ -155,9 +154,9 @@ def comparison_section(runs: Sequence[RunData]) -> str:
 
 
 def svg_data_uri(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    from bench.report.plots import svg_bytes
+
+    return "data:image/svg+xml;base64," + base64.b64encode(svg_bytes(fig)).decode("ascii")
 
 
 def plots_section(runs: Sequence[RunData]) -> str:

@@ -6,6 +6,7 @@ PNG and SVG. Measured and projected figures are drawn differently and the legend
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -32,8 +34,7 @@ COST_LABEL = "$ per 1000 tasks (log scale)"
 TPS_LABEL = "tasks/s (log scale)"
 LATENCY_LABEL = "e2e latency (s)"
 ACCURACY_LABEL = "accuracy (%)"
-PANEL_W, PANEL_H = 6.0, 4.6
-FORMATS = ("png", "svg")
+PANEL_W, PANEL_H = 5.0, 4.2
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,17 @@ def primary_metric(runs: Sequence[RunData], task_id: str) -> str:
 
 def series(runs: Sequence[RunData]) -> list[Series]:
     """(run, model) pairs in order; labelled by model alone when there is one run."""
-    pairs = [(run.run_id, cell["model_id"]) for run in runs for cell in run.summary["cells"]]
+    pairs = [(run.run_id, row["model_id"]) for run in runs
+             for row in [*run.summary["cells"], *cost_rows(run), *run.summary["metrics"]]]
     unique = list(dict.fromkeys(pairs))
     colors = [f"C{i % 10}" for i in range(len(unique))]
     return [Series(run_id, model, model if len(runs) == 1 else f"{model} [{run_id}]", color)
             for (run_id, model), color in zip(unique, colors, strict=True)]
+
+
+def cost_rows(run: RunData) -> list[dict[str, Any]]:
+    """The run's cost rows; none when the summary has no cost section."""
+    return list((run.summary.get("costs") or {}).get("rows", []))
 
 
 def _series_of(all_series: list[Series], run_id: str, model_id: str) -> Series:
@@ -87,6 +94,19 @@ def _panels(n: int, width: float = PANEL_W, height: float = PANEL_H,
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:max(n, 1)]
+
+
+def _style(ax: Axes, title: str, xlabel: str, ylabel: str = "") -> None:
+    ax.set_title(title, fontsize=12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=9.5)
+
+
+def tint(color: str, white: float = 0.6) -> tuple[float, float, float]:
+    """The colour mixed with white: an opaque pale face, so hatching stays visible in PNG and SVG alike."""
+    r, g, b = to_rgb(color)
+    return (r + (1 - r) * white, g + (1 - g) * white, b + (1 - b) * white)
 
 
 def _empty(ax: Axes, message: str) -> None:
@@ -133,7 +153,7 @@ def cost_points(runs: Sequence[RunData], task_id: str, all_series: list[Series])
     """Priced cost rows of a task as points, and how many rows had no positive price or no quality."""
     points, skipped = [], 0
     for run in runs:
-        for row in run.summary["costs"]["rows"]:
+        for row in cost_rows(run):
             if row["task_id"] != task_id:
                 continue
             if not _positive(row["usd_per_1000_tasks"]) or row["quality"] is None:
@@ -166,9 +186,7 @@ def _draw_frontier(ax: Axes, points: list[CostPoint]) -> None:
 
 def _pareto_panel(ax: Axes, runs: Sequence[RunData], task_id: str, all_series: list[Series]) -> None:
     points, skipped = cost_points(runs, task_id, all_series)
-    ax.set_title(f"{task_id}: quality vs cost")
-    ax.set_xlabel(COST_LABEL)
-    ax.set_ylabel(quality_label(primary_metric(runs, task_id)))
+    _style(ax, task_id, COST_LABEL, quality_label(primary_metric(runs, task_id)))
     ax.grid(True, which="major", alpha=0.3)
     if skipped:
         ax.text(0.01, 0.01, f"{skipped} rows without a price or quality not shown", transform=ax.transAxes,
@@ -197,7 +215,7 @@ def pareto_figure(runs: Sequence[RunData]) -> Figure:
              Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color="0.3", markersize=7,
                     label="projected (hollow)"),
              Line2D([], [], linestyle="--", color="0.15", label="Pareto frontier (better: up and left)")]
-    fig.legend(handles=_series_handles(all_series) + kinds, loc="outside lower center", ncols=4, fontsize=9)
+    fig.legend(handles=_series_handles(all_series) + kinds, loc="outside lower center", ncols=4, fontsize=10)
     fig.suptitle("Quality vs cost per 1000 tasks, by model and hardware", fontsize=13)
     return fig
 
@@ -207,7 +225,7 @@ def pareto_figure(runs: Sequence[RunData]) -> Figure:
 def _throughput_rows(runs: Sequence[RunData], task_id: str) -> list[tuple[str, str, str, float, bool]]:
     """(run_id, model_id, profile_id, tasks/s, measured) for rows with a positive throughput."""
     return [(run.run_id, row["model_id"], row["profile_id"], row["tasks_per_s"], row["basis"] == "measured")
-            for run in runs for row in run.summary["costs"]["rows"]
+            for run in runs for row in cost_rows(run)
             if row["task_id"] == task_id and _positive(row["tasks_per_s"])]
 
 
@@ -219,8 +237,7 @@ def _profile_order(rows: list[tuple[str, str, str, float, bool]]) -> list[str]:
 
 def _throughput_panel(ax: Axes, runs: Sequence[RunData], task_id: str, all_series: list[Series]) -> None:
     rows = _throughput_rows(runs, task_id)
-    ax.set_title(f"{task_id}: throughput by hardware")
-    ax.set_xlabel(TPS_LABEL)
+    _style(ax, task_id, TPS_LABEL)
     if not rows:
         _empty(ax, "no throughput figures")
         return
@@ -229,9 +246,9 @@ def _throughput_panel(ax: Axes, runs: Sequence[RunData], task_id: str, all_serie
     for run_id, model_id, profile_id, tps, measured in rows:
         s = _series_of(all_series, run_id, model_id)
         y = profiles.index(profile_id) + (all_series.index(s) - (len(all_series) - 1) / 2) * height
-        ax.barh(y, tps, height=height, color=s.color, alpha=1.0 if measured else 0.45,
-                hatch=None if measured else "///", edgecolor=s.color, linewidth=0.6)
-    ax.set_yticks(range(len(profiles)), labels=profiles, fontsize=8)
+        ax.barh(y, tps, height=height, color=s.color if measured else tint(s.color),
+                hatch=None if measured else "///", edgecolor=s.color, linewidth=0.8)
+    ax.set_yticks(range(len(profiles)), labels=profiles, fontsize=9)
     ax.set_ylim(len(profiles) - 0.5, -0.5)
     _log_x(ax)
     ax.grid(True, axis="x", which="major", alpha=0.3)
@@ -245,9 +262,9 @@ def throughput_figure(runs: Sequence[RunData]) -> Figure:
     for ax, task_id in zip(axes, tasks, strict=False):
         _throughput_panel(ax, runs, task_id, all_series)
     kinds = [Patch(facecolor="0.3", edgecolor="0.3", label="measured on this machine"),
-             Patch(facecolor="0.3", alpha=0.45, hatch="///", edgecolor="0.3", label="projected (roofline estimate)")]
+             Patch(facecolor=tint("0.3"), hatch="///", edgecolor="0.3", label="projected (roofline estimate)")]
     handles = [Patch(color=s.color, label=s.label) for s in all_series] + kinds
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9)
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=10)
     fig.suptitle("Throughput (tasks/s) by hardware profile", fontsize=13)
     return fig
 
@@ -265,9 +282,7 @@ def _latencies(run: RunData, task_id: str, model_id: str) -> list[float]:
 
 
 def _latency_panel(ax: Axes, runs: Sequence[RunData], task_id: str, all_series: list[Series]) -> None:
-    ax.set_title(f"{task_id}: e2e latency CDF (ok items)")
-    ax.set_xlabel(LATENCY_LABEL)
-    ax.set_ylabel("fraction of items ≤ latency")
+    _style(ax, f"{task_id} (ok items)", LATENCY_LABEL, "fraction of items ≤ latency")
     drawn = []
     for s in all_series:
         run = next(r for r in runs if r.run_id == s.run_id)
@@ -281,7 +296,7 @@ def _latency_panel(ax: Axes, runs: Sequence[RunData], task_id: str, all_series: 
         return
     if min(drawn) > 0 and max(drawn) / min(drawn) > 30:
         ax.set_xscale("log")
-        ax.set_xlabel(f"{LATENCY_LABEL}, log scale")
+        ax.set_xlabel(f"{LATENCY_LABEL}, log scale", fontsize=11)
     ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
@@ -293,7 +308,7 @@ def latency_cdf_figure(runs: Sequence[RunData]) -> Figure:
     fig, axes = _panels(len(tasks))
     for ax, task_id in zip(axes, tasks, strict=False):
         _latency_panel(ax, runs, task_id, all_series)
-    fig.suptitle("End-to-end latency per item, measured on this machine", fontsize=13)
+    fig.suptitle("End-to-end latency per item (empirical CDF), measured on this machine", fontsize=13)
     return fig
 
 
@@ -352,17 +367,18 @@ def save(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
     """Write `name`.png and `name`.svg under out_dir (created if needed); return both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in FORMATS:
-        path = out / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=120, metadata=_metadata(fmt))
-        paths.append(path)
-    return paths
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    fig.savefig(png, format="png", dpi=120)
+    svg.write_bytes(svg_bytes(fig))
+    return [png, svg]
 
 
-def _metadata(fmt: str) -> dict[str, Any]:
-    """No timestamps in the files, so the same run gives the same bytes."""
-    return {"Date": None} if fmt == "svg" else {}
+def svg_bytes(fig: Figure) -> bytes:
+    """The figure as SVG, byte-for-byte reproducible: no date, fixed ids (a salt instead of random ones)."""
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "bench-report"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
 
 
 def write_all(runs: Sequence[RunData], out_dir: str | Path) -> dict[str, list[Path]]:

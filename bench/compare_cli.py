@@ -1,0 +1,67 @@
+"""`bench compare`, `bench baseline save` and `bench export pytest-benchmark`: parse, call one function, print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.compare import (
+    CompareOptions,
+    CompareResult,
+    compare,
+    parse_rules,
+    result_json,
+    result_markdown,
+    rich_table,
+    summary_line,
+)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Exit 0 without regression, 1 when a --fail-on rule fails (BenchError -> 2 is mapped by the CLI)."""
+    from bench.baseline import load_comparable
+
+    options = CompareOptions(alpha=args.alpha, allow_mismatch=args.allow_mismatch, rules=parse_rules(args.fail_on))
+    result = compare(load_comparable(args.baseline), load_comparable(args.candidate), options)
+    print_result(result, args.format)
+    return result.exit_code
+
+
+def print_result(result: CompareResult, fmt: str) -> None:
+    from bench.cli import err, out, print_json
+
+    for problem in result.mismatches:
+        err.print(f"[yellow]warning[/yellow]: compared despite a mismatch: {problem}", highlight=False)
+    for note in result.notes:
+        err.print(f"note: {note}", highlight=False)
+    if fmt == "json":
+        print_json(result_json(result))
+    elif fmt == "md":
+        sys.stdout.write(result_markdown(result))
+    else:
+        out.print(rich_table(result))
+        out.print(summary_line(result), highlight=False)
+        for failure in result.failures:
+            out.print(f"  {failure.rule}: {failure.row.cell} {failure.row.metric}", highlight=False)
+
+
+def run_baseline_save(args: argparse.Namespace) -> int:
+    from bench.baseline import save_baseline
+    from bench.cli import err
+
+    comparable = save_baseline(args.run_dir, args.path)
+    size = args.path.stat().st_size
+    err.print(f"wrote {args.path} ({len(comparable.cells)} cells, {size / 1024:.1f} KiB) from run "
+              f"{comparable.run_id}", highlight=False)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from bench.api import load_run
+    from bench.cli import err
+    from bench.export import export_pytest_benchmark
+
+    document = export_pytest_benchmark(load_run(args.run_dir), args.path)
+    err.print(f"wrote {args.path} ({len(document['benchmarks'])} benchmarks); view it with "
+              f"`pytest-benchmark compare {args.path}`", highlight=False)
+    return 0
