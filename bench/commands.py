@@ -111,38 +111,44 @@ def report(args: argparse.Namespace) -> int:
     """One run: recompute and write summary.json + report.md. Several: one combined report."""
     stores = [RunStore(Path(p)) for p in args.run_dir]
     summaries = [write_report(store, _cost_options(args)) for store in stores]
-    manifests = [store.read_manifest() for store in stores]
-    text = _render(args.format, summaries, manifests, stores)
-    if text is None:
+    if args.format == "html":
+        return _write_html(stores, args)
+    if args.format == "table":
         for summary in summaries:
             print_comparison(summary, out)
             print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=True)
         return EXIT_OK
-    target = args.out or (stores[0].path / "report.html" if args.format == "html" else None)
-    if target is None:
+    text = _render(args.format, summaries, [store.read_manifest() for store in stores])
+    if args.out is None:
         sys.stdout.write(text)
     else:
-        target.write_text(text, encoding="utf-8")
-        err.print(f"report: {target}")
+        args.out.write_text(text, encoding="utf-8")
+        err.print(f"report: {args.out}")
     return EXIT_OK
 
 
-def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str, Any]],
-            stores: list[RunStore]) -> str | None:
+def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str, Any]]) -> str:
     if fmt == "json":
         return json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2, default=str) + "\n"
-    if fmt == "md":
-        return "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
     if fmt == "csv":
         from bench.report.tables import metrics_csv
 
         return metrics_csv(summaries)
-    if fmt == "html":
-        from bench.api import load_run
-        from bench.report.html import render_html
+    return "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
 
-        return render_html([load_run(store.path) for store in stores])
-    return None
+
+def _write_html(stores: list[RunStore], args: argparse.Namespace) -> int:
+    """report.html (self-contained) and the plots as PNG + SVG in plots/ beside it."""
+    from bench.api import load_run
+    from bench.report.html import render_html
+    from bench.report.plots import write_all
+
+    runs = [load_run(store.path, _cost_options(args)) for store in stores]
+    target: Path = args.out or stores[0].path / "report.html"
+    target.write_text(render_html(runs), encoding="utf-8")
+    written = write_all(runs, target.parent / "plots")
+    err.print(f"report: {target}; plots: {sum(len(v) for v in written.values())} files in {target.parent / 'plots'}")
+    return EXIT_OK
 
 
 def models_list(args: argparse.Namespace) -> int:

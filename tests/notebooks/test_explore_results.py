@@ -24,7 +24,6 @@ def test_notebook_executes_and_shows_the_run(tmp_path: Path, labels_jsonl: Path,
                       SilentProgress())
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     monkeypatch.setenv("BENCH_RUNS", str(store.path))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     client = nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute()
