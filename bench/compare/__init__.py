@@ -1,0 +1,100 @@
+"""Baseline vs candidate: per-cell metric changes, significance tests on the per-item records, `--fail-on` rules.
+
+Pure: comparables in, a CompareResult out (plus renderers that build text or rich objects, never print).
+A rule fails a cell only when the change is beyond its threshold AND significant at alpha, so run-to-run
+noise on a busy machine does not raise false alarms.
+"""
+
+from bench.compare.constants import (
+    ALIASES,
+    CELL_METRICS,
+    E2E_DERIVED,
+    GROUP_ORDER,
+    PRIMARY_ALIAS,
+    RULE_HINT,
+    RULE_PATTERN,
+    SAMPLE_METRICS,
+)
+from bench.compare.core import (
+    CompareOptions,
+    CompareResult,
+    Comparison,
+    Failure,
+    Rule,
+    compare,
+    compare_cells,
+    evaluate_rules,
+    identity_mismatches,
+    identity_notes,
+    label,
+    parse_rule,
+    parse_rules,
+)
+from bench.compare.model import CellData, Comparable, CompareError, CorpusData, MetricValue
+from bench.compare.render import (
+    TABLE_HEADER,
+    format_change,
+    format_ci,
+    format_value,
+    result_json,
+    result_markdown,
+    rich_table,
+    summary_line,
+    table_rows,
+    verdict,
+)
+from bench.compare.significance import (
+    Significance,
+    corpus_bootstrap,
+    mcnemar,
+    paired_bootstrap,
+    ratio_interval,
+    ratio_test,
+    significance_for,
+)
+
+__all__ = [
+    "ALIASES",
+    "CELL_METRICS",
+    "E2E_DERIVED",
+    "GROUP_ORDER",
+    "PRIMARY_ALIAS",
+    "RULE_HINT",
+    "RULE_PATTERN",
+    "SAMPLE_METRICS",
+    "TABLE_HEADER",
+    "CellData",
+    "Comparable",
+    "CompareError",
+    "CompareOptions",
+    "CompareResult",
+    "Comparison",
+    "CorpusData",
+    "Failure",
+    "MetricValue",
+    "Rule",
+    "Significance",
+    "compare",
+    "compare_cells",
+    "corpus_bootstrap",
+    "evaluate_rules",
+    "format_change",
+    "format_ci",
+    "format_value",
+    "identity_mismatches",
+    "identity_notes",
+    "label",
+    "mcnemar",
+    "paired_bootstrap",
+    "parse_rule",
+    "parse_rules",
+    "ratio_interval",
+    "ratio_test",
+    "result_json",
+    "result_markdown",
+    "rich_table",
+    "significance_for",
+    "summary_line",
+    "table_rows",
+    "verdict",
+]

@@ -1,0 +1,207 @@
+"""Comparison rows, --fail-on rules and the comparison of two sides."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.compare.constants import ALIASES, GROUP_ORDER, PRIMARY_ALIAS, RULE_HINT, RULE_PATTERN
+from bench.compare.model import CellData, Comparable, CompareError
+from bench.compare.significance import Significance, significance_for
+
+# --- rows -------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    """One metric of one cell: both values, the change, its direction and its significance."""
+
+    model_id: str
+    task_id: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    baseline: float | None
+    candidate: float | None
+    significance: Significance
+
+    @property
+    def cell(self) -> str:
+        return f"{self.model_id}/{self.task_id}"
+
+    @property
+    def abs_change(self) -> float | None:
+        if self.baseline is None or self.candidate is None:
+            return None
+        return self.candidate - self.baseline
+
+    @property
+    def rel_change(self) -> float | None:
+        change = self.abs_change
+        if change is None or self.baseline is None:
+            return None
+        if self.baseline == 0:
+            return 0.0 if change == 0 else math.copysign(math.inf, change)
+        return change / abs(self.baseline)
+
+    @property
+    def direction(self) -> str:
+        change = self.abs_change
+        if change is None:
+            return "n/a"
+        if change == 0:
+            return "same"
+        return "better" if (change > 0) == self.higher_is_better else "worse"
+
+
+def compare_cells(baseline: CellData, candidate: CellData, alpha: float) -> list[Comparison]:
+    names = sorted(set(baseline.metrics) & set(candidate.metrics),
+                   key=lambda m: (GROUP_ORDER.get(baseline.metrics[m].group, 9), m))
+    return [_row(name, baseline, candidate, alpha) for name in names]
+
+
+def _row(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Comparison:
+    base, cand = baseline.metrics[metric], candidate.metrics[metric]
+    return Comparison(baseline.model_id, baseline.task_id, metric, base.unit, base.higher_is_better, base.value,
+                      cand.value, significance_for(metric, baseline, candidate, alpha))
+
+
+# --- rules ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """`METRIC:±N(pp|%)`: the sign says which way is bad, N how far it may go."""
+
+    text: str
+    metric: str
+    sign: int
+    amount: float
+    unit: str
+
+    def target(self, task_id: str, primary_metrics: dict[str, str]) -> str:
+        """The metric name this rule checks in a cell of task_id (aliases resolved)."""
+        if self.metric == PRIMARY_ALIAS:
+            return primary_metrics.get(task_id, PRIMARY_ALIAS)
+        return ALIASES.get(self.metric, self.metric)
+
+    def breached(self, row: Comparison) -> bool:
+        """Whether the change goes the bad way by more than the threshold (significance aside)."""
+        if self.unit == "pp" and row.unit != "ratio":
+            raise CompareError(f"rule '{self.text}': pp (percentage points) is for ratios between 0 and 1, "
+                               f"but {row.metric} is in {row.unit}; use % instead")
+        change = row.abs_change if self.unit == "pp" else row.rel_change
+        return change is not None and change * 100 * self.sign > self.amount
+
+
+def parse_rule(text: str) -> Rule:
+    match = RULE_PATTERN.match(text)
+    if not match:
+        raise CompareError(f"invalid --fail-on rule '{text}' ({RULE_HINT})")
+    sign = 1 if match["sign"] == "+" else -1
+    return Rule(text.strip(), match["metric"], sign, float(match["amount"]), match["unit"])
+
+
+def parse_rules(texts: Sequence[str]) -> tuple[Rule, ...]:
+    return tuple(parse_rule(text) for text in texts)
+
+
+@dataclass(frozen=True)
+class Failure:
+    rule: str
+    row: Comparison
+
+
+def evaluate_rules(rules: Sequence[Rule], rows: Sequence[Comparison],
+                   primary_metrics: dict[str, str]) -> list[Failure]:
+    """A rule fails a cell when the change is beyond its threshold and significant (or untestable)."""
+    failures = []
+    for rule in rules:
+        matched = [row for row in rows if row.metric == rule.target(row.task_id, primary_metrics)]
+        if not matched:
+            known = sorted({row.metric for row in rows} | set(ALIASES) | {PRIMARY_ALIAS})
+            raise CompareError(f"rule '{rule.text}': no metric '{rule.metric}' in these runs "
+                               f"(known: {', '.join(known)})")
+        failures += [Failure(rule.text, row) for row in matched
+                     if rule.breached(row) and row.significance.significant is not False]
+    return failures
+
+
+# --- the comparison -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompareOptions:
+    alpha: float = 0.05
+    allow_mismatch: bool = False
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    baseline: str
+    candidate: str
+    alpha: float
+    rules: tuple[Rule, ...]
+    rows: list[Comparison]
+    failures: list[Failure]
+    mismatches: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+
+def compare(baseline: Comparable, candidate: Comparable, options: CompareOptions | None = None) -> CompareResult:
+    """Every metric of every cell present on both sides, with its test, and the rules' failures."""
+    options = options or CompareOptions()
+    if not 0 < options.alpha < 1:
+        raise CompareError(f"--alpha must be between 0 and 1, got {options.alpha}")
+    mismatches = identity_mismatches(baseline, candidate)
+    if mismatches and not options.allow_mismatch:
+        raise CompareError("cannot compare these runs: " + "; ".join(mismatches)
+                           + " (use --allow-mismatch to compare anyway)")
+    rows = [row for key in sorted(set(baseline.cells) & set(candidate.cells))
+            for row in compare_cells(baseline.cells[key], candidate.cells[key], options.alpha)]
+    primary = {**baseline.primary_metrics, **candidate.primary_metrics}
+    failures = evaluate_rules(options.rules, rows, primary)
+    return CompareResult(label(baseline), label(candidate), options.alpha, options.rules, rows, failures, mismatches,
+                         identity_notes(baseline, candidate))
+
+
+def label(side: Comparable) -> str:
+    return side.source or side.run_id
+
+
+def identity_mismatches(baseline: Comparable, candidate: Comparable) -> list[str]:
+    """What differs between the two sides' suite name, task versions, hardware, cells and completeness.
+
+    An edited suite file under the same name (a new prompt, other engine settings) is exactly what CI
+    compares, so a different suite sha256 is a note (see identity_notes), not a refusal.
+    """
+    base, cand = baseline.identity, candidate.identity
+    suite_names = ({"name": base.get("suite", {}).get("name")}, {"name": cand.get("suite", {}).get("name")})
+    problems = _diff_dicts("suite", *suite_names)
+    problems += _diff_dicts("task version", base.get("tasks", {}), cand.get("tasks", {}))
+    problems += _diff_dicts("hardware", base.get("hardware", {}), cand.get("hardware", {}))
+    problems += _only_in("cells", set(baseline.cells), set(candidate.cells))
+    problems += [f"{name} run is {side.status}, not complete" for name, side in
+                 (("baseline", baseline), ("candidate", candidate)) if side.status != "complete"]
+    return problems
+
+
+def identity_notes(baseline: Comparable, candidate: Comparable) -> list[str]:
+    base = baseline.identity.get("suite", {}).get("sha256")
+    cand = candidate.identity.get("suite", {}).get("sha256")
+    return [f"the suite file changed (sha256 {str(base)[:12]} -> {str(cand)[:12]}); cells are matched by "
+            "model and task id"] if base != cand else []
+
+
+def _diff_dicts(what: str, base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
+    return [f"{what} {key}: {base.get(key)!r} (baseline) vs {cand.get(key)!r} (candidate)"
+            for key in sorted(set(base) | set(cand)) if base.get(key) != cand.get(key)]
+
+
+def _only_in(what: str, base: set[str], cand: set[str]) -> list[str]:
+    problems = [f"{what} only in the baseline: {', '.join(sorted(base - cand))}"] if base - cand else []
+    return problems + ([f"{what} only in the candidate: {', '.join(sorted(cand - base))}"] if cand - base else [])

@@ -1,0 +1,66 @@
+"""What is compared: per-cell values, per-item samples and scores, identity of each side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.errors import BenchError
+
+
+class CompareError(BenchError):
+    """Bad input to a comparison: mismatched runs, an invalid rule, an unreadable baseline (exit code 2)."""
+
+    exit_code = 2
+
+
+# --- what is compared ------------------------------------------------------------------------------------------
+
+class MetricValue(BaseModel):
+    """A cell's summary figure for one metric, as in summary.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: float | None
+    higher_is_better: bool
+    unit: str
+    group: str
+
+
+class CorpusData(BaseModel):
+    """What a corpus-level metric (macro-F1) needs to be recomputed on resampled items."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scorers: dict[str, dict[str, Any]]  # metric -> scorer entry of the suite ({name: ..., params})
+    items: dict[str, list[Any]]  # item_id -> [prediction, reference]
+
+
+class CellData(BaseModel):
+    """One model x task: summary figures, per-item scores (repetition 0) and per-item timing samples (status ok)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_id: str
+    task_id: str
+    metrics: dict[str, MetricValue]
+    items: dict[str, dict[str, float]] = {}
+    samples: dict[str, list[float]] = {}
+    corpus: CorpusData | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model_id}/{self.task_id}"
+
+    def score_names(self) -> set[str]:
+        return {name for scores in self.items.values() for name in scores}
+
+
+class Comparable(BaseModel):
+    """Everything a comparison needs from one side: a run directory or a saved baseline file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    run_id: str
+    status: str
+    identity: dict[str, Any]
+    primary_metrics: dict[str, str]
+    cells: dict[str, CellData]
+    source: str = ""

@@ -1,0 +1,118 @@
+"""Renderers: rich table rows, JSON and a pull-request markdown block (they build, never print)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from bench.compare.core import CompareResult, Comparison
+from bench.compare.significance import Significance
+
+# --- renderers ----------------------------------------------------------------------------------------------------
+
+TABLE_HEADER = ("cell", "metric", "baseline", "candidate", "change", "p", "CI", "verdict")
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if unit == "ratio" else f"{value:.4g} {unit}"
+
+
+def format_change(row: Comparison) -> str:
+    if row.abs_change is None:
+        return "—"
+    if row.unit == "ratio":
+        return f"{row.abs_change * 100:+.1f}pp"
+    rel = row.rel_change
+    return "—" if rel is None else ("±inf%" if math.isinf(rel) else f"{rel:+.1%}")
+
+
+def format_ci(sig: Significance) -> str:
+    if sig.ci_low is None or sig.ci_high is None:
+        return ""
+    if sig.ci_of == "difference":
+        return f"[{sig.ci_low * 100:+.1f}, {sig.ci_high * 100:+.1f}]pp"
+    return f"×[{sig.ci_low:.3g}, {sig.ci_high:.3g}]"
+
+
+def verdict(row: Comparison, failed: bool) -> str:
+    if failed:
+        return "FAIL"
+    if row.significance.significant is None:
+        return f"{row.direction} (untested)"
+    return f"{row.direction}{' (significant)' if row.significance.significant else ''}"
+
+
+def table_rows(result: CompareResult) -> list[tuple[str, ...]]:
+    """One tuple of strings per comparison (columns of TABLE_HEADER)."""
+    failed = {id(f.row) for f in result.failures}
+    return [(row.cell, row.metric, format_value(row.baseline, row.unit), format_value(row.candidate, row.unit),
+             format_change(row), _format_p(row.significance.p_value), format_ci(row.significance),
+             verdict(row, id(row) in failed)) for row in result.rows]
+
+
+def _format_p(p: float | None) -> str:
+    return "" if p is None else f"{p:.3g}"
+
+
+def rich_table(result: CompareResult) -> Table:
+    table = Table(title=f"{result.baseline} → {result.candidate} (α = {result.alpha})")
+    for name in TABLE_HEADER:
+        table.add_column(name, justify="right" if name in ("baseline", "candidate", "change", "p") else "left")
+    for cells in table_rows(result):
+        style = "bold red" if cells[-1] == "FAIL" else ("yellow" if cells[-1].startswith("worse (sig") else None)
+        table.add_row(*cells, style=style)
+    return table
+
+
+def summary_line(result: CompareResult) -> str:
+    n = len(result.failures)
+    return "✅ no regression" if n == 0 else f"❌ {n} regression{'s' if n != 1 else ''}"
+
+
+def result_json(result: CompareResult) -> dict[str, Any]:
+    return {"exit_code": result.exit_code, "summary": summary_line(result), "alpha": result.alpha,
+            "baseline": result.baseline, "candidate": result.candidate, "mismatches": result.mismatches,
+            "rules": [rule.text for rule in result.rules],
+            "failures": [{"rule": f.rule, "cell": f.row.cell, "metric": f.row.metric} for f in result.failures],
+            "rows": [_row_json(row) for row in result.rows]}
+
+
+def _row_json(row: Comparison) -> dict[str, Any]:
+    sig = row.significance
+    return {"model_id": row.model_id, "task_id": row.task_id, "metric": row.metric, "unit": row.unit,
+            "higher_is_better": row.higher_is_better, "baseline": row.baseline, "candidate": row.candidate,
+            "abs_change": row.abs_change, "rel_change": _finite(row.rel_change), "direction": row.direction,
+            "test": sig.test, "p_value": sig.p_value, "ci_low": _finite(sig.ci_low), "ci_high": _finite(sig.ci_high),
+            "ci_of": sig.ci_of, "significant": sig.significant, "n_baseline": sig.n_baseline,
+            "n_candidate": sig.n_candidate}
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def result_markdown(result: CompareResult) -> str:
+    """A block for a pull-request comment: summary line, failing rows, then every row in <details>."""
+    lines = [f"### bench compare: {summary_line(result)}", "",
+             f"Baseline `{result.baseline}` vs candidate `{result.candidate}`; α = {result.alpha}; rules: "
+             + (", ".join(f"`{rule.text}`" for rule in result.rules) or "none"), ""]
+    lines += [f"> ⚠️ compared despite a mismatch: {problem}" for problem in result.mismatches]
+    if result.failures:
+        lines += ["| rule | " + " | ".join(TABLE_HEADER[:-1]) + " |", "|---" * len(TABLE_HEADER) + "|"]
+        rows = {id(row): cells for row, cells in zip(result.rows, table_rows(result), strict=True)}
+        lines += [f"| `{f.rule}` | " + " | ".join(_md(c) for c in rows[id(f.row)][:-1]) + " |" for f in result.failures]
+        lines.append("")
+    lines += [f"<details><summary>All {len(result.rows)} comparisons</summary>", "",
+              "| " + " | ".join(TABLE_HEADER) + " |", "|---" * len(TABLE_HEADER) + "|"]
+    lines += ["| " + " | ".join(_md(c) for c in cells) + " |" for cells in table_rows(result)]
+    lines += ["", "Significance: McNemar (0/1 scores), paired bootstrap (continuous and corpus scores), "
+              "Mann-Whitney U with a bootstrap CI of the ratio (timings).", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
