@@ -264,3 +264,28 @@ def test_fake_run_summary_costs(fake_run: Path, profiles: dict[str, Any]) -> Non
         assert proj["fits"] is None, pid
     # only this machine is priced, so it is the pick
     assert costs["procurement"][0]["choice"]["profile_id"] == costs["local_machine"]["profile_id"]
+
+
+def test_price_override_replaces_the_hourly_price(profiles: dict[str, Any]) -> None:
+    from bench.cost_report import with_prices
+
+    changed = with_prices(profiles, {"nvidia-h100-sxm": 2.99})
+    usd, basis = profile_usd_per_hour(changed["nvidia-h100-sxm"])
+    assert usd == 2.99 and "override" in basis
+    assert profile_usd_per_hour(changed["nvidia-l4"]) == profile_usd_per_hour(profiles["nvidia-l4"])
+
+
+def test_price_override_for_an_unknown_profile_is_an_input_error(profiles: dict[str, Any]) -> None:
+    from bench.cost_report import with_prices
+
+    with pytest.raises(SpecError, match="unknown hardware profile.*did you mean 'nvidia-h"):
+        with_prices(profiles, {"nvidia-h100": 2.99})
+
+
+def test_cost_profile_prices_this_machine_as_that_profile(profiles: dict[str, Any]) -> None:
+    data = manifest()
+    data["cost"] = {"usd_per_hour": 0.0, "basis": "not set", "profile": "aws-m7g-large", "prices": {}}
+    local = local_machine(data, profiles)
+    assert local.profile_id == "aws-m7g-large"
+    assert local.usd_per_hour == profiles["aws-m7g-large"].price.cloud_usd_per_hour
+    assert local.tdp_w == profiles["aws-m7g-large"].tdp_w
