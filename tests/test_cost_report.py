@@ -278,7 +278,7 @@ def test_price_override_replaces_the_hourly_price(profiles: dict[str, Any]) -> N
 def test_price_override_for_an_unknown_profile_is_an_input_error(profiles: dict[str, Any]) -> None:
     from bench.cost_report import with_prices
 
-    with pytest.raises(SpecError, match="unknown hardware profile.*did you mean 'nvidia-h"):
+    with pytest.raises(SpecError, match=r"unknown hardware profile.*did you mean 'nvidia-h"):
         with_prices(profiles, {"nvidia-h100": 2.99})
 
 
