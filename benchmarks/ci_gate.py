@@ -21,7 +21,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = REPO / "suites" / "ci-gate.yaml"
-RULES = ["accuracy:-2pp", "latency:+25%", "usd_per_1000:+25%"]
+RULES = ["accuracy:-2pp", "latency:+40%", "usd_per_1000:+40%"]
 
 
 def variant(tmp: Path, name: str, change: Any) -> Path:
@@ -42,9 +42,12 @@ def slower(spec: dict[str, Any]) -> None:
 
 
 def worse_prompt(spec: dict[str, Any]) -> None:
+    """No examples, no instructions, and label words that say nothing about the categories."""
     task = spec["tasks"][0]
     task.pop("few_shot", None)
-    task["prompt"] = {"system": "Reply with any word.", "user": "{input}"}
+    task["prompt"] = {"system": "", "user": "{input}"}
+    words = ["apple", "river", "violet", "marble", "copper", "lantern", "meadow"]
+    task["answer"]["choices"] = dict(zip(task["answer"]["choices"], words, strict=True))
 
 
 def run(suite: Path, out: Path) -> Path:
@@ -60,7 +63,11 @@ def compare(baseline: Path, candidate: Path) -> dict[str, Any]:
             "--format", "json"] + [f"--fail-on={rule}" for rule in RULES]
     done = subprocess.run(args, capture_output=True, text=True)
     report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"stderr": done.stderr}
-    return {"exit_code": done.returncode, "failures": report.get("failures", []), "stderr": done.stderr[-500:]}
+    keys = {"accuracy", "field_accuracy", "e2e_latency_s_p50", "usd_per_1000_tasks"}
+    rows = [{k: row.get(k) for k in ("task_id", "metric", "baseline", "candidate", "rel_change", "p_value",
+                                     "significant")} for row in report.get("rows", []) if row.get("metric") in keys]
+    return {"exit_code": done.returncode, "failures": report.get("failures", []), "rows": rows,
+            "stderr": done.stderr[-500:]}
 
 
 def main() -> None:

@@ -76,6 +76,7 @@ def summary_line(result: CompareResult) -> str:
 def result_json(result: CompareResult) -> dict[str, Any]:
     return {"exit_code": result.exit_code, "summary": summary_line(result), "alpha": result.alpha,
             "baseline": result.baseline, "candidate": result.candidate, "mismatches": result.mismatches,
+            "notes": result.notes,
             "rules": [rule.text for rule in result.rules],
             "failures": [{"rule": f.rule, "cell": f.row.cell, "metric": f.row.metric} for f in result.failures],
             "rows": [_row_json(row) for row in result.rows]}
