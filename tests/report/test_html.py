@@ -7,28 +7,15 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from suite_factory import fake_suite
+from report_runs import make_report_run, report_suite
 
-import bench.runs
-from bench.api import RunData, load_run
-from bench.backends.base import BackendInfo
-from bench.backends.fake import FakeBackend
-from bench.metrics import stats
-from bench.plan import PlanOptions
-from bench.progress import SilentProgress
+from bench.api import RunData
 from bench.report.cost_tables import procurement_lines
 from bench.report.html import render_html, slug
-from bench.runs import RunRequest, start_run
 
 PAYLOAD = "<script>alert(1)</script>"
-CALIBRATION = {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0, "bandwidth_threads": 2, "method": "test"}
-ARCH = {"n_layer": 22, "n_embd": 2048, "n_head": 32, "n_head_kv": 4, "head_dim": 64, "n_vocab": 32000}
-ITEMS = [("a1", "the invoice total is wrong", "billing"), ("a2", "app crashes on start", "technical"),
-         ("a3", "where is my parcel", "shipping"), ("a4", "charged twice", "billing")]
 NOTES_TASK = {"id": "notes", "prompt": {"user": "Summarize: {input}"}, "answer": {"mode": "text"},
               "scorers": ["exact_match"]}
 IDS = ["report-header", "procurement", "comparison", "plots", "pareto-plot", "throughput-plot", "latency-plot",
@@ -36,32 +23,8 @@ IDS = ["report-header", "procurement", "comparison", "plots", "pareto-plot", "th
        "provenance", "comparison-table-triage", "comparison-table-notes"]
 
 
-def _info_with_shape(self: FakeBackend) -> BackendInfo:
-    settings = {**self.params.model_dump(exclude={"kind"}), "n_ctx": 2048, "model_params": 1_100_000_000,
-                "model_size_bytes": 600_000_000, "arch": ARCH}
-    return BackendInfo(engine="fake", engine_version="0", model="fake", settings=settings, model_sha256="ab" * 32)
-
-
-def _suite(data: Path, name: str, models: list[str]) -> dict[str, Any]:
-    suite = fake_suite(data, name=name, cost={"usd_per_hour": 3.6, "basis": "test price"},
-                       models=[{"id": m, "backend": {"kind": "fake", "choice_index": i, "text": PAYLOAD}}
-                               for i, m in enumerate(models)])
-    notes = {**NOTES_TASK, "dataset": suite["tasks"][0]["dataset"]}
-    suite["tasks"] = [suite["tasks"][0], notes]
-    return suite
-
-
 def make_run(root: Path, name: str, models: list[str]) -> RunData:
-    data = root / "items.jsonl"
-    data.write_text("".join(json.dumps({"id": i, "text": t, "label": lab}) + "\n" for i, t, lab in ITEMS))
-    suite = root / f"{name}.yaml"
-    suite.write_text(yaml.safe_dump(_suite(data, name, models)))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
-        mp.setattr(bench.runs, "calibrate_machine", lambda: dict(CALIBRATION))
-        mp.setattr(FakeBackend, "info", _info_with_shape)
-        store = start_run(RunRequest(suite, PlanOptions(), root / "results"), SilentProgress())
-    return load_run(store.path)
+    return make_report_run(root, report_suite(root, name, models, answer_text=PAYLOAD))
 
 
 @pytest.fixture(scope="module")

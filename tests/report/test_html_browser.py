@@ -5,7 +5,6 @@ Skipped when Chromium is not installed (Debian: `apt-get install chromium`).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -13,18 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-from suite_factory import fake_suite
+from report_runs import make_report_run, report_suite
 
-import bench.runs
-from bench.api import load_run
-from bench.backends.base import BackendInfo
-from bench.backends.fake import FakeBackend
-from bench.metrics import stats
-from bench.plan import PlanOptions
-from bench.progress import SilentProgress
 from bench.report.html import render_html
-from bench.runs import RunRequest, start_run
 
 
 def _chromium() -> str | None:
@@ -39,8 +29,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed
                                                            "Debian: apt-get install chromium")
 
 PAYLOAD = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
-CALIBRATION = {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0, "bandwidth_threads": 2, "method": "test"}
-ARCH = {"n_layer": 22, "n_embd": 2048, "n_head": 32, "n_head_kv": 4, "head_dim": 64, "n_vocab": 32000}
 ITEMS = [("a1", "the invoice total is wrong", "billing"), ("a2", "app crashes on start", "technical"),
          ("a3", "where is my parcel", "shipping")]
 TIMEOUT_S = 90
@@ -67,31 +55,13 @@ def chromium(profile: Path, *args: str) -> Browse:
     return Browse(done.stdout, done.stderr)
 
 
-def _info_with_shape(self: FakeBackend) -> BackendInfo:
-    settings = {**self.params.model_dump(exclude={"kind"}), "n_ctx": 2048, "model_params": 1_100_000_000,
-                "model_size_bytes": 600_000_000, "arch": ARCH}
-    return BackendInfo(engine="fake", engine_version="0", model="fake", settings=settings)
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-model run with a choices task and a text task whose every answer is PAYLOAD, as report.html."""
     root = tmp_path_factory.mktemp("browser")
-    data = root / "items.jsonl"
-    data.write_text("".join(json.dumps({"id": i, "text": t, "label": lab}) + "\n" for i, t, lab in ITEMS))
-    models = [{"id": m, "backend": {"kind": "fake", "choice_index": i, "text": PAYLOAD}}
-              for i, m in enumerate(["fake-a", "fake-b"])]
-    suite = fake_suite(data, models=models, cost={"usd_per_hour": 3.6, "basis": "test price"})
-    suite["tasks"].append({"id": "notes", "dataset": suite["tasks"][0]["dataset"], "answer": {"mode": "text"},
-                           "prompt": {"user": "Summarize: {input}"}, "scorers": ["exact_match"]})
-    (root / "suite.yaml").write_text(yaml.safe_dump(suite))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
-        mp.setattr(bench.runs, "calibrate_machine", lambda: dict(CALIBRATION))
-        mp.setattr(FakeBackend, "info", _info_with_shape)
-        store = start_run(RunRequest(root / "suite.yaml", PlanOptions(), root / "results"), SilentProgress())
+    run = make_report_run(root, report_suite(root, "unit", ["fake-a", "fake-b"], answer_text=PAYLOAD, items=ITEMS))
     path = root / "report.html"
-    path.write_text(render_html([load_run(store.path)]), encoding="utf-8")
+    path.write_text(render_html([run]), encoding="utf-8")
     return path
 
 

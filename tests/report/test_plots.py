@@ -2,53 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from matplotlib.figure import Figure
-from suite_factory import fake_suite
+from report_runs import ITEMS, make_report_run, report_suite
 
-import bench.runs
-from bench.api import RunData, load_run
-from bench.backends.base import BackendInfo
-from bench.backends.fake import FakeBackend
-from bench.metrics import stats
-from bench.plan import PlanOptions
-from bench.progress import SilentProgress
+from bench.api import RunData
 from bench.report import plots
-from bench.runs import RunRequest, start_run
 
-CALIBRATION = {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0, "bandwidth_threads": 2, "method": "test"}
-ARCH = {"n_layer": 22, "n_embd": 2048, "n_head": 32, "n_head_kv": 4, "head_dim": 64, "n_vocab": 32000}
-MODELS = [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}},
-          {"id": "fake-b", "backend": {"kind": "fake", "choice_index": 1}}]
-ITEMS = [("a1", "the invoice total is wrong", "billing"), ("a2", "app crashes on start", "technical"),
-         ("a3", "where is my parcel", "shipping"), ("a4", "charged twice", "billing")]
-
-
-def _info_with_shape(self: FakeBackend) -> BackendInfo:
-    """The fake backend's info plus a model shape, so every hardware profile gets a projected row."""
-    settings = {**self.params.model_dump(exclude={"kind"}), "n_ctx": 2048, "model_params": 1_100_000_000,
-                "model_size_bytes": 600_000_000, "arch": ARCH}
-    return BackendInfo(engine="fake", engine_version="0", model="fake", settings=settings)
+MODELS = ["fake-a", "fake-b"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunData:
     root = tmp_path_factory.mktemp("plots")
-    data = root / "items.jsonl"
-    data.write_text("".join(json.dumps({"id": i, "text": t, "label": lab}) + "\n" for i, t, lab in ITEMS))
-    suite = root / "suite.yaml"
-    suite.write_text(yaml.safe_dump(fake_suite(data, models=MODELS, cost={"usd_per_hour": 3.6, "basis": "test"})))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
-        mp.setattr(bench.runs, "calibrate_machine", lambda: dict(CALIBRATION))
-        mp.setattr(FakeBackend, "info", _info_with_shape)
-        store = start_run(RunRequest(suite, PlanOptions(), root / "results"), SilentProgress())
-        return load_run(store.path)
+    return make_report_run(root, report_suite(root, "unit", MODELS))
 
 
 def titles(fig: Figure) -> list[str]:
