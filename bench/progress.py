@@ -34,12 +34,17 @@ class RichProgress:
             self._bar.stop()
             self._bar = None
 
+    def skip_cell(self, cell: Cell, reason: str) -> None:
+        self.end_cell()
+        self.console.print(f"[yellow]skipped[/yellow] {cell.label}: {reason}", highlight=False)
+
 
 class SilentProgress:
     """For library use and tests: counts, prints nothing."""
 
     def __init__(self) -> None:
         self.advanced = 0
+        self.skipped: list[tuple[str, str]] = []
 
     def start_cell(self, cell: Cell, total: int, done: int) -> None:
         return None
@@ -49,3 +54,6 @@ class SilentProgress:
 
     def end_cell(self) -> None:
         return None
+
+    def skip_cell(self, cell: Cell, reason: str) -> None:
+        self.skipped.append((cell.id, reason))

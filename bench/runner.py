@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bench.backends.base import BACKENDS, Backend, Request, Result, now
+from bench.errors import BackendError
 from bench.metrics.monitors import ProcessMonitor
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.plan import Cell, Plan
@@ -29,6 +30,8 @@ class Progress(Protocol):
     def advance(self, record: ItemRecord) -> None: ...
 
     def end_cell(self) -> None: ...
+
+    def skip_cell(self, cell: Cell, reason: str) -> None: ...
 
 
 @dataclass
@@ -89,6 +92,7 @@ class SegmentState:
     t0: float = 0.0
     t1: float = 0.0
     completed: bool = False
+    error: str | None = None
 
 
 def run_cell(work: CellWork, suite: LoadedSuite, store: RunStore, progress: Progress) -> None:
@@ -98,7 +102,12 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RunStore, progress: Prog
     monitor = ProcessMonitor()
     try:
         with monitor:
-            backend = _load_backend(work, state)
+            try:
+                backend = _load_backend(work, state)
+            except BackendError as exc:  # e.g. an API key not set: skip this cell, run the others
+                state.info, state.error = {}, str(exc)
+                progress.skip_cell(work.cell, str(exc))
+                return
             try:
                 state.warm = _warm_up(backend, work, suite.spec.warmup)
                 monitor.mark()  # CPU time and energy count the measured items only
@@ -174,5 +183,5 @@ def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> Ce
         backend=state.info or {}, load_time_s=state.load_s, warmup_items=state.warm, items_done=state.done,
         t_start=state.t0, t_end=state.t1, rss_before_bytes=monitor.rss_before_bytes,
         peak_rss_bytes=monitor.peak_rss_bytes, cpu_user_s=monitor.cpu_user_s, cpu_system_s=monitor.cpu_system_s,
-        energy_j=monitor.energy_j, energy_source=monitor.energy_source,
+        energy_j=monitor.energy_j, energy_source=monitor.energy_source, error=state.error,
         completed=state.completed)

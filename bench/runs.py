@@ -118,7 +118,7 @@ def run_plan(store: RunStore, plan: Plan, progress: Progress) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
         store.close()
-        backends = {s.model_id: s.backend for s in store.segments()}
+        backends = {s.model_id: s.backend for s in store.segments() if s.error is None}
         store.update_manifest(status=status, ended_at=_utc_now(), backends=backends)
         write_report(store)
 

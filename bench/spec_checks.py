@@ -115,7 +115,8 @@ def check_backend(backend: dict[str, Any], where: str, file: str, base_dir: Path
         params = params_cls.model_validate(backend)
     except ValidationError as exc:
         return _prefixed(_own_hints(pydantic_problems(exc, file), list(params_cls.model_fields)), where)
-    return _check_model_file(getattr(params, "model", None), f"{where}.model", file, base_dir)
+    field = params_cls.model_file_field
+    return _check_model_file(getattr(params, field), f"{where}.{field}", file, base_dir) if field else []
 
 
 def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) -> list[Problem]:

@@ -28,7 +28,8 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
     tasks = {task.id: task for task in suite.spec.tasks}
     cost = CostSpec.model_validate(manifest["cost"])
     by_cell = group_by_cell(validate_records(store))
-    segments = store.segments()
+    all_segments = store.segments()
+    segments = [s for s in all_segments if s.error is None]
     rows: list[MetricRow] = []
     cost_inputs = []
     for cell in manifest["cells"]:
@@ -44,7 +45,16 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
             "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
             "primary_metrics": {t.id: primary_metric(t) for t in suite.spec.tasks},
             "metrics": [row.model_dump() for row in rows],
+            "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
             "costs": cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())}
+
+
+def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments: list[Any]) -> list[dict[str, Any]]:
+    """Cells with no record whose backend could not be created, and why (they resume with --resume)."""
+    reasons = {s.cell_id: s.error for s in segments if s.error}
+    pending = [c for c in cells if c["cell_id"] in reasons and not by_cell.get(c["cell_id"])]
+    return [{"cell_id": c["cell_id"], "model_id": c["model_id"], "task_id": c["task_id"],
+             "reason": reasons[c["cell_id"]]} for c in pending]
 
 
 def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:

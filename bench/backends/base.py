@@ -70,6 +70,8 @@ class BackendParamsBase(BaseModel):
     """Each backend declares its own strict params model, checked when the suite is validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    model_file_field: ClassVar[str | None] = None
+    """The field holding a local model reference (bundled:NAME or a path) that validation checks exists."""
     kind: str
 
 
@@ -90,3 +92,4 @@ class BackendFactory(Protocol):
 BACKENDS: Registry[Any] = Registry("backend kind")
 BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend")
 BACKENDS.add("fake", "bench.backends.fake:FakeBackend")
+BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend")

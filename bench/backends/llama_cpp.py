@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from bench.tasks.prompts import continuation_prefix
 
 
 class LlamaCppParams(BackendParamsBase):
+    model_file_field: ClassVar[str | None] = "model"
     kind: Literal["llama_cpp"] = "llama_cpp"
     model: str
     n_threads: int | None = None
@@ -192,17 +193,20 @@ class LlamaCppBackend:
         return str(self.llm.detokenize(tokens).decode("utf-8", errors="replace"))
 
     def _grammar(self, request: Request) -> Any:
+        """GBNF for json (from the schema, properties in the suite's order, as servers build it) or choices."""
         if request.mode == "json" and request.json_schema is not None:
-            source, build = json.dumps(request.json_schema, sort_keys=True), "json"
+            key, source = json.dumps(request.json_schema, sort_keys=True), json.dumps(request.json_schema)
+            build = "json"
         elif request.mode == "choices":
-            source, build = '" "? (' + " | ".join(json.dumps(c) for c in request.choices) + ")", "choices"
+            key = source = '" "? (' + " | ".join(json.dumps(c) for c in request.choices) + ")"
+            build = "choices"
         else:
             return None
-        if source not in self._grammars:
+        if key not in self._grammars:
             grammar_cls = self.llama_cpp.LlamaGrammar
-            self._grammars[source] = (grammar_cls.from_json_schema(source, verbose=False) if build == "json"
-                                      else grammar_cls.from_string(f"root ::= {source}", verbose=False))
-        return self._grammars[source]
+            self._grammars[key] = (grammar_cls.from_json_schema(source, verbose=False) if build == "json"
+                                   else grammar_cls.from_string(f"root ::= {source}", verbose=False))
+        return self._grammars[key]
 
     def _choose_by_loglik(self, request: Request, prompt: list[int], start: float) -> Result:
         """Evaluate the prompt once, then each option's tokens on that cached state."""

@@ -74,3 +74,5 @@ class CellSegment(BaseModel):
     energy_j: float | None = None
     energy_source: str = "none"
     completed: bool
+    error: str | None = None
+    """Why the cell did not run (its backend could not be created); its items stay pending for --resume."""

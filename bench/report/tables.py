@@ -52,6 +52,10 @@ def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
     return tables
 
 
+def skipped_lines(summary: dict[str, Any]) -> list[str]:
+    return [f"skipped {s['model_id']} × {s['task_id']}: {s['reason']}" for s in summary.get("skipped", [])]
+
+
 def print_comparison(summary: dict[str, Any], console: Console) -> None:
     for task_id, rows in comparison_rows(summary).items():
         table = Table(title=f"task: {task_id}", title_justify="left")
@@ -61,6 +65,8 @@ def print_comparison(summary: dict[str, Any], console: Console) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(_cost_note(summary))
+    for line in skipped_lines(summary):
+        console.print(line, markup=False, highlight=False)
 
 
 def _cost_note(summary: dict[str, Any]) -> str:
@@ -81,6 +87,7 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
     parts += [_cost_note(summary), ""]
+    parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.get("skipped") else [])
     if summary.get("costs"):
         parts += cost_markdown(summary["costs"], list(tables))
     parts += ["## Provenance", ""]

@@ -1,0 +1,280 @@
+"""The OpenAI-compatible backend against scripted HTTP servers on 127.0.0.1 (fast), and against the real
+llama-cpp-python server with the bundled SmolLM2 model (parity with the in-process backend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from bench.backends.base import Request, Result
+from bench.backends.openai_http import OpenAIBackend, OpenAIParams
+from bench.errors import BackendError
+from bench.spec import GenerationSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Script:
+    """What the scripted server answers, in order, and what it was sent."""
+
+    def __init__(self, replies: list[tuple[int, list[str] | str]]) -> None:
+        self.replies = replies
+        self.seen: list[dict[str, Any]] = []
+
+
+def sse(*pieces: str, usage: dict[str, int] | None = None) -> list[str]:
+    chunks = [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+    if usage:
+        chunks.append({"choices": [], "usage": usage})
+    return [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[str, Script]]:
+    script = Script([])
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            self._send(200, json.dumps({"data": [{"id": "served-model"}]}))
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            script.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            status, payload = script.replies.pop(0) if script.replies else (500, "script exhausted")
+            self._send(status, payload)
+
+        def _send(self, status: int, payload: list[str] | str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/event-stream" if isinstance(payload, list) else "application/json")
+            self.end_headers()
+            for part in payload if isinstance(payload, list) else [payload]:
+                self.wfile.write(part.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
+    server.shutdown()
+    server.server_close()
+
+
+def request(mode: str = "text", **kw: Any) -> Request:
+    return Request(id="r1", messages=({"role": "user", "content": "hi"},), completion="hi", mode=mode,  # type: ignore[arg-type]
+                   generation=GenerationSpec(max_tokens=8), **kw)
+
+
+def answer(backend: OpenAIBackend, req: Request) -> Result:
+    return next(iter(backend.generate([req])))
+
+
+def test_streams_text_with_usage_and_ordered_timestamps(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(200, sse("Hel", "lo", usage={"prompt_tokens": 7, "completion_tokens": 2}))]
+    backend = OpenAIBackend(OpenAIParams(base_url=url))
+    result = answer(backend, request())
+    assert (result.text, result.prompt_tokens, result.completion_tokens) == ("Hello", 7, 2)
+    assert result.t_start <= (result.t_first_token or 0) <= result.t_end
+    assert result.extra["token_count_source"] == "usage"
+    sent = script.seen[0]["body"]
+    assert sent["model"] == "served-model" and sent["stream"] is True and sent["temperature"] == 0.0
+
+
+def test_without_usage_tokens_are_counted_from_chunks_and_it_says_so(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(200, sse("a", "b", "c"))]
+    result = answer(OpenAIBackend(OpenAIParams(base_url=url)), request())
+    assert result.completion_tokens == 3 and "stream chunks" in result.extra["token_count_source"]
+
+
+def test_retries_429_and_5xx_with_backoff_then_succeeds(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(429, "slow down"), (503, "busy"), (200, sse("ok"))]
+    result = answer(OpenAIBackend(OpenAIParams(base_url=url, backoff_s=0.01)), request())
+    assert result.error is None and result.text == "ok" and len(script.seen) == 3
+
+
+def test_other_4xx_fail_the_item_without_retrying(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(400, "bad request"), (200, sse("never"))]
+    result = answer(OpenAIBackend(OpenAIParams(base_url=url, backoff_s=0.01)), request())
+    assert result.error is not None and "HTTP 400" in result.error and len(script.seen) == 1
+
+
+def test_gives_up_after_max_retries(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(500, "x")] * 5
+    result = answer(OpenAIBackend(OpenAIParams(base_url=url, max_retries=2, backoff_s=0.0)), request())
+    assert result.error is not None and "after 2 retries" in result.error and len(script.seen) == 3
+
+
+def test_api_key_comes_from_the_environment_and_is_never_reported(scripted: tuple[str, Script],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url, script = scripted
+    monkeypatch.setenv("BENCH_TEST_KEY", "sk-secret-123")
+    script.replies = [(200, sse("ok"))]
+    backend = OpenAIBackend(OpenAIParams(base_url=url, api_key_env="BENCH_TEST_KEY"))
+    answer(backend, request())
+    assert script.seen[0]["headers"]["Authorization"] == "Bearer sk-secret-123"
+    info = backend.info().model_dump_json()
+    assert "sk-secret-123" not in info and "BENCH_TEST_KEY" in info
+
+
+def test_missing_api_key_is_a_clear_backend_error(scripted: tuple[str, Script],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    url, _ = scripted
+    monkeypatch.delenv("BENCH_ABSENT_KEY", raising=False)
+    with pytest.raises(BackendError, match="BENCH_ABSENT_KEY is not set"):
+        OpenAIBackend(OpenAIParams(base_url=url, api_key_env="BENCH_ABSENT_KEY"))
+
+
+def test_json_and_choices_are_schema_constrained(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    script.replies = [(200, sse('{"a": 1}')), (200, sse('{"answer": "technical"}'))]
+    backend = OpenAIBackend(OpenAIParams(base_url=url, json_style="llama_cpp_python"))
+    assert answer(backend, request("json", json_schema=schema)).text == '{"a": 1}'
+    picked = answer(backend, request("choices", choices=("billing", "technical")))
+    assert picked.choice_index == 1
+    assert script.seen[0]["body"]["response_format"] == {"type": "json_object", "schema": schema}
+    assert script.seen[1]["body"]["response_format"]["schema"]["properties"]["answer"]["enum"] == [
+        "billing", "technical"]
+
+
+def test_concurrency_keeps_every_result(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(200, sse(f"r{i}")) for i in range(6)]
+    backend = OpenAIBackend(OpenAIParams(base_url=url, concurrency=3))
+    reqs = [Request(id=f"q{i}", messages=({"role": "user", "content": "x"},), completion="x", mode="text",
+                    generation=GenerationSpec(max_tokens=4)) for i in range(6)]
+    results = list(backend.generate(reqs))
+    assert sorted(r.request_id for r in results) == [f"q{i}" for i in range(6)]
+    assert all(r.error is None for r in results)
+
+
+# --- the real llama-cpp-python server with the bundled model ------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with SmolLM2; stopped after the module."""
+    pytest.importorskip("llama_cpp.server.app", reason="install llama-cpp-python[server] (the dev extra has it)")
+    from bench.models import resolve_model
+
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model("bundled:smollm2-135m-instruct")),
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the server exited while starting"
+    else:
+        proc.kill()
+        pytest.fail("llama-cpp-python server did not become ready in 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.model
+def test_same_greedy_predictions_in_process_and_over_http(llama_server: str, tmp_path: Path) -> None:
+    data = REPO / "suites" / "data" / "email_routing" / "test.jsonl"
+    suite = {"name": "parity", "warmup": 0, "models": [
+        {"id": "in-process", "backend": {"kind": "llama_cpp", "model": "bundled:smollm2-135m-instruct",
+                                         "n_ctx": 2048}, "generation": {"max_tokens": 24}},
+        # llama-cpp-python's server applies repeat_penalty 1.1 by default; bench's greedy decoding uses none
+        {"id": "server", "backend": {"kind": "openai", "base_url": llama_server, "json_style": "llama_cpp_python",
+                                     "extra_body": {"repeat_penalty": 1.0}},
+         "generation": {"max_tokens": 24}}],
+        "tasks": [{"id": "routing", "limit": 4,
+                   "dataset": {"path": str(data),
+                               "fields": {"input": "body", "expected": {"department": "department"}}},
+                   "prompt": {"system": "Route the email to sales, support, finance, hr, legal or it.",
+                              "user": "Subject: {subject}\n\n{input}"},
+                   "answer": {"mode": "json", "json_schema": {"type": "object", "required": ["department"],
+                              "properties": {"department": {"enum": ["sales", "support", "finance", "hr", "legal",
+                                                                     "it"]}}}},
+                   "scorers": [{"name": "json_fields"}]},
+                  {"id": "reply", "limit": 3,
+                   "dataset": {"path": str(data), "fields": {"input": "subject", "expected": "department"}},
+                   "prompt": {"user": "Write a one-line reply to: {input}"}, "answer": {"mode": "text"},
+                   "scorers": ["rouge_l"]}]}
+    path = tmp_path / "parity.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "bench", "run", str(path), "--out", str(tmp_path / "runs"),
+                           "--profiles", "nvidia-l4", "--format", "json"], capture_output=True, text=True, cwd=REPO,
+                          timeout=600, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    by_model: dict[str, dict[tuple[str, str], Any]] = {"in-process": {}, "server": {}}
+    for r in records:
+        assert r["status"] == "ok", r["error"]
+        by_model[r["model_id"]][(r["task_id"], r["item_id"])] = r["prediction"]
+    assert len(by_model["server"]) == 7
+    assert by_model["server"] == by_model["in-process"]
+
+
+def test_a_hosted_entry_without_its_key_is_skipped_and_the_rest_runs(scripted: tuple[str, Script], tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.runs
+    from bench.plan import PlanOptions
+    from bench.progress import SilentProgress
+    from bench.runs import RunRequest, resume_run, start_run
+    from bench.summary import summarize_run
+
+    url, script = scripted
+    monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    monkeypatch.delenv("BENCH_HOSTED_KEY", raising=False)
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps({"id": f"i{n}", "text": f"t{n}", "label": "x"}) + "\n" for n in range(3)))
+    suite = {"name": "mixed", "warmup": 0,
+             "models": [{"id": "local", "backend": {"kind": "fake", "text": "x"}},
+                        {"id": "hosted", "backend": {"kind": "openai", "base_url": url, "model": "big",
+                                                     "api_key_env": "BENCH_HOSTED_KEY"}}],
+             "tasks": [{"id": "t", "dataset": {"path": str(data), "fields": {"input": "text", "expected": "label"}},
+                        "answer": {"mode": "text"}, "scorers": ["exact_match"]}]}
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    progress = SilentProgress()
+    store = start_run(RunRequest(path, PlanOptions(), tmp_path / "runs"), progress)
+    assert progress.skipped and "BENCH_HOSTED_KEY is not set" in progress.skipped[0][1]
+    summary = summarize_run(store)
+    assert [s["model_id"] for s in summary["skipped"]] == ["hosted"]
+    assert {r.model_id for r in store.records()} == {"local"}
+    assert "BENCH_HOSTED_KEY" in (store.path / "report.md").read_text()
+    monkeypatch.setenv("BENCH_HOSTED_KEY", "sk-test")  # with the key, --resume runs just the skipped cell
+    script.replies = [(200, sse("x")) for _ in range(3)]
+    resume_run(store.path, SilentProgress())
+    assert sorted(r.model_id for r in store.records()) == ["hosted"] * 3 + ["local"] * 3
+    assert summarize_run(store)["skipped"] == []
+    assert "sk-test" not in "".join(p.read_text() for p in store.path.iterdir() if p.is_file())
