@@ -56,7 +56,7 @@ def comparable_from_run(run: RunData) -> Comparable:
     for cell in run.manifest["cells"]:
         records = [r for r in run.records if r.cell_id == cell["cell_id"]]
         data = cell_dict(cell, records, run.summary["metrics"], tasks.get(cell["task_id"]))
-        cells[f"{cell['model_id']}/{cell['task_id']}"] = data
+        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = data
     raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
            "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"], "cells": cells}
     return Comparable.model_validate({**round_floats(raw), "source": str(run.path)})

@@ -59,6 +59,7 @@ class CellFacts:
     n_ctx: int
     prompt_tokens_mean: float
     completion_tokens_mean: float
+    load: str = "latency"
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -81,7 +82,8 @@ def cell_facts(cell: dict[str, Any], records: list[ItemRecord], segments: list[C
         energy_source=segments[-1].energy_source if segments else "none",
         shape=ModelShape.from_backend_info(info), n_ctx=int(info.get("settings", {}).get("n_ctx", 0)),
         prompt_tokens_mean=statistics.fmean([r.prompt_tokens for r in ok]) if ok else 0.0,
-        completion_tokens_mean=statistics.fmean([r.completion_tokens for r in ok]) if ok else 0.0)
+        completion_tokens_mean=statistics.fmean([r.completion_tokens for r in ok]) if ok else 0.0,
+        load=str(cell.get("load", "latency")))
 
 
 def here_device(facts: CellFacts, local: LocalMachine) -> Device | None:
@@ -127,9 +129,11 @@ def measured_row(facts: CellFacts, local: LocalMachine) -> dict[str, Any]:
 
 def projected_row(facts: CellFacts, profile: HardwareProfile, here: Device | None) -> dict[str, Any]:
     usd_per_hour, basis = profile_usd_per_hour(profile)
-    if facts.shape is None or here is None:
+    if facts.shape is None or here is None or facts.load != "latency":
+        reason = ("the projection models one request at a time; measure other load modes on the hardware"
+                  if facts.load != "latency" else "no model shape recorded for this cell")
         return _row(facts, profile.id, "projected", None, None, basis, None, "", None, (None, None),
-                    {"reason": "no model shape recorded for this cell"})
+                    {"reason": reason})
     needed = memory_needed_gb(facts.shape, facts.n_ctx)
     fits = needed <= profile.memory.capacity_gb
     there = device_for(profile, here)
@@ -151,7 +155,7 @@ def _row(facts: CellFacts, profile_id: str, basis: str, tps: float | None, usd: 
          energy: float | None, energy_basis: str, p95: float | None, fit: tuple[bool | None, float | None],
          inputs: dict[str, Any]) -> dict[str, Any]:
     correct = usd_per_1000_correct(usd, facts.quality) if usd is not None and facts.quality else None
-    return {"cell_id": facts.cell_id, "model_id": facts.model_id, "task_id": facts.task_id,
+    return {"cell_id": facts.cell_id, "model_id": facts.model_id, "task_id": facts.task_id, "load": facts.load,
             "profile_id": profile_id, "basis": basis, "tasks_per_s": tps, "usd_per_1000_tasks": usd,
             "usd_per_1000_correct": correct if correct != float("inf") else None, "quality": facts.quality,
             "energy_j_per_task": energy, "energy_basis": energy_basis, "p95_latency_s": p95,

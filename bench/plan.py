@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from bench.errors import Problem, SpecError
 from bench.registry import suggest
-from bench.spec import LoadedSuite, ModelSpec, TaskSpec
+from bench.spec import LoadedSuite, LoadSpec, ModelSpec, TaskSpec
 
 Entry = TypeVar("Entry", ModelSpec, TaskSpec)
 
@@ -29,10 +29,18 @@ class Cell:
     model: ModelSpec
     task: TaskSpec
     limit: int | None
+    load: LoadSpec = field(default_factory=LoadSpec)
 
     @property
     def label(self) -> str:
-        return f"{self.model.id} × {self.task.id}"
+        suffix = "" if self.load.mode == "latency" else f" @ {self.load.label}"
+        return f"{self.model.id} × {self.task.id}{suffix}"
+
+    @property
+    def key(self) -> str:
+        """model/task[/load]: how cells are matched across runs."""
+        suffix = "" if self.load.mode == "latency" else f"/{self.load.label}"
+        return f"{self.model.id}/{self.task.id}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -42,9 +50,12 @@ class Plan:
     cells: tuple[Cell, ...] = field(default_factory=tuple)
 
 
-def cell_id(model: ModelSpec, task: TaskSpec, limit: int | None) -> str:
-    """A stable hash of everything that defines what a cell measures."""
-    identity = {"model": model.model_dump(mode="json"), "task": task.model_dump(mode="json"), "limit": limit}
+def cell_id(model: ModelSpec, task: TaskSpec, limit: int | None, load: LoadSpec | None = None) -> str:
+    """A stable hash of everything that defines what a cell measures (the default latency mode adds nothing)."""
+    identity: dict[str, object] = {"model": model.model_dump(mode="json"), "task": task.model_dump(mode="json"),
+                                   "limit": limit}
+    if load is not None and load.mode != "latency":
+        identity["load"] = load.model_dump(mode="json")
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -57,7 +68,8 @@ def build_plan(suite: LoadedSuite, options: PlanOptions) -> Plan:
         for task in tasks:
             limit = min(x for x in (options.limit, task.limit) if x is not None) if (
                 options.limit or task.limit) else None
-            cells.append(Cell(cell_id(model, task, limit), model, task, limit))
+            cells += [Cell(cell_id(model, task, limit, load), model, task, limit, load)
+                      for load in suite.spec.load]
     return Plan(suite=suite, options=options, cells=tuple(cells))
 
 

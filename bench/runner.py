@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from bench.backends.base import BACKENDS, Backend, Request, Result, now
 from bench.errors import BackendError
+from bench.load import drive
 from bench.metrics.monitors import ProcessMonitor
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.plan import Cell, Plan
@@ -148,7 +149,7 @@ def _records(backend: Backend, work: CellWork, segment: str) -> Iterator[ItemRec
     by_id = {f"{item.id}#{rep}": (item, rep) for item, rep in work.pending}
     requests = [build_request(work, item, rep) for item, rep in work.pending]
     prompts = {r.id: _prompt_hash(r) for r in requests}
-    for result in backend.generate(requests):
+    for result in drive(backend, requests, work.cell.load):
         item, rep = by_id[result.request_id]
         yield make_record(work, item, rep, result, segment, prompts[result.request_id])
 
@@ -172,8 +173,8 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
         status="error" if result.error else "ok", error=result.error, parse_error=parse_error,
         prompt_tokens=result.prompt_tokens, cached_prompt_tokens=result.cached_prompt_tokens,
         completion_tokens=result.completion_tokens, t_start=result.t_start,
-        t_first_token=result.t_first_token, t_end=result.t_end, choice_logprobs=result.choice_logprobs,
-        engine_extra=result.extra,
+        t_first_token=result.t_first_token, t_end=result.t_end, t_arrival=result.extra.pop("t_arrival", None),
+        choice_logprobs=result.choice_logprobs, engine_extra=result.extra,
         tags=item.tags)
 
 

@@ -82,7 +82,8 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "tasks": {t.id: {"version": t.version, "datasets": dataset_hashes(suite, t.id)} for t in suite.spec.tasks},
         "models": {m.id: redact(m.model_dump(mode="json")) for m in suite.spec.models},
         "cells": [{"cell_id": c.id, "model_id": c.model.id, "task_id": c.task.id, "task_version": c.task.version,
-                   "limit": c.limit, "n_items": len(cell_items(c, suite))} for c in plan.cells],
+                   "load": c.load.label, "key": c.key, "limit": c.limit, "n_items": len(cell_items(c, suite))}
+                  for c in plan.cells],
         **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
         "backends": {},
     }

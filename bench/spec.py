@@ -6,7 +6,16 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bench.errors import Problem, SpecError
 from bench.yaml_io import YamlLoadError, load_yaml_strict
@@ -158,6 +167,40 @@ class CostSpec(Strict):
     """Hardware profile id -> $/hour to use instead of the profile's own price."""
 
 
+class LoadSpec(Strict):
+    """How requests are sent: one at a time (latency), N in flight (concurrency), all at once (throughput),
+    or Poisson arrivals at a rate (rate)."""
+
+    mode: Literal["latency", "concurrency", "throughput", "rate"] = "latency"
+    concurrency: int | None = Field(None, ge=1, le=4096)
+    rate_rps: float | None = Field(None, gt=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _parameters_match_the_mode(self) -> LoadSpec:
+        if self.mode == "concurrency" and self.concurrency is None:
+            raise ValueError("mode concurrency needs concurrency: N")
+        if self.mode == "rate" and self.rate_rps is None:
+            raise ValueError("mode rate needs rate_rps: requests per second")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.mode == "concurrency":
+            return f"concurrency-{self.concurrency}"
+        if self.mode == "rate":
+            return f"rate-{self.rate_rps:g}rps"
+        return self.mode
+
+
+class SloSpec(Strict):
+    """Service-level objectives for goodput (vLLM's definitions): a request is good when it meets all set."""
+
+    ttft_s: float | None = Field(None, gt=0)
+    tpot_s: float | None = Field(None, gt=0)
+    e2e_s: float | None = Field(None, gt=0)
+
+
 class Requirements(Strict):
     """What a usable option must meet; the procurement summary picks the cheapest one that does."""
 
@@ -174,6 +217,8 @@ class SuiteSpec(Strict):
     repetitions: int = Field(1, ge=1, le=100)
     cost: CostSpec = CostSpec()
     requirements: Requirements = Requirements()
+    load: tuple[LoadSpec, ...] = Field((LoadSpec(),), min_length=1)
+    slo: SloSpec = SloSpec()
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     tasks: tuple[TaskSpec, ...] = Field(min_length=1)
 

@@ -36,7 +36,7 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
         records = by_cell.get(cell["cell_id"], [])
-        cell_rows = summarize_cell(cell["cell_id"], task, records, cell_segments, cost)
+        cell_rows = summarize_cell(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
         rows += cell_rows
         values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
         values["quality"] = values.get(primary_metric(task))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Literal
@@ -24,10 +25,12 @@ class FakeBackend:
     """Answers every request the same way; every `fail_every`-th request returns an error."""
 
     Params = FakeParams
+    max_parallel = 256
 
     def __init__(self, params: FakeParams) -> None:
         self.params = params
         self.calls = 0
+        self._lock = threading.Lock()
 
     def info(self) -> BackendInfo:
         return BackendInfo(engine="fake", engine_version="0", model="fake",
@@ -38,11 +41,13 @@ class FakeBackend:
             yield self._answer(request)
 
     def _answer(self, request: Request) -> Result:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
+            call = self.calls
         start = now()
         if self.params.delay_s:
             time.sleep(self.params.delay_s)
-        if self.params.fail_every and self.calls % self.params.fail_every == 0:
+        if self.params.fail_every and call % self.params.fail_every == 0:
             return Result(request.id, t_start=start, t_end=now(), error="scripted failure")
         index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
         text = self._text(request, index)

@@ -60,6 +60,7 @@ class LlamaCppBackend:
     """One loaded GGUF model; requests run one at a time, each from an empty KV cache."""
 
     Params = LlamaCppParams
+    max_parallel = 1  # one llama context: requests run one after another
 
     def __init__(self, params: LlamaCppParams) -> None:
         self.llama_cpp = _import_llama_cpp()

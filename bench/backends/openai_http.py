@@ -64,6 +64,7 @@ class OpenAIBackend:
     """Streams each request; `concurrency` requests are in flight at once (results arrive as they finish)."""
 
     Params = OpenAIParams
+    max_parallel = 1024  # the server queues or batches; httpx.Client is thread-safe
 
     def __init__(self, params: OpenAIParams) -> None:
         self.httpx = _import_httpx()

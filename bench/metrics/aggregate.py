@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from bench.cost import usd_per_1000_tasks
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.metrics.stats import bootstrap_interval, percentile, resample_interval, wilson_interval
-from bench.spec import CostSpec, TaskSpec
+from bench.spec import CostSpec, SloSpec, TaskSpec
 from bench.tasks.scorers import Scorer, build_scorer
 
 
@@ -40,12 +40,22 @@ class MetricRow(BaseModel):
     basis: str = "measured"
 
 
+def origin(r: ItemRecord) -> float:
+    """Latency is measured from the request's arrival when a load generator set one (queueing included)."""
+    return r.t_arrival if r.t_arrival is not None else r.t_start
+
+
 def ttft_s(r: ItemRecord) -> float | None:
-    return r.t_first_token - r.t_start if r.t_first_token is not None else None
+    return r.t_first_token - origin(r) if r.t_first_token is not None else None
 
 
 def e2e_s(r: ItemRecord) -> float:
-    return r.t_end - r.t_start
+    return r.t_end - origin(r)
+
+
+def send_lag_s(r: ItemRecord) -> float | None:
+    """How late the request actually started after its intended arrival (load generator skew + queueing)."""
+    return r.t_start - r.t_arrival if r.t_arrival is not None else None
 
 
 def tpot_s(r: ItemRecord) -> float | None:
@@ -56,8 +66,8 @@ def tpot_s(r: ItemRecord) -> float | None:
 
 
 def prefill_tps(r: ItemRecord) -> float | None:
-    """Prompt tokens actually evaluated (not served from the prefix cache) / TTFT."""
-    ttft = ttft_s(r)
+    """Prompt tokens actually evaluated (not served from the prefix cache) / the engine's TTFT."""
+    ttft = r.t_first_token - r.t_start if r.t_first_token is not None else None
     evaluated = r.prompt_tokens - r.cached_prompt_tokens
     return evaluated / ttft if ttft and evaluated > 0 else None
 
@@ -68,13 +78,39 @@ def decode_tps(r: ItemRecord) -> float | None:
 
 
 def summarize_cell(cell_id: str, task: TaskSpec, records: list[ItemRecord], segments: list[CellSegment],
-                   cost: CostSpec) -> list[MetricRow]:
+                   cost: CostSpec, slo: SloSpec | None = None) -> list[MetricRow]:
     """Every metric of one cell from its records and segments."""
     first = records[0] if records else None
     ident: CellIdent = {"cell_id": cell_id, "model_id": first.model_id if first else "", "task_id": task.id}
     rows = quality_rows(task, [r for r in records if r.repetition == 0], ident)
     perf = performance_rows(records, segments, ident)
+    if slo is not None and (slo.ttft_s or slo.tpot_s or slo.e2e_s):
+        perf += goodput_rows(records, segments, slo, ident)
     return rows + perf + cost_rows(perf, cost, ident)
+
+
+def meets_slo(r: ItemRecord, slo: SloSpec) -> bool:
+    """vLLM's goodput: a request counts when it succeeded and meets every objective that is set
+    (TPOT does not apply to an answer of fewer than two tokens)."""
+    if r.status != "ok":
+        return False
+    ttft, tpot = ttft_s(r), tpot_s(r)
+    if slo.ttft_s is not None and (ttft is None or ttft > slo.ttft_s):
+        return False
+    if slo.tpot_s is not None and tpot is not None and tpot > slo.tpot_s:
+        return False
+    return slo.e2e_s is None or e2e_s(r) <= slo.e2e_s
+
+
+def goodput_rows(records: list[ItemRecord], segments: list[CellSegment], slo: SloSpec,
+                 ident: CellIdent) -> list[MetricRow]:
+    good = [float(meets_slo(r, slo)) for r in records]
+    wall = sum(max(s.t_end - s.t_start, 0.0) for s in segments)
+    low, high = wilson_interval(int(sum(good)), len(good))
+    return [MetricRow(**ident, metric="slo_attainment", value=float(np.mean(good)) if good else None, ci_low=low,
+                      ci_high=high, n=len(good), higher_is_better=True, unit="ratio", group="performance"),
+            MetricRow(**ident, metric="goodput_rps", value=sum(good) / wall if wall > 0 else None, n=len(good),
+                      higher_is_better=True, unit="requests/s", group="performance")]
 
 
 def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: CellIdent) -> list[MetricRow]:
@@ -133,6 +169,7 @@ LATENCY: dict[str, tuple[Callable[[ItemRecord], float | None], str, bool]] = {
     "tpot_s": (tpot_s, "s", False),
     "decode_tps": (decode_tps, "tokens/s", True),
     "prefill_tps": (prefill_tps, "tokens/s", True),
+    "send_lag_s": (send_lag_s, "s", False),
 }
 
 

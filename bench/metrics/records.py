@@ -35,6 +35,8 @@ class ItemRecord(BaseModel):
     t_start: float
     t_first_token: float | None = None
     t_end: float
+    t_arrival: float | None = None
+    """Intended arrival time (rate mode): latencies are measured from it, so queueing is included."""
     choice_logprobs: list[float] | None = None
     engine_extra: dict[str, Any] = {}
     tags: dict[str, str] = {}

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
 
+from bench.report.naming import cell_name
+
 COST_COLUMNS = ["model", "hardware", "basis", "tasks/s", "$/1000 tasks", "$/1000 correct", "J/task", "p95 latency",
                 "fits"]
 
@@ -23,7 +25,7 @@ def cost_table_rows(costs: dict[str, Any], task_id: str) -> list[list[str]]:
     rows = [r for r in costs["rows"] if r["task_id"] == task_id]
     rows.sort(key=lambda r: (r["basis"] != "measured", r["usd_per_1000_tasks"] is None,
                              r["usd_per_1000_tasks"] or 0.0))
-    return [[r["model_id"], r["profile_id"], r["basis"], _num(r["tasks_per_s"], ".2f"),
+    return [[cell_name(r), r["profile_id"], r["basis"], _num(r["tasks_per_s"], ".2f"),
              _num(r["usd_per_1000_tasks"], ".4f"), _num(r["usd_per_1000_correct"], ".4f"),
              _num(r["energy_j_per_task"], ".1f"), _num(r["p95_latency_s"], ".3f", " s"),
              "yes" if r["fits"] else ("no" if r["fits"] is False else "?")] for r in rows]
@@ -38,7 +40,7 @@ def procurement_lines(costs: dict[str, Any]) -> list[str]:
         if choice is None:
             lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
             continue
-        lines.append(f"- {pick['task_id']}: {choice['model_id']} on {choice['profile_id']} ({choice['basis']}): "
+        lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}): "
                      f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {choice['quality']:.0%}"
                      f"{_break_even_note(pick['break_even'])}")
     return lines

@@ -10,6 +10,7 @@ from rich.table import Table
 from tabulate import tabulate
 
 from bench.report.cost_tables import cost_markdown, procurement_lines
+from bench.report.naming import cell_name
 
 COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err"]
 
@@ -45,7 +46,7 @@ def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
         n = errors["n"] if errors else 0
         n_err = round(errors["value"] * n) if errors and errors["value"] is not None else 0
         tables.setdefault(cell["task_id"], []).append([
-            cell["model_id"], _quality(metrics.get(primary)),
+            cell_name(cell), _quality(metrics.get(primary)),
             _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
             _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}"])
