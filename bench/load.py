@@ -56,7 +56,8 @@ def _one(backend: Backend, request: Request, arrival: float | None) -> Result:
 
 def _arrivals(backend: Backend, requests: Sequence[Request], load: LoadSpec, parallel: int) -> Iterator[Result]:
     start = now() + 0.01
-    arrivals = [start + off for off in arrival_offsets(len(requests), load.rate_rps or 1.0, load.seed)]
+    (rate,) = load.rates()  # the plan expands a sweep into one cell per rate
+    arrivals = [start + off for off in arrival_offsets(len(requests), rate, load.seed)]
     return _pooled(backend, requests, arrivals, parallel)
 
 

@@ -69,7 +69,7 @@ def build_plan(suite: LoadedSuite, options: PlanOptions) -> Plan:
             limit = min(x for x in (options.limit, task.limit) if x is not None) if (
                 options.limit or task.limit) else None
             cells += [Cell(cell_id(model, task, limit, load), model, task, limit, load)
-                      for load in suite.spec.load]
+                      for spec in suite.spec.load for load in spec.expand()]
     return Plan(suite=suite, options=options, cells=tuple(cells))
 
 

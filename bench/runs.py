@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.calibrate import calibrate_machine
 from bench.errors import RunError
-from bench.plan import Plan, PlanOptions, build_plan
+from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
 from bench.runner import Progress, cell_items, execute
 from bench.spec import CostSpec, FileDataset, LoadedSuite, load_suite
@@ -81,12 +81,16 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "repetitions": suite.spec.repetitions, "warmup": suite.spec.warmup,
         "tasks": {t.id: {"version": t.version, "datasets": dataset_hashes(suite, t.id)} for t in suite.spec.tasks},
         "models": {m.id: redact(m.model_dump(mode="json")) for m in suite.spec.models},
-        "cells": [{"cell_id": c.id, "model_id": c.model.id, "task_id": c.task.id, "task_version": c.task.version,
-                   "load": c.load.label, "key": c.key, "limit": c.limit, "n_items": len(cell_items(c, suite))}
-                  for c in plan.cells],
+        "cells": [manifest_cell(c, suite) for c in plan.cells],
         **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
         "backends": {},
     }
+
+
+def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
+    return {"cell_id": cell.id, "model_id": cell.model.id, "task_id": cell.task.id,
+            "task_version": cell.task.version, "load": cell.load.label, "rate_rps": (cell.load.rates() or (None,))[0],
+            "key": cell.key, "limit": cell.limit, "n_items": len(cell_items(cell, suite))}
 
 
 def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:

@@ -173,7 +173,8 @@ class LoadSpec(Strict):
 
     mode: Literal["latency", "concurrency", "throughput", "rate"] = "latency"
     concurrency: int | None = Field(None, ge=1, le=4096)
-    rate_rps: float | None = Field(None, gt=0)
+    rate_rps: float | tuple[float, ...] | None = None
+    """Requests per second; a list is a sweep: one cell per rate, and the report draws the curve."""
     seed: int = 0
 
     @model_validator(mode="after")
@@ -182,14 +183,27 @@ class LoadSpec(Strict):
             raise ValueError("mode concurrency needs concurrency: N")
         if self.mode == "rate" and self.rate_rps is None:
             raise ValueError("mode rate needs rate_rps: requests per second")
+        if any(rate <= 0 for rate in self.rates()):
+            raise ValueError("rate_rps must be positive")
         return self
+
+    def rates(self) -> tuple[float, ...]:
+        if self.rate_rps is None:
+            return ()
+        return self.rate_rps if isinstance(self.rate_rps, tuple) else (self.rate_rps,)
+
+    def expand(self) -> list[LoadSpec]:
+        """A rate sweep becomes one rate cell per rate; every other mode is itself."""
+        if self.mode != "rate" or len(self.rates()) <= 1:
+            return [self]
+        return [self.model_copy(update={"rate_rps": rate}) for rate in self.rates()]
 
     @property
     def label(self) -> str:
         if self.mode == "concurrency":
             return f"concurrency-{self.concurrency}"
         if self.mode == "rate":
-            return f"rate-{self.rate_rps:g}rps"
+            return "rate-" + "+".join(f"{rate:g}" for rate in self.rates()) + "rps"
         return self.mode
 
 

@@ -11,6 +11,7 @@ from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
 from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
+from bench.sweep import sweep_curves
 
 SUITE_COPY = "suite.yaml"
 
@@ -46,6 +47,8 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
             "primary_metrics": {t.id: primary_metric(t) for t in suite.spec.tasks},
             "metrics": [row.model_dump() for row in rows],
             "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
+            "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
+                                   suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
             "costs": cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())}
 
 

@@ -167,8 +167,22 @@ def plots_section(runs: Sequence[RunData]) -> str:
         uri = svg_data_uri(FIGURES[name](runs))
         parts.append(f'<figure id="{element_id}"><h3>{escape(heading)}</h3>'
                      f'<img src="{uri}" alt="{escape(heading)}"><figcaption>{escape(caption)}</figcaption></figure>')
+    parts.append(_sweep_figure(runs))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _sweep_figure(runs: Sequence[RunData]) -> str:
+    from bench.report.plots import sweep_figure
+
+    fig = sweep_figure(runs)
+    if fig is None:
+        return ""
+    notes = "".join(f"<li>{escape(c['model_id'])} × {escape(c['task_id'])}: max rate meeting p95 ≤ "
+                    f"{escape(str(c['p95_limit_s']))} s: {escape(str(c['max_rate_meeting_p95_rps']))} req/s</li>"
+                    for run in runs for c in run.summary.get("sweeps", []))
+    return (f'<figure id="sweep-plot"><h3>Rate sweep</h3><img src="{svg_data_uri(fig)}" alt="rate sweep">'
+            f"<figcaption><ul>{notes}</ul></figcaption></figure>")
 
 
 def _local_note(run: RunData) -> str:

@@ -350,6 +350,32 @@ def accuracy_heatmap_figure(runs: Sequence[RunData]) -> Figure:
     return fig
 
 
+# --- rate sweep -----------------------------------------------------------------------------------------------
+
+def sweep_figure(runs: Sequence[RunData]) -> Figure | None:
+    """Latency (p50 and p95, from arrival) against achieved throughput for each rate sweep; None without one."""
+    curves = [c for run in runs for c in run.summary.get("sweeps", [])]
+    if not curves:
+        return None
+    fig, axes = _panels(len(curves))
+    for ax, curve in zip(axes, curves, strict=False):
+        points = [p for p in curve["points"] if p["achieved_tasks_per_s"] and p["e2e_p95_s"]]
+        xs = [p["achieved_tasks_per_s"] for p in points]
+        _style(ax, f"{curve['model_id']} × {curve['task_id']}", "achieved throughput (tasks/s)", LATENCY_LABEL)
+        ax.plot(xs, [p["e2e_p50_s"] for p in points], "o-", label="p50")
+        ax.plot(xs, [p["e2e_p95_s"] for p in points], "s--", label="p95")
+        for p in points:
+            ax.annotate(f"{p['offered_rps']:g}/s", (p["achieved_tasks_per_s"], p["e2e_p95_s"]), fontsize=8,
+                        textcoords="offset points", xytext=(4, 4))
+        if curve["p95_limit_s"]:
+            ax.axhline(curve["p95_limit_s"], color="grey", linestyle=":", label="p95 objective")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("Rate sweep: latency from arrival vs achieved throughput (labels: offered requests/s)",
+                 fontsize=13)
+    return fig
+
+
 # --- files ----------------------------------------------------------------------------------------------------
 
 FIGURES: dict[str, Callable[[Sequence[Any]], Figure]] = {
@@ -379,4 +405,8 @@ def svg_bytes(fig: Figure) -> bytes:
 
 
 def write_all(runs: Sequence[RunData], out_dir: str | Path) -> dict[str, list[Path]]:
-    return {name: save(make(runs), out_dir, name) for name, make in FIGURES.items()}
+    written = {name: save(make(runs), out_dir, name) for name, make in FIGURES.items()}
+    sweep = sweep_figure(runs)
+    if sweep is not None:
+        written["rate_sweep"] = save(sweep, out_dir, "rate_sweep")
+    return written

@@ -53,6 +53,26 @@ def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
     return tables
 
 
+def sweep_markdown(summary: dict[str, Any]) -> list[str]:
+    """Per rate sweep: offered vs achieved rate and latency, and the highest rate meeting the p95 objective."""
+    parts: list[str] = []
+    for curve in summary.get("sweeps", []):
+        limit = curve["p95_limit_s"]
+        best = curve["max_rate_meeting_p95_rps"]
+        verdict = (f"max rate meeting p95 ≤ {limit} s: **{best:g} req/s**" if best is not None else
+                   f"no swept rate meets p95 ≤ {limit} s" if limit else "set slo.e2e_s to find the max rate")
+        rows = [[f"{p['offered_rps']:g}", _opt(p["achieved_tasks_per_s"], ".2f"), _opt(p["e2e_p50_s"], ".3f"),
+                 _opt(p["e2e_p95_s"], ".3f"), _opt(p["slo_attainment"], ".0%")] for p in curve["points"]]
+        parts += [f"## Rate sweep: {curve['model_id']} × {curve['task_id']}", "", verdict, "",
+                  tabulate(rows, headers=["offered req/s", "achieved tasks/s", "p50 e2e s", "p95 e2e s", "SLO met"],
+                           tablefmt="github"), ""]
+    return parts
+
+
+def _opt(value: float | None, spec: str) -> str:
+    return "–" if value is None else f"{value:{spec}}"
+
+
 def skipped_lines(summary: dict[str, Any]) -> list[str]:
     return [f"skipped {s['model_id']} × {s['task_id']}: {s['reason']}" for s in summary.get("skipped", [])]
 
@@ -88,6 +108,7 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
     parts += [_cost_note(summary), ""]
+    parts += sweep_markdown(summary)
     parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.get("skipped") else [])
     if summary.get("costs"):
         parts += cost_markdown(summary["costs"], list(tables))

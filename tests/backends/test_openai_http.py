@@ -278,3 +278,30 @@ def test_a_hosted_entry_without_its_key_is_skipped_and_the_rest_runs(scripted: t
     assert sorted(r.model_id for r in store.records()) == ["hosted"] * 3 + ["local"] * 3
     assert summarize_run(store)["skipped"] == []
     assert "sk-test" not in "".join(p.read_text() for p in store.path.iterdir() if p.is_file())
+
+
+@pytest.mark.model
+def test_rate_sweep_on_the_local_server_finds_the_max_rate_meeting_p95(llama_server: str, tmp_path: Path) -> None:
+    data = REPO / "suites" / "data" / "ticket_triage" / "test.jsonl"
+    suite = {"name": "sweep", "warmup": 1, "slo": {"e2e_s": 1.0},
+             "load": [{"mode": "rate", "rate_rps": [2, 40], "seed": 5}],
+             "models": [{"id": "server", "backend": {"kind": "openai", "base_url": llama_server},
+                         "generation": {"max_tokens": 8}}],
+             "tasks": [{"id": "reply", "limit": 8,
+                        "dataset": {"path": str(data), "fields": {"input": "text", "expected": "category"}},
+                        "prompt": {"user": "Reply in one short sentence: {input}"}, "answer": {"mode": "text"},
+                        "scorers": ["rouge_l"]}]}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "bench", "run", str(path), "--out", str(tmp_path / "runs"),
+                           "--profiles", "nvidia-l4", "--format", "json"], capture_output=True, text=True, cwd=REPO,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (curve,) = json.loads(done.stdout)["sweeps"]
+    low, high = curve["points"]
+    assert (low["offered_rps"], high["offered_rps"]) == (2, 40)
+    assert high["e2e_p95_s"] > low["e2e_p95_s"]          # the server serialises: queueing grows with the rate
+    assert high["achieved_tasks_per_s"] < 40
+    assert curve["max_rate_meeting_p95_rps"] in (None, 2)  # 40 req/s cannot meet 1 s on 2 cores
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "report.md").read_text().count("Rate sweep") == 1
