@@ -40,3 +40,9 @@ class BackendError(BenchError):
 
 class RunError(BenchError):
     """A run directory is missing, corrupt, or cannot be resumed."""
+
+
+class BackendUnavailable(BenchError):
+    """The backend stopped answering mid-run; the run is saved as interrupted and can be resumed."""
+
+    exit_code = 1

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bench.backends.base import BACKENDS, Backend, Request, Result, now
-from bench.errors import BackendError
+from bench.errors import BackendError, BackendUnavailable
 from bench.load import drive
 from bench.metrics.monitors import ProcessMonitor
 from bench.metrics.records import CellSegment, ItemRecord
@@ -23,6 +23,8 @@ from bench.tasks.items import Item
 from bench.tasks.prompts import choice_texts, render, select_few_shot
 from bench.tasks.sampling import balanced_sample
 from bench.tasks.scorers import Scorer, build_scorer
+
+MAX_UNREACHABLE = 3
 
 
 class Progress(Protocol):
@@ -113,10 +115,16 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RunStore, progress: Prog
                 state.warm = _warm_up(backend, work, suite.spec.warmup)
                 monitor.mark()  # CPU time and energy count the measured items only
                 state.t0 = now()
+                unreachable = 0
                 for record in _records(backend, work, state.id):
                     store.append_record(record)
                     state.done += 1
                     progress.advance(record)
+                    unreachable = unreachable + 1 if record.engine_extra.get("unreachable") else 0
+                    if unreachable >= MAX_UNREACHABLE:
+                        raise BackendUnavailable(
+                            f"{work.cell.model.id} stopped answering ({unreachable} requests in a row could not "
+                            "connect); the items so far are recorded, finish with: bench run --resume RUN_DIR")
                 state.completed = True
             finally:
                 state.t1 = now()

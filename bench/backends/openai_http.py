@@ -40,7 +40,9 @@ class OpenAIParams(BackendParamsBase):
 
 
 class RetryableError(Exception):
-    pass
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def _answer_label(text: str) -> str:
@@ -113,7 +115,8 @@ class OpenAIBackend:
                 return self._stream(request, now())
             except RetryableError as exc:
                 if attempt == self.params.max_retries:
-                    return Result(request.id, t_start=start, t_end=now(), error=f"{exc} (after {attempt} retries)")
+                    return Result(request.id, t_start=start, t_end=now(), error=f"{exc} (after {attempt} retries)",
+                                  extra={"unreachable": exc.unreachable})
                 time.sleep(self.params.backoff_s * 2**attempt)
             except Exception as exc:  # one item's failure is recorded, never fatal to the run
                 return Result(request.id, t_start=start, t_end=now(), error=f"{type(exc).__name__}: {exc}")
@@ -128,7 +131,7 @@ class OpenAIBackend:
                 for line in response.iter_lines():
                     self._consume(line, state)
         except (self.httpx.TransportError, self.httpx.RemoteProtocolError) as exc:
-            raise RetryableError(f"connection error: {exc}") from None
+            raise RetryableError(f"connection error: {exc}", unreachable=True) from None
         return self._result(request, start, state)
 
     def _check_status(self, response: Any) -> None:

@@ -175,34 +175,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with SmolLM2; stopped after the module."""
-    pytest.importorskip("llama_cpp.server.app", reason="install llama-cpp-python[server] (the dev extra has it)")
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port with SmolLM2, once it answers."""
     from bench.models import resolve_model
 
-    port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model("bundled:smollm2-135m-instruct")),
                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                break
+            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
+                return proc
         except httpx.HTTPError:
             time.sleep(0.2)
-        assert proc.poll() is None, "the server exited while starting"
-    else:
-        proc.kill()
-        pytest.fail("llama-cpp-python server did not become ready in 90 s")
-    yield url
+        if proc.poll() is not None:
+            pytest.fail("the llama-cpp-python server exited while starting")
+    proc.kill()
+    pytest.fail("llama-cpp-python server did not become ready in 90 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """The server for this module's tests; stopped after them."""
+    pytest.importorskip("llama_cpp.server.app", reason="install llama-cpp-python[server] (the dev extra has it)")
+    port = free_port()
+    proc = start_server(port)
+    yield f"http://127.0.0.1:{port}/v1"
+    stop(proc)
 
 
 @pytest.mark.model
@@ -305,3 +314,55 @@ def test_rate_sweep_on_the_local_server_finds_the_max_rate_meeting_p95(llama_ser
     assert curve["max_rate_meeting_p95_rps"] in (None, 2)  # 40 req/s cannot meet 1 s on 2 cores
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert (run_dir / "report.md").read_text().count("Rate sweep") == 1
+
+
+@pytest.mark.model
+def test_killing_the_server_mid_run_keeps_every_item_and_resume_finishes(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp.server.app", reason="install llama-cpp-python[server] (the dev extra has it)")
+    port = free_port()
+    server = start_server(port)
+    data = REPO / "suites" / "data" / "ticket_triage" / "test.jsonl"
+    suite = {"name": "kill", "warmup": 0,
+             "models": [{"id": "server", "backend": {"kind": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
+                                                     "max_retries": 1, "backoff_s": 0.1},
+                         "generation": {"max_tokens": 24}}],
+             "tasks": [{"id": "reply", "limit": 12,
+                        "dataset": {"path": str(data), "fields": {"input": "text", "expected": "category"}},
+                        "prompt": {"user": "Reply to this ticket: {input}"}, "answer": {"mode": "text"},
+                        "scorers": ["rouge_l"]}]}
+    path = tmp_path / "kill.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    runs = tmp_path / "runs"
+    bench_run = subprocess.Popen([sys.executable, "-m", "bench", "run", str(path), "--out", str(runs),
+                                  "--profiles", "nvidia-l4"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            files = list(runs.glob("*/records.jsonl"))
+            if files and len(files[0].read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.1)
+        server.kill()
+        server.wait(timeout=15)
+        _, stderr = bench_run.communicate(timeout=120)
+    finally:
+        if bench_run.poll() is None:
+            bench_run.kill()
+    assert bench_run.returncode == 1, stderr[-1500:]
+    assert "stopped answering" in stderr and "--resume" in stderr
+    (run_dir,) = runs.iterdir()
+    first = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert {r["status"] for r in first} <= {"ok", "error"} and 3 <= len(first) < 12
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
+    server = start_server(port)
+    try:
+        resumed = subprocess.run([sys.executable, "-m", "bench", "run", "--resume", str(run_dir)], cwd=REPO,
+                                 capture_output=True, text=True, timeout=300)
+    finally:
+        stop(server)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert len(records) == len({r["item_id"] for r in records}) == 12
+    assert all(r["status"] == "ok" for r in records[len(first):])
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
