@@ -130,8 +130,10 @@ class OpenAIBackend:
                 self._check_status(response)
                 for line in response.iter_lines():
                     self._consume(line, state)
+        except (self.httpx.ConnectError, self.httpx.ConnectTimeout) as exc:
+            raise RetryableError(f"cannot connect: {exc}", unreachable=True) from None
         except (self.httpx.TransportError, self.httpx.RemoteProtocolError) as exc:
-            raise RetryableError(f"connection error: {exc}", unreachable=True) from None
+            raise RetryableError(f"connection error: {exc}") from None
         return self._result(request, start, state)
 
     def _check_status(self, response: Any) -> None:

@@ -180,7 +180,8 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     from bench.models import resolve_model
 
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model("bundled:smollm2-135m-instruct")),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
+               "--interrupt_requests", "False"]  # queue concurrent requests instead of cutting the running one
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -310,6 +311,9 @@ def test_rate_sweep_on_the_local_server_finds_the_max_rate_meeting_p95(llama_ser
     low, high = curve["points"]
     assert (low["offered_rps"], high["offered_rps"]) == (2, 40)
     assert high["e2e_p95_s"] > low["e2e_p95_s"]          # the server serialises: queueing grows with the rate
+    records = [json.loads(line) for line in next((tmp_path / "runs").iterdir()).joinpath("records.jsonl")
+               .read_text().splitlines()]
+    assert all(r["status"] == "ok" for r in records), [r["error"] for r in records if r["error"]]
     assert high["achieved_tasks_per_s"] < 40
     assert curve["max_rate_meeting_p95_rps"] in (None, 2)  # 40 req/s cannot meet 1 s on 2 cores
     (run_dir,) = (tmp_path / "runs").iterdir()
