@@ -208,8 +208,22 @@ def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident:
              ("peak_rss_gb", max(s.peak_rss_bytes for s in segments) / 1e9, "GB", False, "memory"),
              ("cpu_s_per_task", sum(s.cpu_user_s + s.cpu_system_s for s in segments) / done if done else None,
               "s", False, "performance")]
+    facts += _gpu_facts(segments)
     return [MetricRow(**ident, metric=m, value=v, n=done, higher_is_better=up, unit=u, group=g)
             for m, v, u, up, g in facts]
+
+
+def _gpu_facts(segments: list[CellSegment]) -> list[tuple[str, float | None, str, bool, str]]:
+    """GPU memory, power and utilisation where a driver reported them (measured, NVML)."""
+    sampled = [s.gpu for s in segments if s.gpu]
+    if not sampled:
+        return []
+    peak = max((g.get("gpu_peak_memory_bytes") or 0.0) for g in sampled) / 1e9
+    power = [float(v) for g in sampled if (v := g.get("gpu_mean_power_w")) is not None]
+    util = [float(v) for g in sampled if (v := g.get("gpu_mean_util_pct")) is not None]
+    return [("peak_gpu_memory_gb", peak, "GB", False, "memory"),
+            ("gpu_power_w", float(np.mean(power)) if power else None, "W", False, "performance"),
+            ("gpu_util_pct", float(np.mean(util)) if util else None, "%", True, "performance")]
 
 
 def cost_rows(perf: list[MetricRow], cost: CostSpec, ident: CellIdent) -> list[MetricRow]:

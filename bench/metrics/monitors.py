@@ -8,6 +8,7 @@ from types import TracebackType
 import psutil
 
 from bench.metrics.energy import EnergyMeter, available_meters
+from bench.metrics.gpu import GpuSampler
 
 
 class ProcessMonitor:
@@ -15,9 +16,11 @@ class ProcessMonitor:
 
     with ProcessMonitor() as mon: ...   then mon.peak_rss_bytes, mon.cpu_user_s, mon.cpu_system_s, mon.energy_j
     Energy is measured by the readable counters (RAPL, NVML); energy_j is None when there are none.
+    NVIDIA GPUs (when a driver is present) are sampled too: mon.gpu.stats.summary().
     """
 
-    def __init__(self, interval_s: float = 0.02, meters: list[EnergyMeter] | None = None) -> None:
+    def __init__(self, interval_s: float = 0.02, meters: list[EnergyMeter] | None = None,
+                 gpu: GpuSampler | None = None) -> None:
         self.interval_s = interval_s
         self.process = psutil.Process()
         self.rss_before_bytes = 0
@@ -28,6 +31,7 @@ class ProcessMonitor:
         self.energy_j: float | None = None
         self.energy_source = "+".join(m.source for m in self.meters) or "none"
         self._energy_start: list[float] = []
+        self.gpu = gpu if gpu is not None else GpuSampler()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_loop, name="bench-rss-sampler", daemon=True)
 
@@ -49,6 +53,8 @@ class ProcessMonitor:
 
     def sample(self) -> None:
         self.peak_rss_bytes = max(self.peak_rss_bytes, self.process.memory_info().rss)
+        if self.gpu.available:
+            self.gpu.sample()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

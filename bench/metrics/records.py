@@ -75,6 +75,8 @@ class CellSegment(BaseModel):
     cpu_system_s: float
     energy_j: float | None = None
     energy_source: str = "none"
+    gpu: dict[str, float | None] = {}
+    """GPU peak memory, mean power and utilisation over the segment (empty without an NVIDIA driver)."""
     completed: bool
     error: str | None = None
     """Why the cell did not run (its backend could not be created); its items stay pending for --resume."""
