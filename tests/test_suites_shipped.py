@@ -33,7 +33,8 @@ def test_shipped_suite_loads_and_plans(path: Path) -> None:
     loaded = load_suite(path)
     spec = loaded.spec
     plan = build_plan(loaded, PlanOptions())
-    assert len(plan.cells) == len(spec.models) * len(spec.tasks)
+    loads = sum(len(load.expand()) for load in spec.load)
+    assert len(plan.cells) == len(spec.models) * len(spec.tasks) * loads
     assert {(c.model.id, c.task.id) for c in plan.cells} == {(m.id, t.id) for m in spec.models for t in spec.tasks}
     assert len({c.id for c in plan.cells}) == len(plan.cells)
 
