@@ -57,7 +57,7 @@ def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments
     reasons = {s.cell_id: s.error for s in segments if s.error}
     pending = [c for c in cells if c["cell_id"] in reasons and not by_cell.get(c["cell_id"])]
     return [{"cell_id": c["cell_id"], "model_id": c["model_id"], "task_id": c["task_id"],
-             "reason": reasons[c["cell_id"]]} for c in pending]
+             "load": c.get("load", "latency"), "reason": reasons[c["cell_id"]]} for c in pending]
 
 
 def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:

@@ -74,7 +74,7 @@ def _opt(value: float | None, spec: str) -> str:
 
 
 def skipped_lines(summary: dict[str, Any]) -> list[str]:
-    return [f"skipped {s['model_id']} × {s['task_id']}: {s['reason']}" for s in summary.get("skipped", [])]
+    return [f"skipped {cell_name(s)} × {s['task_id']}: {s['reason']}" for s in summary.get("skipped", [])]
 
 
 def print_comparison(summary: dict[str, Any], console: Console) -> None:
