@@ -94,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
         return plan(args) if args.suite else EXIT_BAD_INPUT
     progress = RichProgress(err)
     if args.resume:
-        store = resume_run(args.resume, progress)
+        store = resume_run(args.resume, progress, args.executor)
     else:
-        store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour), progress)
+        store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour, args.executor),
+                          progress)
     summary = write_report(store, _cost_options(args))
     if args.format == "json":
         print_json(summary)

@@ -27,6 +27,14 @@ from bench.tasks.scorers import Scorer, build_scorer
 MAX_UNREACHABLE = 3
 
 
+class RecordSink(Protocol):
+    """Where a cell's measurements go: the run store, or a queue back to the driver (Ray executor)."""
+
+    def append_record(self, record: ItemRecord) -> None: ...
+
+    def append_segment(self, segment: CellSegment) -> None: ...
+
+
 class Progress(Protocol):
     def start_cell(self, cell: Cell, total: int, done: int) -> None: ...
 
@@ -98,7 +106,7 @@ class SegmentState:
     error: str | None = None
 
 
-def run_cell(work: CellWork, suite: LoadedSuite, store: RunStore, progress: Progress) -> None:
+def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Progress) -> None:
     """Load, warm up, measure; the segment facts are written even if the cell is interrupted."""
     state = SegmentState(id=uuid.uuid4().hex[:12])
     progress.start_cell(work.cell, work.total, work.total - len(work.pending))

@@ -31,6 +31,8 @@ class RunRequest:
     options: PlanOptions
     out_root: Path
     usd_per_hour: float | None = None
+    executor: str = "local"
+    """local, or ray / ray:ADDRESS (a Ray cluster; plain ray starts a local instance)."""
 
 
 def redact(value: Any) -> Any:
@@ -52,11 +54,11 @@ def start_run(request: RunRequest, progress: Progress) -> RunStore:
     store = RunStore(new_run_dir(request.out_root, suite.spec.name))
     (store.path / SUITE_COPY).write_text(suite.text, encoding="utf-8")
     store.write_manifest(new_manifest(store.path.name, plan, cost))
-    run_plan(store, plan, progress)
+    run_plan(store, plan, progress, request.executor)
     return store
 
 
-def resume_run(run_dir: Path, progress: Progress) -> RunStore:
+def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> RunStore:
     """Finish an interrupted run: same suite copy, same options, only the missing items."""
     store = RunStore(run_dir)
     manifest = store.read_manifest()
@@ -67,7 +69,7 @@ def resume_run(run_dir: Path, progress: Progress) -> RunStore:
     if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
         raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume")
     _check_datasets_unchanged(suite, manifest, run_dir)
-    run_plan(store, plan, progress)
+    run_plan(store, plan, progress, executor)
     return store
 
 
@@ -112,13 +114,13 @@ def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_
                            "resuming would mix two datasets (start a new run)")
 
 
-def run_plan(store: RunStore, plan: Plan, progress: Progress) -> None:
+def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "local") -> None:
     """Execute with status bookkeeping; Ctrl-C or SIGTERM leave a valid run marked interrupted."""
-    store.update_manifest(status="running")
+    store.update_manifest(status="running", executor=executor)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     status = "interrupted"
     try:
-        execute(plan, store, progress)
+        _execute(plan, store, progress, executor)
         status = "complete"
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -126,6 +128,18 @@ def run_plan(store: RunStore, plan: Plan, progress: Progress) -> None:
         backends = {s.model_id: s.backend for s in store.segments() if s.error is None}
         store.update_manifest(status=status, ended_at=_utc_now(), backends=backends)
         write_report(store)
+
+
+def _execute(plan: Plan, store: RunStore, progress: Progress, executor: str) -> None:
+    kind, _, address = executor.partition(":")
+    if kind == "local":
+        execute(plan, store, progress)
+    elif kind == "ray":
+        from bench.executors.ray_executor import execute_ray
+
+        execute_ray(plan, store, progress, address or None)
+    else:
+        raise RunError(f"unknown executor '{executor}' (use local, ray or ray:ADDRESS)")
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

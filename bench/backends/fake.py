@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,9 @@ class FakeParams(BackendParamsBase):
     delay_s: float = 0.0
     fail_every: int = 0
     completion_tokens: int = 4
+    crash_after: int = 0
+    """Test hook: after this many requests the process dies (os._exit) once, if crash_marker does not exist."""
+    crash_marker: str | None = None
 
 
 class FakeBackend:
@@ -44,6 +48,7 @@ class FakeBackend:
         with self._lock:
             self.calls += 1
             call = self.calls
+        self._maybe_crash(call)
         start = now()
         if self.params.delay_s:
             time.sleep(self.params.delay_s)
@@ -55,6 +60,13 @@ class FakeBackend:
         return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),
                       completion_tokens=self.params.completion_tokens, t_start=start,
                       t_first_token=start + (end - start) / 2, t_end=end)
+
+    def _maybe_crash(self, call: int) -> None:
+        marker = self.params.crash_marker
+        if self.params.crash_after and call > self.params.crash_after and marker and not os.path.exists(marker):
+            with open(marker, "w") as handle:
+                handle.write("crashed once\n")
+            os._exit(1)
 
     def _text(self, request: Request, index: int | None) -> str:
         if index is not None:

@@ -61,6 +61,7 @@ class LlamaCppBackend:
 
     Params = LlamaCppParams
     max_parallel = 1  # one llama context: requests run one after another
+    ray_resources: ClassVar[dict[str, float]] = {"num_cpus": 2}  # its threads take the cores
 
     def __init__(self, params: LlamaCppParams) -> None:
         self.llama_cpp = _import_llama_cpp()
