@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.backends.llama_cpp import _import_llama_cpp
+from bench import optional
 from bench.models import BUNDLED, BUNDLED_PREFIX, file_sha256, resolve_model
 
 
@@ -29,7 +29,7 @@ class ModelInfo:
 
 def read_model_info(ref: str) -> ModelInfo:
     """Load the GGUF with llama.cpp (weights memory-mapped, tiny context) and read its metadata."""
-    llama_cpp = _import_llama_cpp()
+    llama_cpp = optional.llama_cpp()
     path = resolve_model(ref)
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, n_threads=1, verbose=False)
     try:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from bench import optional
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
 from bench.errors import BackendError
 from bench.hardware import physical_cores
@@ -48,14 +49,6 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _import_llama_cpp() -> Any:
-    try:
-        import llama_cpp
-    except ImportError:
-        raise BackendError("the llama_cpp backend needs llama-cpp-python: pip install -e '.[llama]'") from None
-    return llama_cpp
-
-
 class LlamaCppBackend:
     """One loaded GGUF model; requests run one at a time, each from an empty KV cache."""
 
@@ -64,7 +57,7 @@ class LlamaCppBackend:
     ray_resources: ClassVar[dict[str, float]] = {"num_cpus": 2}  # its threads take the cores
 
     def __init__(self, params: LlamaCppParams) -> None:
-        self.llama_cpp = _import_llama_cpp()
+        self.llama_cpp = optional.llama_cpp()
         self.params = params
         self.path = resolve_model(params.model)
         self.n_threads = params.n_threads or physical_cores()

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
 from bench.errors import BackendError
+from bench.optional import require
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
@@ -54,14 +55,6 @@ def _answer_label(text: str) -> str:
     return str(value.get("answer", "")) if isinstance(value, dict) else text.strip()
 
 
-def _import_httpx() -> Any:
-    try:
-        import httpx
-    except ImportError:
-        raise BackendError("the openai backend needs httpx: pip install httpx") from None
-    return httpx
-
-
 class OpenAIBackend:
     """Streams each request; `concurrency` requests are in flight at once (results arrive as they finish)."""
 
@@ -69,7 +62,7 @@ class OpenAIBackend:
     max_parallel = 1024  # the server queues or batches; httpx.Client is thread-safe
 
     def __init__(self, params: OpenAIParams) -> None:
-        self.httpx = _import_httpx()
+        self.httpx = require("httpx", "the openai backend", "pip install httpx")
         self.params = params
         headers = {"Authorization": f"Bearer {self._api_key()}"} if params.api_key_env else {}
         self.client = self.httpx.Client(base_url=params.base_url.rstrip("/"), headers=headers,

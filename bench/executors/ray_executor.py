@@ -10,22 +10,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BackendError
 from bench.metrics.records import CellSegment, ItemRecord
+from bench.optional import require
 from bench.plan import Plan, PlanOptions, build_plan
 from bench.runner import Progress, prepare, run_cell
 from bench.spec import NoChecks, parse_suite
 from bench.store import RunStore
 
 TASK_RETRIES = 2
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise BackendError("--executor ray needs Ray: pip install -e '.[ray]'") from None
-    return ray
 
 
 class QueueSink:
@@ -64,7 +56,7 @@ def remote_cell(queue: Any, suite_text: str, suite_path: str, options: dict[str,
 
 def execute_ray(plan: Plan, store: RunStore, progress: Progress, address: str | None) -> None:
     """Submit every unfinished cell, then append what the workers stream back until all tasks end."""
-    ray = _ray()
+    ray = require("ray", "--executor ray", "pip install -e '.[ray]'")
     from ray.util.queue import Queue
 
     if not ray.is_initialized():

@@ -1,0 +1,20 @@
+"""Optional engines are imported only when used, with a one-line error naming what to install."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bench.errors import BackendError
+
+
+def require(module: str, needed_by: str, install: str) -> Any:
+    """import_module(module), or BackendError('<needed_by> needs <module>: <install>')."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BackendError(f"{needed_by} needs {module}: {install}") from None
+
+
+def llama_cpp() -> Any:
+    return require("llama_cpp", "the llama_cpp backend", "pip install -e '.[llama]'")
