@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench.metrics.aggregate import e2e_s
+from bench.report.naming import cell_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -58,10 +59,14 @@ def primary_metric(runs: Sequence[RunData], task_id: str) -> str:
     return next(str(r.summary["primary_metrics"][task_id]) for r in runs if task_id in r.summary["primary_metrics"])
 
 
+def cell_names(run: RunData) -> dict[str, str]:
+    """cell id -> the name figures use: the model, plus the load mode when it is not one request at a time."""
+    return {cell["cell_id"]: cell_name(cell) for cell in run.summary["cells"]}
+
+
 def series(runs: Sequence[RunData]) -> list[Series]:
-    """(run, model) pairs in order; labelled by model alone when there is one run."""
-    pairs = [(run.run_id, row["model_id"]) for run in runs
-             for row in [*run.summary["cells"], *cost_rows(run), *run.summary["metrics"]]]
+    """(run, model[@load]) pairs in order; labelled by that name alone when there is one run."""
+    pairs = [(run.run_id, name) for run in runs for name in cell_names(run).values()]
     unique = list(dict.fromkeys(pairs))
     colors = [f"C{i % 10}" for i in range(len(unique))]
     return [Series(run_id, model, model if len(runs) == 1 else f"{model} [{run_id}]", color)
@@ -157,7 +162,7 @@ def cost_points(runs: Sequence[RunData], task_id: str, all_series: list[Series])
                 skipped += 1
                 continue
             points.append(CostPoint(row["usd_per_1000_tasks"], row["quality"] * 100, row["basis"] == "measured",
-                                    row["profile_id"], _series_of(all_series, run.run_id, row["model_id"])))
+                                    row["profile_id"], _series_of(all_series, run.run_id, cell_name(row))))
     return points, skipped
 
 
@@ -221,7 +226,7 @@ def pareto_figure(runs: Sequence[RunData]) -> Figure:
 
 def _throughput_rows(runs: Sequence[RunData], task_id: str) -> list[tuple[str, str, str, float, bool]]:
     """(run_id, model_id, profile_id, tasks/s, measured) for rows with a positive throughput."""
-    return [(run.run_id, row["model_id"], row["profile_id"], row["tasks_per_s"], row["basis"] == "measured")
+    return [(run.run_id, cell_name(row), row["profile_id"], row["tasks_per_s"], row["basis"] == "measured")
             for run in runs for row in cost_rows(run)
             if row["task_id"] == task_id and _positive(row["tasks_per_s"])]
 
@@ -275,7 +280,9 @@ def empirical_cdf(values: Sequence[float]) -> tuple[list[float], list[float]]:
 
 
 def _latencies(run: RunData, task_id: str, model_id: str) -> list[float]:
-    return [e2e_s(r) for r in run.records if r.task_id == task_id and r.model_id == model_id and r.status == "ok"]
+    names = cell_names(run)
+    return [e2e_s(r) for r in run.records
+            if r.task_id == task_id and names.get(r.cell_id) == model_id and r.status == "ok"]
 
 
 def _latency_panel(ax: Axes, runs: Sequence[RunData], task_id: str, all_series: list[Series]) -> None:
@@ -319,7 +326,7 @@ def accuracy_matrix(runs: Sequence[RunData], all_series: list[Series]) -> tuple[
         primaries = run.summary["primary_metrics"]
         for row in run.summary["metrics"]:
             if row["metric"] == primaries.get(row["task_id"]) and row["value"] is not None:
-                column = all_series.index(_series_of(all_series, run.run_id, row["model_id"]))
+                column = all_series.index(_series_of(all_series, run.run_id, cell_names(run)[row["cell_id"]]))
                 matrix[tasks.index(row["task_id"])][column] = row["value"] * 100
     return tasks, matrix
 
