@@ -20,6 +20,8 @@ def sweep_curves(cells: list[dict[str, Any]], metrics: list[dict[str, Any]],
         if len(group) < 2:
             continue
         points = [_point(cell, value) for cell in sorted(group, key=lambda c: c["rate_rps"])]
+        if not any(p["achieved_tasks_per_s"] for p in points):
+            continue  # nothing measured (e.g. a hosted API skipped for want of its key)
         curves.append({"model_id": model_id, "task_id": task_id, "p95_limit_s": p95_limit_s, "points": points,
                        "max_rate_meeting_p95_rps": max_rate(points, p95_limit_s)})
     return curves
