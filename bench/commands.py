@@ -113,7 +113,7 @@ def report(args: argparse.Namespace) -> int:
     stores = [RunStore(Path(p)) for p in args.run_dir]
     summaries = [write_report(store, _cost_options(args)) for store in stores]
     if args.format == "html":
-        return _write_html(stores, args)
+        return _write_html(stores, summaries, args)
     if args.format == "table":
         for summary in summaries:
             print_comparison(summary, out)
@@ -138,13 +138,15 @@ def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str,
     return "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
 
 
-def _write_html(stores: list[RunStore], args: argparse.Namespace) -> int:
-    """report.html (self-contained) and the plots as PNG + SVG in plots/ beside it."""
-    from bench.api import load_run
+def _write_html(stores: list[RunStore], summaries: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    """report.html (self-contained) and the plots as PNG + SVG in plots/ beside it (summaries not recomputed)."""
+    from bench.api import RunData
     from bench.report.html import render_html
     from bench.report.plots import write_all
+    from bench.store import validate_records
 
-    runs = [load_run(store.path, _cost_options(args)) for store in stores]
+    runs = [RunData(store.path, store.read_manifest(), summary, validate_records(store))
+            for store, summary in zip(stores, summaries, strict=True)]
     target: Path = args.out or stores[0].path / "report.html"
     target.write_text(render_html(runs), encoding="utf-8")
     written = write_all(runs, target.parent / "plots")

@@ -4,7 +4,6 @@ llama-cpp-python server with the bundled SmolLM2 model (parity with the in-proce
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -215,6 +214,17 @@ def llama_server() -> Iterator[str]:
     stop(proc)
 
 
+def run_suite(suite: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`bench run` on the suite (written to tmp_path) through the CLI, results under tmp_path/runs."""
+    path = tmp_path / f"{suite['name']}.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "bench", "run", str(path), "--out", str(tmp_path / "runs"),
+                           "--profiles", "nvidia-l4", "--format", "json"], capture_output=True, text=True, cwd=REPO,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 @pytest.mark.model
 def test_same_greedy_predictions_in_process_and_over_http(llama_server: str, tmp_path: Path) -> None:
     data = REPO / "suites" / "data" / "email_routing" / "test.jsonl"
@@ -238,12 +248,7 @@ def test_same_greedy_predictions_in_process_and_over_http(llama_server: str, tmp
                    "dataset": {"path": str(data), "fields": {"input": "subject", "expected": "department"}},
                    "prompt": {"user": "Write a one-line reply to: {input}"}, "answer": {"mode": "text"},
                    "scorers": ["rouge_l"]}]}
-    path = tmp_path / "parity.yaml"
-    path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    done = subprocess.run([sys.executable, "-m", "bench", "run", str(path), "--out", str(tmp_path / "runs"),
-                           "--profiles", "nvidia-l4", "--format", "json"], capture_output=True, text=True, cwd=REPO,
-                          timeout=600, env={**os.environ})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_suite(suite, tmp_path)
     (run_dir,) = (tmp_path / "runs").iterdir()
     records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
     by_model: dict[str, dict[tuple[str, str], Any]] = {"in-process": {}, "server": {}}
@@ -301,12 +306,7 @@ def test_rate_sweep_on_the_local_server_finds_the_max_rate_meeting_p95(llama_ser
                         "dataset": {"path": str(data), "fields": {"input": "text", "expected": "category"}},
                         "prompt": {"user": "Reply in one short sentence: {input}"}, "answer": {"mode": "text"},
                         "scorers": ["rouge_l"]}]}
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    done = subprocess.run([sys.executable, "-m", "bench", "run", str(path), "--out", str(tmp_path / "runs"),
-                           "--profiles", "nvidia-l4", "--format", "json"], capture_output=True, text=True, cwd=REPO,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_suite(suite, tmp_path)
     (curve,) = json.loads(done.stdout)["sweeps"]
     low, high = curve["points"]
     assert (low["offered_rps"], high["offered_rps"]) == (2, 40)
