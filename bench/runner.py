@@ -15,11 +15,12 @@ from bench.load import drive
 from bench.metrics.monitors import ProcessMonitor
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.plan import Cell, Plan
-from bench.spec import LoadedSuite, TaskSpec
+from bench.spec import LmEvalDataset, LoadedSuite, ModelSpec, TaskSpec
 from bench.store import RunStore
 from bench.tasks.answers import parse_prediction
 from bench.tasks.datasets import load_items
 from bench.tasks.items import Item
+from bench.tasks.lm_eval_source import is_lm_eval_item, lm_eval_request
 from bench.tasks.prompts import choice_texts, render, select_few_shot
 from bench.tasks.sampling import balanced_sample
 from bench.tasks.scorers import Scorer, build_scorer
@@ -58,9 +59,14 @@ class CellWork:
 
 
 def cell_items(cell: Cell, suite: LoadedSuite) -> list[Item]:
-    """The items a cell evaluates: all of them, or a seeded label-balanced sample of `limit`."""
+    """The items a cell evaluates: all of them, or a seeded label-balanced sample of `limit`
+    (lm-eval tasks: the first `limit` documents, as lm-eval's --limit)."""
     items = load_items(cell.task.dataset, suite.base_dir)
-    return balanced_sample(items, cell.limit, cell.task.id) if cell.limit else items
+    if not cell.limit:
+        return items
+    if isinstance(cell.task.dataset, LmEvalDataset):
+        return items[: cell.limit]
+    return balanced_sample(items, cell.limit, cell.task.id)
 
 
 def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> CellWork:
@@ -70,11 +76,15 @@ def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> 
     pending = [(item, rep) for rep in range(suite.spec.repetitions) for item in items
                if (cell.id, item.id, rep) not in done]
     scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
+    for scorer in scorers:
+        scorer.bind(task, suite.base_dir)
     return CellWork(cell, items, shots, scorers, pending, len(items) * suite.spec.repetitions)
 
 
 def build_request(work: CellWork, item: Item, repetition: int) -> Request:
     task, cell = work.cell.task, work.cell
+    if is_lm_eval_item(item):
+        return lm_eval_request(item, f"{item.id}#{repetition}", cell.model.generation)
     prompt = render(item, task.prompt, task.answer, work.shots)
     return Request(id=f"{item.id}#{repetition}", messages=prompt.messages, completion=prompt.completion,
                    mode=task.answer.mode, generation=cell.model.generation,
@@ -85,10 +95,45 @@ def build_request(work: CellWork, item: Item, repetition: int) -> Request:
 def execute(plan: Plan, store: RunStore, progress: Progress) -> None:
     """Run every cell of the plan, skipping items already in the store (resume)."""
     done = {record.key for record in store.records()}
-    for cell in plan.cells:
-        work = prepare(cell, plan.suite, done)
-        if work.pending:
-            run_cell(work, plan.suite, store, progress)
+    with BackendPool() as pool:
+        for cell in plan.cells:
+            work = prepare(cell, plan.suite, done)
+            if work.pending:
+                run_cell(work, plan.suite, store, progress, pool)
+
+
+class BackendPool:
+    """Keeps the last backend loaded, so consecutive cells of one model (its tasks and load modes) load it once:
+    a vLLM engine or a large model takes minutes to start. A cell that fails or is interrupted closes it."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._backend: Backend | None = None
+        self.load_s = 0.0
+
+    def acquire(self, model: ModelSpec) -> tuple[Backend, bool]:
+        """The backend for `model` and whether it was already loaded (BackendError if it cannot be created)."""
+        key = model.backend.model_dump_json()
+        if self._backend is not None and key == self._key:
+            return self._backend, True
+        self.close()
+        factory = BACKENDS.get(model.backend.kind)
+        params = factory.Params.model_validate(model.backend.model_dump())
+        start = now()
+        self._backend = factory(params)
+        self._key, self.load_s = key, now() - start
+        return self._backend, False
+
+    def close(self) -> None:
+        backend, self._backend, self._key = self._backend, None, None
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> BackendPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -103,18 +148,22 @@ class SegmentState:
     t0: float = 0.0
     t1: float = 0.0
     completed: bool = False
+    reused: bool = False
     error: str | None = None
 
 
-def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Progress) -> None:
-    """Load, warm up, measure; the segment facts are written even if the cell is interrupted."""
+def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Progress,
+             pool: BackendPool | None = None) -> None:
+    """Load (or reuse), warm up, measure; the segment facts are written even if the cell is interrupted."""
     state = SegmentState(id=uuid.uuid4().hex[:12])
     progress.start_cell(work.cell, work.total, work.total - len(work.pending))
     monitor = ProcessMonitor()
+    own_pool = pool is None
+    pool = pool or BackendPool()
     try:
         with monitor:
             try:
-                backend = _load_backend(work, state)
+                backend = _load_backend(work, state, pool)
             except BackendError as exc:  # e.g. an API key not set: skip this cell, run the others
                 state.info, state.error = {}, str(exc)
                 progress.skip_cell(work.cell, str(exc))
@@ -136,19 +185,17 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
                 state.completed = True
             finally:
                 state.t1 = now()
-                backend.close()
+                if own_pool or not state.completed:
+                    pool.close()
     finally:
         progress.end_cell()
         if state.info is not None:
             store.append_segment(_segment(work, state, monitor))
 
 
-def _load_backend(work: CellWork, state: SegmentState) -> Backend:
-    factory = BACKENDS.get(work.cell.model.backend.kind)
-    params = factory.Params.model_validate(work.cell.model.backend.model_dump())
-    start = now()
-    backend: Backend = factory(params)
-    state.load_s = now() - start
+def _load_backend(work: CellWork, state: SegmentState, pool: BackendPool) -> Backend:
+    backend, state.reused = pool.acquire(work.cell.model)
+    state.load_s = pool.load_s
     state.info = backend.info().model_dump()
     return backend
 
@@ -178,10 +225,10 @@ def _prompt_hash(request: Request) -> str:
 def make_record(work: CellWork, item: Item, repetition: int, result: Result, segment: str,
                 prompt_sha: str) -> ItemRecord:
     task: TaskSpec = work.cell.task
-    prediction, parse_error = parse_prediction(result, task.answer) if result.error is None else (None, None)
+    prediction, parse_error = _prediction(item, result, task)
     scores: dict[str, float] = {}
     for scorer in work.scorers:
-        scores.update(scorer.item(prediction, item.expected))
+        scores.update(scorer.score(item, result, prediction))
     return ItemRecord(
         cell_id=work.cell.id, model_id=work.cell.model.id, task_id=task.id, task_version=task.version,
         item_id=item.id, repetition=repetition, segment=segment, prompt_sha256=prompt_sha,
@@ -194,6 +241,14 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
         tags=item.tags)
 
 
+def _prediction(item: Item, result: Result, task: TaskSpec) -> tuple[Any, str | None]:
+    if result.error is not None:
+        return None, None
+    if is_lm_eval_item(item):  # the chosen continuation or the generated text; lm-eval's filters score it
+        return result.text.strip(), None
+    return parse_prediction(result, task.answer)
+
+
 def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> CellSegment:
     return CellSegment(
         cell_id=work.cell.id, model_id=work.cell.model.id, task_id=work.cell.task.id, segment=state.id,
@@ -202,4 +257,4 @@ def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> Ce
         peak_rss_bytes=monitor.peak_rss_bytes, cpu_user_s=monitor.cpu_user_s, cpu_system_s=monitor.cpu_system_s,
         energy_j=monitor.energy_j, energy_source=monitor.energy_source, error=state.error,
         gpu=monitor.gpu.stats.summary() if monitor.gpu.available else {},
-        completed=state.completed)
+        completed=state.completed, backend_reused=state.reused)

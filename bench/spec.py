@@ -81,6 +81,18 @@ class GeneratorDataset(Strict):
     seed: int = 0
 
 
+class LmEvalDataset(Strict):
+    """An lm-eval task (its YAML, its prompts, its filters and metrics) whose requests bench's backends answer."""
+
+    kind: Literal["lm_eval"]
+    task: str = Field(min_length=1)
+    include_path: str | None = None
+    """Folder of task YAMLs, relative to the suite; relative data_files in them are relative to that folder."""
+    num_fewshot: int | None = Field(None, ge=0, le=64)
+    fewshot_seed: int = 1234
+    """lm-eval's default fewshot_random_seed, so few-shot examples match its own run."""
+
+
 FileDataset = JsonlDataset | CsvDataset
 def _dataset_kind(value: Any) -> str:
     """Datasets default to JSONL when `kind` is left out."""
@@ -91,9 +103,9 @@ def _dataset_kind(value: Any) -> str:
 
 DatasetSpec = Annotated[
     Annotated[JsonlDataset, Tag("jsonl")] | Annotated[CsvDataset, Tag("csv")]
-    | Annotated[GeneratorDataset, Tag("generator")],
+    | Annotated[GeneratorDataset, Tag("generator")] | Annotated[LmEvalDataset, Tag("lm_eval")],
     Discriminator(_dataset_kind, custom_error_type="dataset_kind",
-                  custom_error_message="unknown dataset kind (use jsonl, csv or generator)"),
+                  custom_error_message="unknown dataset kind (use jsonl, csv, generator or lm_eval)"),
 ]
 
 

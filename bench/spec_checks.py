@@ -10,10 +10,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.backends.base import BACKENDS
-from bench.errors import Problem, SpecError
+from bench.errors import BackendError, Problem, SpecError
 from bench.models import BUNDLED, BUNDLED_PREFIX
 from bench.registry import suggest
-from bench.spec import DatasetSpec, GeneratorDataset, LoadedSuite, ModelSpec, TaskSpec, pydantic_problems
+from bench.spec import (
+    DatasetSpec,
+    GeneratorDataset,
+    LmEvalDataset,
+    LoadedSuite,
+    ModelSpec,
+    PromptSpec,
+    TaskSpec,
+    pydantic_problems,
+)
 from bench.tasks.datasets import item_columns, load_items, resolve_path
 from bench.tasks.generators import GENERATORS
 from bench.tasks.items import Item
@@ -143,6 +152,11 @@ def _prefixed(problems: Iterable[Problem], prefix: str) -> list[Problem]:
 
 def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Problem]:
     problems = _check_scorers(task, where, file)
+    if isinstance(task.dataset, LmEvalDataset):
+        return problems + _check_lm_eval_task(task, task.dataset, where, file, base_dir)
+    if any(ref.name == "lm_eval" for ref in task.scorers):
+        problems.append(Problem(file, f"{where}.scorers", "the lm_eval scorer scores lm_eval datasets only",
+                                "use dataset: {kind: lm_eval, task: ...} or another scorer"))
     items, dataset_problems = _load(task.dataset, f"{where}.dataset", file, base_dir)
     problems += dataset_problems
     shots: list[Item] = []
@@ -151,6 +165,33 @@ def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Pr
         problems += shot_problems
     problems += _check_templates(task, items + shots, where, file)
     problems += _check_answer(task, items + shots, where, file)
+    return problems
+
+
+def _check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, where: str, file: str,
+                        base_dir: Path) -> list[Problem]:
+    """The lm-eval task loads, bench can run its output type, and the suite leaves prompts and scoring to it."""
+    from bench.tasks.lm_eval_scorer import check_mean_aggregation
+    from bench.tasks.lm_eval_source import load_task, output_type
+
+    problems = []
+    if [ref.name for ref in task.scorers] != ["lm_eval"]:
+        problems.append(Problem(file, f"{where}.scorers", "an lm_eval dataset is scored by lm-eval's own metrics",
+                                "set scorers: [lm_eval]"))
+    if task.few_shot is not None or task.prompt != PromptSpec():
+        problems.append(Problem(file, where, "lm-eval builds the prompt and few-shot examples of its tasks",
+                                "remove prompt/few_shot; use dataset.num_fewshot"))
+    try:
+        lm_task = load_task(dataset, base_dir)
+        check_mean_aggregation(lm_task)
+    except (SpecError, BackendError) as exc:
+        found = exc.problems if isinstance(exc, SpecError) else [Problem(file, f"{where}.dataset", str(exc))]
+        return problems + [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
+                           for p in found]
+    wanted = {"multiple_choice": "choices", "generate_until": "text"}[output_type(lm_task)]
+    if task.answer.mode != wanted or (wanted == "choices" and task.answer.method != "loglik"):
+        problems.append(Problem(file, f"{where}.answer", f"lm-eval task '{dataset.task}' is "
+                                f"{output_type(lm_task)}", f"set answer: {{mode: {wanted}}}"))
     return problems
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
     segments = [s for s in all_segments if s.error is None]
     rows: list[MetricRow] = []
     cost_inputs = []
+    primaries = {t.id: primary_metric(t) for t in suite.spec.tasks}
     for cell in manifest["cells"]:
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
@@ -40,11 +42,12 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
         cell_rows = summarize_cell(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
         rows += cell_rows
         values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
-        values["quality"] = values.get(primary_metric(task))
+        primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
+        values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
     return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
             "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
-            "primary_metrics": {t.id: primary_metric(t) for t in suite.spec.tasks},
+            "primary_metrics": primaries,
             "metrics": [row.model_dump() for row in rows],
             "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
             "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
@@ -66,10 +69,16 @@ def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:
     return tasks[task_id]
 
 
-def primary_metric(task: TaskSpec) -> str:
+NON_SCORE_METRICS = ("error_rate", "parse_failure_rate")
+
+
+def primary_metric(task: TaskSpec, rows: Sequence[MetricRow] = ()) -> str:
+    """The task's headline metric: its first scorer's, or (lm_eval: the task's own) the first quality metric."""
     from bench.tasks.scorers import SCORERS
 
-    return SCORERS.get(task.scorers[0].name).primary
+    named = SCORERS.get(task.scorers[0].name).primary
+    quality = [r.metric for r in rows if r.group == "quality" and r.metric not in NON_SCORE_METRICS]
+    return named or (quality[0] if quality else "")
 
 
 def write_report(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:

@@ -161,3 +161,35 @@ def test_a_run_reports_each_mode_with_goodput(write_suite: WriteSuite, labels_js
     assert "fake-a @ concurrency-6" in report and "fake-a @ rate-100rps" in report
     records = [json.loads(line) for line in (store.path / "records.jsonl").read_text().splitlines()]
     assert sum(r["t_arrival"] is not None for r in records) == 6  # the rate cell's items
+
+
+class InEngine(FakeBackend):
+    """A batching engine: drive() hands it the whole cell and the load shape (as it does vLLM)."""
+
+    shapes: list[tuple[int, list[float] | None]]
+
+    def generate_load(self, batch: Sequence[Request], parallel: int,
+                      arrivals: Sequence[float] | None) -> Iterator[Result]:
+        self.shapes.append((parallel, None if arrivals is None else list(arrivals)))
+        for request, arrival in zip(batch, arrivals or [None] * len(batch), strict=True):
+            result = self._answer(request)
+            if arrival is not None:
+                result.extra["t_arrival"] = arrival
+            yield result
+
+
+@pytest.mark.parametrize(("load", "parallel"), [
+    (LoadSpec(mode="latency"), 1), (LoadSpec(mode="concurrency", concurrency=3), 3),
+    (LoadSpec(mode="throughput"), 8), (LoadSpec(mode="rate", rate_rps=50.0), 8)])
+def test_a_batching_engine_gets_the_load_shape_in_one_call(load: LoadSpec, parallel: int) -> None:
+    backend = InEngine(FakeParams())
+    backend.shapes = []
+    results = list(drive(backend, requests(8), load))
+    assert len(results) == 8 and len(backend.shapes) == 1
+    wanted, arrivals = backend.shapes[0]
+    assert wanted == parallel
+    if load.mode == "rate":
+        assert arrivals is not None and arrivals == sorted(arrivals) and arrivals[0] >= now() - 5
+        assert all(r.extra["t_arrival"] in arrivals for r in results)
+    else:
+        assert arrivals is None

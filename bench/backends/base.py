@@ -34,6 +34,9 @@ class Request:
     choice_method: Literal["loglik", "grammar"] = "loglik"
     json_schema: dict[str, Any] | None = None
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
+    continuation_delimiter: str | None = None
+    """Joins a completion prompt and each choice when scoring by log-likelihood; None: a space unless the prompt
+    ends in whitespace. lm-eval tasks set "" because their choices carry the task's own target delimiter."""
 
 
 @dataclass
@@ -93,3 +96,4 @@ BACKENDS: Registry[Any] = Registry("backend kind")
 BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend")
 BACKENDS.add("fake", "bench.backends.fake:FakeBackend")
 BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend")
+BACKENDS.add("vllm", "bench.backends.vllm_offline:VllmBackend")

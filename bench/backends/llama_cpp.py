@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from bench import optional
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
@@ -33,6 +34,8 @@ class LlamaCppParams(BackendParamsBase):
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
     prefix_cache: bool = True
     """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
+    kv_overrides: dict[str, bool | int | float | str] = Field(default_factory=dict)
+    """GGUF metadata overrides, as llama.cpp's --override-kv (e.g. tokenizer.ggml.add_bos_token: true)."""
 
 
 @contextmanager
@@ -72,7 +75,8 @@ class LlamaCppBackend:
                 return self.llama_cpp.Llama(
                     model_path=str(self.path), n_ctx=self.params.n_ctx, n_batch=self.params.n_batch,
                     n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                    flash_attn=self.params.flash_attn, seed=0, verbose=False)
+                    flash_attn=self.params.flash_attn, kv_overrides=dict(self.params.kv_overrides) or None,
+                    seed=0, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp cannot load {self.path}: {exc}") from None
 
@@ -97,7 +101,7 @@ class LlamaCppBackend:
     def info(self) -> BackendInfo:
         settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
                     "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
-                    "prompt_format": self.default_format(),
+                    "prompt_format": self.default_format(), "kv_overrides": dict(self.params.kv_overrides),
                     "model_params": int(self.llama_cpp.llama_model_n_params(self.llm.model)),
                     "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model)),
                     "arch": self.architecture()}
@@ -209,33 +213,42 @@ class LlamaCppBackend:
         self.llm.eval(prompt[cached:])
         first = now()
         last = self._logprobs()
-        scores, evaluated = [], 0
+        scores, greedy, evaluated = [], [], 0
         for option in request.choices:
             tokens = self._continuation_tokens(request, prompt, option)
-            scores.append(self._option_logprob(tokens, len(prompt), last))
+            score, is_greedy = self._option_logprob(tokens, len(prompt), last)
+            scores.append(score)
+            greedy.append(is_greedy)
             evaluated += len(tokens) - 1
         best = int(np.argmax(scores))
         return Result(request.id, text=request.choices[best], choice_index=best, choice_logprobs=scores,
                       prompt_tokens=len(prompt), cached_prompt_tokens=cached, completion_tokens=0, t_start=start,
-                      t_first_token=first, t_end=now(), extra={"option_tokens_evaluated": evaluated})
+                      t_first_token=first, t_end=now(),
+                      extra={"option_tokens_evaluated": evaluated, "choice_greedy": greedy})
 
     def _continuation_tokens(self, request: Request, prompt: list[int], option: str) -> list[int]:
         """Tokens of `option` after the prompt, split from the joint tokenization like lm-eval does."""
         text, has_bos = self.prompt_text(request)
-        if not has_bos and text == request.completion:
+        if request.continuation_delimiter is not None:
+            option = request.continuation_delimiter + option
+        elif not has_bos and text == request.completion:
             option = continuation_prefix(text) + option
         whole = self.llm.tokenize((text + option).encode("utf-8"), add_bos=not has_bos, special=True)
         if whole[: len(prompt)] == prompt and len(whole) > len(prompt):
             return list(whole[len(prompt):])
         return list(self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=False))
 
-    def _option_logprob(self, tokens: list[int], n_prompt: int, first_logprobs: np.ndarray) -> float:
+    def _option_logprob(self, tokens: list[int], n_prompt: int, first_logprobs: np.ndarray) -> tuple[float, bool]:
+        """Sum of the option's token log-probabilities, and whether greedy decoding would produce it."""
         total = float(first_logprobs[tokens[0]])
+        greedy = int(np.argmax(first_logprobs)) == tokens[0]
         for current, following in itertools.pairwise(tokens):
             self.llm.eval([current])
-            total += float(self._logprobs()[following])
+            logprobs = self._logprobs()
+            total += float(logprobs[following])
+            greedy = greedy and int(np.argmax(logprobs)) == following
         self.llm.n_tokens = n_prompt  # roll back; the next eval() drops the option's KV entries
-        return total
+        return total, greedy
 
     def _logprobs(self) -> np.ndarray:
         """log-softmax of the logits of the last evaluated position."""

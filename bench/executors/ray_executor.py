@@ -78,7 +78,10 @@ def _resources(cell: Any) -> dict[str, Any]:
     from bench.backends.base import BACKENDS
 
     factory = BACKENDS.get(cell.model.backend.kind)
-    return dict(getattr(factory, "ray_resources", {"num_cpus": 1}))
+    resources = getattr(factory, "ray_resources", {"num_cpus": 1})
+    if callable(resources):  # depends on the cell's settings (vLLM: GPUs or CPUs)
+        resources = resources(factory.Params.model_validate(cell.model.backend.model_dump()))
+    return dict(resources)
 
 
 def _collect(ray: Any, queue: Any, pending: dict[Any, Any], store: RunStore, seen: set[tuple[str, str, int]],

@@ -127,8 +127,7 @@ def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: CellIdent) ->
 
 
 def _metric_names(scorer: Scorer, records: list[ItemRecord]) -> list[str]:
-    sample = scorer.item(None, records[0].reference) if records else {}
-    return list(sample)
+    return scorer.names_in(records)
 
 
 def _mean_row(metric: str, values: list[float], higher: bool, ident: CellIdent) -> MetricRow:
@@ -203,7 +202,9 @@ def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident:
     done = sum(s.items_done for s in segments)
     if not segments:
         return []
+    out_tokens = sum(r.completion_tokens for r in records if r.status == "ok")
     facts = [("tasks_per_s", done / wall if wall > 0 else None, "tasks/s", True, "performance"),
+             ("output_tokens_per_s", out_tokens / wall if wall > 0 else None, "tokens/s", True, "performance"),
              ("load_time_s", float(np.median([s.load_time_s for s in segments])), "s", False, "performance"),
              ("peak_rss_gb", max(s.peak_rss_bytes for s in segments) / 1e9, "GB", False, "memory"),
              ("cpu_s_per_task", sum(s.cpu_user_s + s.cpu_system_s for s in segments) / done if done else None,

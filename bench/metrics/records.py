@@ -78,5 +78,7 @@ class CellSegment(BaseModel):
     gpu: dict[str, float | None] = {}
     """GPU peak memory, mean power and utilisation over the segment (empty without an NVIDIA driver)."""
     completed: bool
+    backend_reused: bool = False
+    """The backend stayed loaded from the previous cell of the same model; load_time_s is that one load."""
     error: str | None = None
     """Why the cell did not run (its backend could not be created); its items stay pending for --resume."""

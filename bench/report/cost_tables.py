@@ -41,7 +41,7 @@ def procurement_lines(costs: dict[str, Any]) -> list[str]:
             lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
             continue
         lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}): "
-                     f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {choice['quality']:.0%}"
+                     f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {_num(choice['quality'], '.0%')}"
                      f"{_break_even_note(pick['break_even'])}")
     return lines
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import Problem, SpecError
-from bench.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset
+from bench.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset, LmEvalDataset
 from bench.tasks.generators import GENERATORS
 from bench.tasks.items import Item
 
@@ -24,6 +24,10 @@ def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
     """Every item of the dataset, in file order; SpecError names the file and line of a bad row."""
     if isinstance(spec, GeneratorDataset):
         return GENERATORS.get(spec.name)(spec.n, spec.seed)
+    if isinstance(spec, LmEvalDataset):
+        from bench.tasks.lm_eval_source import lm_eval_items
+
+        return lm_eval_items(spec, base_dir)
     file = resolve_path(spec.path, base_dir)
     rows = _read_jsonl(file) if isinstance(spec, JsonlDataset) else _read_csv(file, spec)
     items = [_to_item(row, line, spec.fields, file) for line, row in rows]

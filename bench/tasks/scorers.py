@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.registry import Registry
+from bench.spec import TaskSpec
 from bench.tasks.normalize import normalize_amount, normalize_currency, normalize_date, normalize_text
+
+if TYPE_CHECKING:
+    from bench.backends.base import Result
+    from bench.tasks.items import Item
 
 FieldType = Literal["text", "label", "date", "amount", "currency", "bool"]
 
@@ -36,11 +42,23 @@ class Scorer:
     def item(self, prediction: Any, reference: Any) -> dict[str, float]:
         raise NotImplementedError
 
+    def bind(self, task: TaskSpec, base_dir: Path) -> None:
+        """Hook for a scorer that needs its task's data before scoring (lm_eval); most need nothing."""
+
+    def score(self, item: Item, result: Result, prediction: Any) -> dict[str, float]:
+        """Scores of one answered item; most scorers look at the parsed prediction only."""
+        return self.item(prediction, item.expected)
+
+    def names_in(self, records: Sequence[Any]) -> list[str]:
+        """The per-item metric names this scorer wrote into records."""
+        return list(self.item(None, records[0].reference)) if records else []
+
     def corpus(self, predictions: Sequence[Any], references: Sequence[Any]) -> dict[str, float]:
         return {}
 
 
 SCORERS: Registry[type[Scorer]] = Registry("scorer")
+SCORERS.add("lm_eval", "bench.tasks.lm_eval_scorer:LmEvalScorer")
 
 
 def build_scorer(ref: dict[str, Any]) -> Scorer:

@@ -4,7 +4,6 @@ llama-cpp-python server with the bundled SmolLM2 model (parity with the in-proce
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -14,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
+from llama_server import free_port, start_server, stop
 
 from bench.backends.base import Request, Result
 from bench.backends.openai_http import OpenAIBackend, OpenAIParams
@@ -167,42 +166,6 @@ def test_concurrency_keeps_every_result(scripted: tuple[str, Script]) -> None:
 
 
 # --- the real llama-cpp-python server with the bundled model ------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port with SmolLM2, once it answers."""
-    from bench.models import resolve_model
-
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model("bundled:smollm2-135m-instruct")),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-               "--interrupt_requests", "False"]  # queue concurrent requests instead of cutting the running one
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            pytest.fail("the llama-cpp-python server exited while starting")
-    proc.kill()
-    pytest.fail("llama-cpp-python server did not become ready in 90 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
-
 
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:

@@ -76,3 +76,17 @@ def test_an_unknown_executor_is_an_input_error(write_suite: WriteSuite, tmp_path
     with pytest.raises(RunError, match="unknown executor 'slurm'"):
         start_run(RunRequest(write_suite(suite), PlanOptions(), tmp_path / "runs", executor="slurm"),
                   SilentProgress())
+
+
+def test_vllm_cells_ask_ray_for_gpus_and_cpu_builds_for_cores() -> None:
+    from types import SimpleNamespace
+
+    from bench.executors.ray_executor import _resources
+    from bench.spec import ModelSpec
+
+    def cell(**backend: object) -> object:
+        return SimpleNamespace(model=ModelSpec.model_validate({"id": "v", "backend": {"kind": "vllm",
+                                                                                        "model": "m", **backend}}))
+
+    assert _resources(cell(tensor_parallel_size=2)) == {"num_gpus": 2.0}
+    assert _resources(cell(device="cpu", cpu_threads=2)) == {"num_cpus": 2.0}

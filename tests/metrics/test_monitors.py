@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import psutil
@@ -73,3 +75,23 @@ def test_values_are_recorded_even_when_the_block_raises() -> None:
     assert mon.peak_rss_bytes > 0
     assert not mon._thread.is_alive()
     assert mon.cpu_user_s >= 0.0
+
+
+CHILD = """
+import time
+block = bytearray(300 * 2**20)
+for i in range(0, len(block), 4096):
+    block[i] = 1
+end = time.process_time() + 0.6
+while time.process_time() < end:
+    pass
+time.sleep(0.8)
+"""
+
+
+def test_a_child_process_memory_and_cpu_count_even_after_it_exits() -> None:
+    """Engines such as vLLM run the model in worker processes: their RSS and CPU time are the run's."""
+    with ProcessMonitor(meters=[]) as monitor:
+        subprocess.run([sys.executable, "-c", CHILD], check=True)
+    assert monitor.peak_rss_bytes - monitor.rss_before_bytes > 250 * 2**20
+    assert monitor.cpu_user_s + monitor.cpu_system_s > 0.4

@@ -1,0 +1,74 @@
+"""A GGUF model as a Hugging Face folder (config, tokenizer, safetensors) for engines that load HF folders (vLLM).
+
+transformers reads and de-quantizes the GGUF (`from_pretrained(dir, gguf_file=...)`); the folder is written once
+per GGUF content hash under ~/.cache/bench/hf and reused. Two details make vLLM load it correctly: the config
+loses its `quantization_config` (the weights are de-quantized) and names the causal-LM architecture; with tied
+embeddings only `model.embed_tokens.weight` is written (writing `lm_head.weight` instead makes vLLM emit token 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.errors import BackendError
+from bench.models import file_sha256, resolve_model
+from bench.optional import require
+
+INSTALL = "pip install -e '.[vllm]'"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "bench")) / "hf"
+
+
+def hf_folder(model: str) -> Path:
+    """An HF folder for `model`: used as is if it is one, else converted from the GGUF (bundled:NAME or a path)."""
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "config.json").is_file():
+            raise BackendError(f"{candidate} is not a Hugging Face model folder (no config.json)")
+        return candidate
+    gguf = resolve_model(model)
+    target = cache_root() / f"{gguf.stem}-{file_sha256(gguf)[:16]}"
+    if not (target / "config.json").is_file():
+        convert_gguf(gguf, target)
+    return target
+
+
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """De-quantize a GGUF into an HF folder at `target`, atomically (a half-written folder is never used)."""
+    transformers = require("transformers", "converting a GGUF for vLLM", INSTALL)
+    require("gguf", "converting a GGUF for vLLM", INSTALL)
+    safetensors_torch = require("safetensors.torch", "converting a GGUF for vLLM", INSTALL)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tokenizer.save_pretrained(work)
+        if model.generation_config is not None:
+            model.generation_config.save_pretrained(work)
+        state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+        if model.config.tie_word_embeddings:
+            state.pop("lm_head.weight", None)
+        safetensors_torch.save_file(state, str(work / "model.safetensors"), metadata={"format": "pt"})
+        _write_config(model, work / "config.json")
+        work.chmod(0o755)
+        if target.exists():  # left by an interrupted conversion (it has no config.json)
+            shutil.rmtree(target)
+        os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _write_config(model: object, path: Path) -> None:
+    config = model.config.to_dict()  # type: ignore[attr-defined]
+    config.pop("quantization_config", None)
+    config.pop("_model_name_or_path", None)
+    config["architectures"] = [type(model).__name__]
+    path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
