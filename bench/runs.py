@@ -16,10 +16,11 @@ from bench.errors import RunError
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
 from bench.runner import Progress, cell_items, execute
-from bench.spec import CostSpec, FileDataset, LoadedSuite, load_suite
+from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, load_suite
 from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
 from bench.summary import SUITE_COPY, load_run_suite, write_report
 from bench.tasks.datasets import resolve_path
+from bench.tasks.lm_eval_source import lm_eval_fingerprint
 
 SECRET_KEY = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|auth|authorization|credentials?)$",
                         re.IGNORECASE)
@@ -96,7 +97,8 @@ def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
 
 
 def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
-    """sha256 of each data file a task reads (generators are identified by name, n and seed)."""
+    """sha256 of each data file a task reads (generators are identified by name, n and seed; lm-eval tasks by
+    the requests they build)."""
     task = next(t for t in suite.spec.tasks if t.id == task_id)
     specs = [task.dataset] + ([task.few_shot.dataset] if task.few_shot else [])
     hashes = {}
@@ -104,6 +106,8 @@ def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
         if isinstance(spec, FileDataset):
             path = resolve_path(spec.path, suite.base_dir)
             hashes[spec.path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif isinstance(spec, LmEvalDataset):  # what the model is asked: documents, templates, few-shot, targets
+            hashes[f"lm_eval:{spec.task}"] = lm_eval_fingerprint(spec, suite.base_dir)
     return hashes
 
 

@@ -1,9 +1,10 @@
 """A GGUF model as a Hugging Face folder (config, tokenizer, safetensors) for engines that load HF folders (vLLM).
 
-transformers reads and de-quantizes the GGUF (`from_pretrained(dir, gguf_file=...)`); the folder is written once
-per GGUF content hash under ~/.cache/bench/hf and reused. Two details make vLLM load it correctly: the config
-loses its `quantization_config` (the weights are de-quantized) and names the causal-LM architecture; with tied
-embeddings only `model.embed_tokens.weight` is written (writing `lm_head.weight` instead makes vLLM emit token 0).
+transformers reads and de-quantizes the GGUF (`from_pretrained(dir, gguf_file=...)`); the folder is written
+once per GGUF content hash under the bench cache (~/.cache/bench/hf) and reused. Two details make vLLM load
+it correctly: the config loses its `quantization_config` (the weights are de-quantized) and names the
+causal-LM architecture; with tied embeddings only `model.embed_tokens.weight` is written (writing
+`lm_head.weight` instead makes vLLM emit token 0).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import tempfile
 from pathlib import Path
 
 from bench.errors import BackendError
-from bench.models import file_sha256, resolve_model
+from bench.models import cache_dir, file_sha256, resolve_model
 from bench.optional import require
 
 INSTALL = "pip install -e '.[vllm]'"
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "bench")) / "hf"
+    return cache_dir() / "hf"
 
 
 def hf_folder(model: str) -> Path:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
+import json
 import logging
 import os
 from collections import defaultdict
@@ -183,3 +185,10 @@ def generation_settings(gen_kwargs: dict[str, Any], seed: int) -> GenerationSpec
     temperature = float(gen_kwargs.get("temperature", 0.0)) if sample else 0.0
     return GenerationSpec(max_tokens=int(gen_kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS)),
                           temperature=temperature, top_p=float(gen_kwargs.get("top_p", 1.0)), seed=seed, stop=stop)
+
+
+def lm_eval_fingerprint(spec: LmEvalDataset, base_dir: Path) -> str:
+    """sha256 of every document's requests and target: changes with the data, templates or few-shot examples."""
+    items = lm_eval_items(spec, base_dir)
+    payload = json.dumps([[item.fields[PAYLOAD], item.expected] for item in items], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -185,3 +185,11 @@ def test_corpus_level_metrics_are_refused(task_dir: Path, tmp_path: Path) -> Non
     task = {"id": "g", "dataset": {"kind": "lm_eval", "task": "t_f1", "include_path": "lm_tasks"},
             "answer": {"mode": "text"}, "scorers": ["lm_eval"]}
     assert any("aggregate over the whole corpus" in p for p in problems_of(tmp_path, task))
+
+
+def test_the_fingerprint_follows_what_the_model_is_asked(task_dir: Path) -> None:
+    from bench.tasks.lm_eval_source import lm_eval_fingerprint
+
+    zero_shot = lm_eval_fingerprint(spec("t_mc", task_dir), task_dir)
+    assert zero_shot == lm_eval_fingerprint(spec("t_mc", task_dir), task_dir)
+    assert zero_shot != lm_eval_fingerprint(spec("t_mc", task_dir, num_fewshot=1), task_dir)
