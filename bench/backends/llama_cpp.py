@@ -52,6 +52,19 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def chat_formatter(llm: Any) -> Any:
+    """The GGUF's own chat template (Jinja2, as llama-cpp-python's server renders it), or None."""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    special = {"bos": llm.token_bos(), "eos": llm.token_eos()}
+    text = {k: llm.detokenize([v], special=True).decode("utf-8", "replace") if v >= 0 else ""
+            for k, v in special.items()}
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(template=template, eos_token=text["eos"], bos_token=text["bos"])
+
+
 class LlamaCppBackend:
     """One loaded GGUF model; requests run one at a time, each from an empty KV cache."""
 
@@ -81,15 +94,7 @@ class LlamaCppBackend:
             raise BackendError(f"llama.cpp cannot load {self.path}: {exc}") from None
 
     def _chat_formatter(self) -> Any:
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            return None
-        special = {"bos": self.llm.token_bos(), "eos": self.llm.token_eos()}
-        text = {k: self.llm.detokenize([v], special=True).decode("utf-8", "replace") if v >= 0 else ""
-                for k, v in special.items()}
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        return Jinja2ChatFormatter(template=template, eos_token=text["eos"], bos_token=text["bos"])
+        return chat_formatter(self.llm)
 
     def default_format(self) -> Literal["chat", "completion"]:
         """chat for instruction-tuned models with a template, plain completion otherwise."""

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.token_counter import load_counter
 from bench.errors import BackendError
 from bench.optional import require
 
@@ -38,6 +39,9 @@ class OpenAIParams(BackendParamsBase):
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
     backoff_s: float = Field(0.5, ge=0)
+    tokenizer: str | None = None
+    """The served model's tokenizer (bundled:NAME, a GGUF path or an HF folder) to count tokens when the endpoint
+    sends no usage; without it completion tokens are counted as stream chunks and prompt tokens are unknown."""
 
 
 class RetryableError(Exception):
@@ -68,6 +72,7 @@ class OpenAIBackend:
         self.client = self.httpx.Client(base_url=params.base_url.rstrip("/"), headers=headers,
                                         timeout=params.timeout_s)
         self.model = params.model or self._first_model()
+        self.counter = load_counter(params.tokenizer) if params.tokenizer else None
 
     def _api_key(self) -> str:
         assert self.params.api_key_env is not None
@@ -156,10 +161,20 @@ class OpenAIBackend:
         text = "".join(state["text"])
         label = _answer_label(text) if request.mode == "choices" else text.strip()
         index = request.choices.index(label) if label in request.choices else None
-        source = "usage" if usage else "stream chunks (one token each; the endpoint sent no usage)"
-        return Result(request.id, text=text, choice_index=index, prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                      completion_tokens=int(usage.get("completion_tokens", state["chunks"])), t_start=start,
-                      t_first_token=state["first"], t_end=now(), extra={"token_count_source": source})
+        prompt_tokens, completion_tokens, source = self._token_counts(request, text, usage, state["chunks"])
+        return Result(request.id, text=text, choice_index=index, prompt_tokens=prompt_tokens,
+                      completion_tokens=completion_tokens, t_start=start, t_first_token=state["first"], t_end=now(),
+                      extra={"token_count_source": source})
+
+    def _token_counts(self, request: Request, text: str, usage: dict[str, Any], chunks: int) -> tuple[int, int, str]:
+        """(prompt, completion, source): the endpoint's usage, else the model's tokenizer, else stream chunks."""
+        if usage:
+            return int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", chunks)), "usage"
+        if self.counter is not None:
+            chat = self.params.endpoint == "chat"
+            return (self.counter.prompt(request, chat), self.counter.completion(text),
+                    f"tokenizer {self.params.tokenizer} (the endpoint sent no usage)")
+        return 0, chunks, "stream chunks (one token each; the endpoint sent no usage; prompt tokens unknown)"
 
     def body(self, request: Request) -> dict[str, Any]:
         gen = request.generation

@@ -100,6 +100,34 @@ def test_without_usage_tokens_are_counted_from_chunks_and_it_says_so(scripted: t
     assert result.completion_tokens == 3 and "stream chunks" in result.extra["token_count_source"]
 
 
+@pytest.mark.model
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+def test_without_usage_the_models_tokenizer_counts_and_it_says_so(scripted: tuple[str, Script],
+                                                                  endpoint: str) -> None:
+    pytest.importorskip("llama_cpp")
+    from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
+
+    url, script = scripted
+    pieces = ("The invoice", " was paid", " twice.")
+    script.replies = [(200, sse(*pieces)) if endpoint == "chat" else (200, [
+        f"data: {json.dumps({'choices': [{'index': 0, 'text': p}]})}\n\n" for p in pieces] + ["data: [DONE]\n\n"])]
+    backend = OpenAIBackend(OpenAIParams(base_url=url, endpoint=endpoint,  # type: ignore[arg-type]
+                                         tokenizer="bundled:smollm2-135m-instruct"))
+    req = Request(id="r1", messages=({"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": "What happened to invoice 4411?"}),
+                  completion="What happened to invoice 4411?", mode="text", generation=GenerationSpec(max_tokens=8))
+    result = answer(backend, req)
+    local = LlamaCppBackend(LlamaCppParams(model="bundled:smollm2-135m-instruct",
+                                           prompt_format="chat" if endpoint == "chat" else "completion"))
+    try:  # the in-process backend builds the same prompt for the same model: its token counts are the truth
+        assert result.prompt_tokens == len(local.prompt_tokens(req)) > 5
+        assert result.completion_tokens == len(local.llm.tokenize(b"The invoice was paid twice.",
+                                                                  add_bos=False, special=False))
+    finally:
+        local.close()
+    assert result.extra["token_count_source"].startswith("tokenizer bundled:smollm2-135m-instruct")
+
+
 def test_retries_429_and_5xx_with_backoff_then_succeeds(scripted: tuple[str, Script]) -> None:
     url, script = scripted
     script.replies = [(429, "slow down"), (503, "busy"), (200, sse("ok"))]
