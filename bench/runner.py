@@ -99,6 +99,7 @@ def execute(plan: Plan, store: RunStore, progress: Progress) -> None:
         for cell in plan.cells:
             work = prepare(cell, plan.suite, done)
             if work.pending:
+                pool.keep_only(cell.model)  # the previous model's teardown is not measured as this cell's
                 run_cell(work, plan.suite, store, progress, pool)
 
 
@@ -110,6 +111,11 @@ class BackendPool:
         self._key: str | None = None
         self._backend: Backend | None = None
         self.load_s = 0.0
+
+    def keep_only(self, model: ModelSpec) -> None:
+        """Close the loaded backend unless it is `model`'s."""
+        if self._key != model.backend.model_dump_json():
+            self.close()
 
     def acquire(self, model: ModelSpec) -> tuple[Backend, bool]:
         """The backend for `model` and whether it was already loaded (BackendError if it cannot be created)."""
@@ -163,6 +169,9 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
     try:
         with monitor:
             try:
+                monitor.pause()
+                _prepare_files(work.cell.model)  # e.g. a one-off model conversion: not this cell's memory
+                monitor.resume()
                 backend = _load_backend(work, state, pool)
             except BackendError as exc:  # e.g. an API key not set: skip this cell, run the others
                 state.info, state.error = {}, str(exc)
@@ -193,6 +202,14 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
             store.append_segment(_segment(work, state, monitor))
 
 
+def _prepare_files(model: ModelSpec) -> None:
+    """A backend's one-off file work before loading (vLLM: convert a GGUF to an HF folder once)."""
+    factory = BACKENDS.get(model.backend.kind)
+    prepare = getattr(factory, "prepare_files", None)
+    if callable(prepare):
+        prepare(factory.Params.model_validate(model.backend.model_dump()))
+
+
 def _load_backend(work: CellWork, state: SegmentState, pool: BackendPool) -> Backend:
     backend, state.reused = pool.acquire(work.cell.model)
     state.load_s = pool.load_s
@@ -201,10 +218,15 @@ def _load_backend(work: CellWork, state: SegmentState, pool: BackendPool) -> Bac
 
 
 def _warm_up(backend: Backend, work: CellWork, count: int) -> int:
-    """Run the first `count` items unrecorded, so caches and allocations settle before measuring."""
+    """Run the first `count` items unrecorded, so allocations and compiled kernels settle before measuring;
+    then empty the engine's prompt cache, so no measured item (nor a reused backend's next cell) starts with
+    its prompt already cached by the warm-up or an earlier cell."""
     warm = [build_request(work, item, -1) for item in work.items[:count]]
     for _ in backend.generate(warm):
         pass
+    reset = getattr(backend, "reset_cache", None)
+    if callable(reset):
+        reset()
     return len(warm)
 
 

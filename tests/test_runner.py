@@ -57,6 +57,15 @@ def test_the_pool_reuses_a_backend_for_the_same_settings_only(tracked: type[Trac
     assert other.closed  # leaving the pool closes the last one
 
 
+def test_keep_only_closes_another_models_backend_before_the_next_cell(tracked: type[Tracked]) -> None:
+    with BackendPool() as pool:
+        first, _ = pool.acquire(model())
+        pool.keep_only(model())
+        assert not first.closed
+        pool.keep_only(model(delay_s=0.5))
+        assert first.closed
+
+
 def test_a_models_cells_share_one_load_and_say_so(tracked: type[Tracked], write_suite: WriteSuite,
                                                    labels_jsonl: Path, tmp_path: Path) -> None:
     models = [{"id": "a", "backend": {"kind": "fake"}}, {"id": "b", "backend": {"kind": "fake", "delay_s": 0.001}}]

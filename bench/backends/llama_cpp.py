@@ -262,5 +262,9 @@ class LlamaCppBackend:
         shifted: np.ndarray = logits - logits.max()
         return shifted - math.log(float(np.exp(shifted).sum()))
 
+    def reset_cache(self) -> None:
+        """Forget the cached prompt (the next request evaluates its whole prompt)."""
+        self.llm.reset()
+
     def close(self) -> None:
         self.llm.close()

@@ -69,8 +69,10 @@ class OpenAIBackend:
         self.httpx = require("httpx", "the openai backend", "pip install httpx")
         self.params = params
         headers = {"Authorization": f"Bearer {self._api_key()}"} if params.api_key_env else {}
+        # httpx's default pool (100 connections, 20 kept alive) would cap concurrency and put reconnects in TTFT
+        limits = self.httpx.Limits(max_connections=self.max_parallel, max_keepalive_connections=self.max_parallel)
         self.client = self.httpx.Client(base_url=params.base_url.rstrip("/"), headers=headers,
-                                        timeout=params.timeout_s)
+                                        timeout=params.timeout_s, limits=limits)
         self.model = params.model or self._first_model()
         self.counter = load_counter(params.tokenizer) if params.tokenizer else None
 
@@ -108,6 +110,10 @@ class OpenAIBackend:
 
     def _request(self, request: Request) -> Result:
         start = now()
+        if request.mode == "choices" and request.continuation_delimiter is not None:
+            return Result(request.id, t_start=start, t_end=now(), error=(
+                "the openai backend cannot score choices by log-likelihood (lm-eval multiple choice): "
+                "use the llama_cpp or vllm backend for this task"))
         for attempt in range(self.params.max_retries + 1):
             try:
                 return self._stream(request, now())
@@ -122,12 +128,13 @@ class OpenAIBackend:
 
     def _stream(self, request: Request, start: float) -> Result:
         path = "/chat/completions" if self.params.endpoint == "chat" else "/completions"
-        state: dict[str, Any] = {"text": [], "first": None, "chunks": 0, "usage": None}
+        state: dict[str, Any] = {"text": [], "first": None, "chunks": 0, "usage": None, "end": None}
         try:
             with self.client.stream("POST", path, json=self.body(request)) as response:
                 self._check_status(response)
                 for line in response.iter_lines():
                     self._consume(line, state)
+            state["end"] = now()  # before any token counting, which is not the endpoint's time
         except (self.httpx.ConnectError, self.httpx.ConnectTimeout) as exc:
             raise RetryableError(f"cannot connect: {exc}", unreachable=True) from None
         except (self.httpx.TransportError, self.httpx.RemoteProtocolError) as exc:
@@ -163,7 +170,8 @@ class OpenAIBackend:
         index = request.choices.index(label) if label in request.choices else None
         prompt_tokens, completion_tokens, source = self._token_counts(request, text, usage, state["chunks"])
         return Result(request.id, text=text, choice_index=index, prompt_tokens=prompt_tokens,
-                      completion_tokens=completion_tokens, t_start=start, t_first_token=state["first"], t_end=now(),
+                      completion_tokens=completion_tokens, t_start=start, t_first_token=state["first"],
+                      t_end=state["end"] or now(),
                       extra={"token_count_source": source})
 
     def _token_counts(self, request: Request, text: str, usage: dict[str, Any], chunks: int) -> tuple[int, int, str]:

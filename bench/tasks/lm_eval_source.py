@@ -136,6 +136,9 @@ def lm_eval_items(spec: LmEvalDataset, base_dir: Path) -> list[Item]:
 def _item(task: Any, doc_id: int, group: list[Any]) -> Item:
     first = group[0]
     context = first.args[0]
+    if (first.repeats or 1) > 1:
+        raise SpecError([Problem("lm-eval", task.config.task, f"the task samples each request {first.repeats} times",
+                                 "bench answers each request once (set repeats: 1)")])
     if first.request_type == "loglikelihood":
         if any(inst.args[0] != context for inst in group):
             raise SpecError([Problem("lm-eval", task.config.task, f"document {doc_id} has one context per choice",
@@ -182,7 +185,7 @@ def generation_settings(gen_kwargs: dict[str, Any], seed: int) -> GenerationSpec
     until = gen_kwargs.get("until") or []
     stop = (until,) if isinstance(until, str) else tuple(until)
     sample = bool(gen_kwargs.get("do_sample", False))
-    temperature = float(gen_kwargs.get("temperature", 0.0)) if sample else 0.0
+    temperature = float(gen_kwargs.get("temperature", 1.0)) if sample else 0.0  # HF's default when sampling
     return GenerationSpec(max_tokens=int(gen_kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS)),
                           temperature=temperature, top_p=float(gen_kwargs.get("top_p", 1.0)), seed=seed, stop=stop)
 

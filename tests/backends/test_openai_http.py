@@ -182,6 +182,13 @@ def test_json_and_choices_are_schema_constrained(scripted: tuple[str, Script]) -
         "billing", "technical"]
 
 
+def test_lm_eval_loglikelihood_choices_are_refused_not_guessed(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    req = request("choices", choices=(" high", " low"), continuation_delimiter="")
+    result = answer(OpenAIBackend(OpenAIParams(base_url=url)), req)
+    assert result.error is not None and "llama_cpp or vllm" in result.error and script.seen == []
+
+
 def test_concurrency_keeps_every_result(scripted: tuple[str, Script]) -> None:
     url, script = scripted
     script.replies = [(200, sse(f"r{i}")) for i in range(6)]

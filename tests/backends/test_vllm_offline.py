@@ -73,7 +73,9 @@ def suite(tmp_path: Path) -> Path:
                        "prompt": {"user": "Ticket: {input}\nCategory ({choices}):"},
                        "answer": {"mode": "choices", "method": "loglik", "choices": LABELS}},
                       {"id": "summary", "dataset": dataset, "limit": 4, "scorers": ["exact_match"],
-                       "prompt": {"user": "Summarise this ticket in five words: {input}"}, "answer": {"mode": "text"}}]}
+                       "prompt": {"user": "Summarise this ticket in five words: {input}"}, "answer": {"mode": "text"}},
+                      {"id": "too-long", "dataset": dataset, "limit": 2, "scorers": ["exact_match"],
+                       "prompt": {"user": " ".join(["{input}"] * 40)}, "answer": {"mode": "text"}}]}
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return path
@@ -104,13 +106,20 @@ def cells(run: Path) -> dict[str, dict[str, Any]]:
 
 @needs_vllm
 def test_every_item_is_answered_with_vllms_own_timings(vllm_run: Path) -> None:
-    recs = records(vllm_run)
+    recs = [r for r in records(vllm_run) if r["task_id"] != "too-long"]
     assert len(recs) == 2 * 3 * 4 and all(r["status"] == "ok" for r in recs)
     for r in recs:
         assert r["engine_extra"]["timing_source"] == "vllm request metrics"
         assert r["t_start"] <= r["t_first_token"] <= r["t_end"]
         assert r["prompt_tokens"] > 0
     assert all(r["completion_tokens"] > 0 for r in recs if r["task_id"] == "summary")
+
+
+@needs_vllm
+def test_a_prompt_longer_than_the_context_is_that_items_error_in_every_mode(vllm_run: Path) -> None:
+    refused = [r for r in records(vllm_run) if r["task_id"] == "too-long"]
+    assert len(refused) == 3 * 2 and all(r["status"] == "error" for r in refused)
+    assert all("1024" in r["error"] for r in refused)  # vLLM's message names the model's maximum length
 
 
 def spans(recs: list[dict[str, Any]], cell_id: str) -> list[tuple[float, float]]:
@@ -139,8 +148,8 @@ def test_the_engine_process_memory_and_cpu_are_measured(vllm_run: Path) -> None:
     first = next(s for s in segments if not s["backend_reused"])
     assert first["backend"]["engine"] == "vLLM (offline LLM)" and first["load_time_s"] > 1
     assert first["peak_rss_bytes"] > 500 * 2**20  # float32 weights (538 MB) live in the engine process
-    assert sum(s["backend_reused"] for s in segments) == len(segments) - 1  # loaded once for six cells
-    assert all(s["cpu_user_s"] > 0 for s in segments)
+    assert sum(s["backend_reused"] for s in segments) == len(segments) - 1  # loaded once for nine cells
+    assert all(s["cpu_user_s"] > 0 for s in segments if s["task_id"] != "too-long")
 
 
 @needs_vllm

@@ -93,6 +93,7 @@ def test_generation_documents_carry_the_tasks_stop_strings_and_budget(task_dir: 
 def test_generation_settings_follow_do_sample() -> None:
     assert generation_settings({"until": "END", "do_sample": True, "temperature": 0.7}, 0).stop == ("END",)
     assert generation_settings({"do_sample": True, "temperature": 0.7}, 0).temperature == 0.7
+    assert generation_settings({"do_sample": True}, 0).temperature == 1.0
     assert generation_settings({"do_sample": False, "temperature": 0.7}, 0).temperature == 0.0
     assert generation_settings({}, 0).max_tokens == 256
 
