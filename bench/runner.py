@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bench.backends.base import BACKENDS, Backend, Request, Result, now
+from bench.backends.base import Backend, Request, Result, backend_factory, now
 from bench.errors import BackendError, BackendUnavailable
 from bench.load import drive
 from bench.metrics.monitors import ProcessMonitor
@@ -123,8 +123,7 @@ class BackendPool:
         if self._backend is not None and key == self._key:
             return self._backend, True
         self.close()
-        factory = BACKENDS.get(model.backend.kind)
-        params = factory.Params.model_validate(model.backend.model_dump())
+        factory, params = backend_factory(model)
         start = now()
         self._backend = factory(params)
         self._key, self.load_s = key, now() - start
@@ -204,10 +203,10 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
 
 def _prepare_files(model: ModelSpec) -> None:
     """A backend's one-off file work before loading (vLLM: convert a GGUF to an HF folder once)."""
-    factory = BACKENDS.get(model.backend.kind)
+    factory, params = backend_factory(model)
     prepare = getattr(factory, "prepare_files", None)
     if callable(prepare):
-        prepare(factory.Params.model_validate(model.backend.model_dump()))
+        prepare(params)
 
 
 def _load_backend(work: CellWork, state: SegmentState, pool: BackendPool) -> Backend:

@@ -48,6 +48,15 @@ def only_run_dir(out_root: Path) -> Path:
     return dirs[0]
 
 
+def interrupted_run(suite_path: Path, out_root: Path, monkeypatch: pytest.MonkeyPatch, after: int) -> Path:
+    """Start a run that Ctrl-C stops after `after` items; its run directory."""
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, after)
+        with pytest.raises(KeyboardInterrupt):
+            start(suite_path, out_root)
+    return only_run_dir(out_root)
+
+
 def quality(summary: dict[str, Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
     return {(row["model_id"], row["metric"]): (row["value"], row["ci_low"], row["ci_high"], row["n"])
             for row in summary["metrics"] if row["group"] == "quality"}
@@ -213,12 +222,7 @@ def test_resume_finishes_with_every_item_once_and_the_same_quality(
     reference = start(suite_path, tmp_path / "reference")
     reference_summary = json.loads((reference.path / "summary.json").read_text())
 
-    out = tmp_path / "results"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 5)
-        with pytest.raises(KeyboardInterrupt):
-            start(suite_path, out)
-    run_dir = only_run_dir(out)
+    run_dir = interrupted_run(suite_path, tmp_path / "results", monkeypatch, after=5)
     assert len(RunStore(run_dir).records()) == 5
 
     resumed = resume_run(run_dir, SilentProgress())
@@ -249,12 +253,7 @@ def test_resume_of_a_complete_run_adds_nothing(write_suite: WriteSuite, labels_j
 
 def test_resume_refuses_when_a_data_file_changed(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "results"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 2)
-        with pytest.raises(KeyboardInterrupt):
-            start(write_suite(fake_suite(labels_jsonl)), out)
-    run_dir = only_run_dir(out)
+    run_dir = interrupted_run(write_suite(fake_suite(labels_jsonl)), tmp_path / "results", monkeypatch, after=2)
     with labels_jsonl.open("a") as handle:
         handle.write(json.dumps({"id": "a7", "text": "refund please", "label": "billing"}) + "\n")
     with pytest.raises(RunError, match="changed"):
@@ -265,12 +264,7 @@ def test_resume_refuses_when_a_data_file_changed(write_suite: WriteSuite, labels
 
 def test_resume_uses_the_suite_copy_not_the_edited_suite(write_suite: WriteSuite, labels_jsonl: Path,
                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "results"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 2)
-        with pytest.raises(KeyboardInterrupt):
-            start(write_suite(fake_suite(labels_jsonl)), out)
-    run_dir = only_run_dir(out)
+    run_dir = interrupted_run(write_suite(fake_suite(labels_jsonl)), tmp_path / "results", monkeypatch, after=2)
     write_suite(fake_suite(labels_jsonl, models=TWO_MODELS))  # the user edits the suite meanwhile
     resume_run(run_dir, SilentProgress())
     records = RunStore(run_dir).records()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bench.models import is_instruct
 from bench.registry import Registry
-from bench.spec import GenerationSpec
+from bench.spec import GenerationSpec, ModelSpec
+from bench.tasks.prompts import continuation_prefix
 
 AnswerMode = Literal["choices", "json", "text"]
 _EPOCH_OFFSET = time.time() - time.perf_counter()
@@ -90,6 +92,36 @@ class BackendFactory(Protocol):
     Params: ClassVar[type[BackendParamsBase]]
 
     def __call__(self, params: Any) -> Backend: ...
+
+
+def backend_factory(model: ModelSpec) -> tuple[Any, Any]:
+    """The backend class for a model and its params, checked by the backend's own Params model."""
+    factory = BACKENDS.get(model.backend.kind)
+    return factory, factory.Params.model_validate(model.backend.model_dump())
+
+
+def pick_format(prompt_format: Literal["auto", "chat", "completion"], has_template: bool,
+                model: str) -> Literal["chat", "completion"]:
+    """auto: chat for an instruction-tuned model with a chat template, plain completion otherwise."""
+    if prompt_format != "auto":
+        return prompt_format
+    return "chat" if has_template and is_instruct(model) is not False else "completion"
+
+
+def choice_text(request: Request, option: str, prompt: str, plain_completion: bool) -> str:
+    """What follows the prompt when a choice is scored: the request's delimiter, else a space after a plain
+    completion prompt that does not end in whitespace (a chat template ends where the answer starts)."""
+    if request.continuation_delimiter is not None:
+        return request.continuation_delimiter + option
+    return continuation_prefix(prompt) + option if plain_completion else option
+
+
+def split_continuation(whole: list[int], prompt: list[int], alone: Callable[[], list[int]]) -> list[int]:
+    """A choice's tokens: the joint tokenization past the prompt (as lm-eval splits it), or the choice tokenized
+    alone when the joint tokens do not start with the prompt's."""
+    if whole[: len(prompt)] == prompt and len(whole) > len(prompt):
+        return whole[len(prompt):]
+    return alone()
 
 
 BACKENDS: Registry[Any] = Registry("backend kind")

@@ -16,11 +16,19 @@ import numpy as np
 from pydantic import Field
 
 from bench import optional
-from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.base import (
+    BackendInfo,
+    BackendParamsBase,
+    Request,
+    Result,
+    choice_text,
+    now,
+    pick_format,
+    split_continuation,
+)
 from bench.errors import BackendError
 from bench.hardware import physical_cores
-from bench.models import file_sha256, is_instruct, resolve_model
-from bench.tasks.prompts import continuation_prefix
+from bench.models import file_sha256, resolve_model
 
 
 class LlamaCppParams(BackendParamsBase):
@@ -97,11 +105,7 @@ class LlamaCppBackend:
         return chat_formatter(self.llm)
 
     def default_format(self) -> Literal["chat", "completion"]:
-        """chat for instruction-tuned models with a template, plain completion otherwise."""
-        if self.params.prompt_format != "auto":
-            return self.params.prompt_format
-        instruct = is_instruct(self.params.model)
-        return "chat" if self.chat_format is not None and instruct is not False else "completion"
+        return pick_format(self.params.prompt_format, self.chat_format is not None, self.params.model)
 
     def info(self) -> BackendInfo:
         settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
@@ -234,14 +238,10 @@ class LlamaCppBackend:
     def _continuation_tokens(self, request: Request, prompt: list[int], option: str) -> list[int]:
         """Tokens of `option` after the prompt, split from the joint tokenization like lm-eval does."""
         text, has_bos = self.prompt_text(request)
-        if request.continuation_delimiter is not None:
-            option = request.continuation_delimiter + option
-        elif not has_bos and text == request.completion:
-            option = continuation_prefix(text) + option
-        whole = self.llm.tokenize((text + option).encode("utf-8"), add_bos=not has_bos, special=True)
-        if whole[: len(prompt)] == prompt and len(whole) > len(prompt):
-            return list(whole[len(prompt):])
-        return list(self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=False))
+        option = choice_text(request, option, text, plain_completion=not has_bos and text == request.completion)
+        whole = list(self.llm.tokenize((text + option).encode("utf-8"), add_bos=not has_bos, special=True))
+        return split_continuation(whole, prompt, lambda: list(self.llm.tokenize(option.encode("utf-8"),
+                                                                                add_bos=False, special=False)))
 
     def _option_logprob(self, tokens: list[int], n_prompt: int, first_logprobs: np.ndarray) -> tuple[float, bool]:
         """Sum of the option's token log-probabilities, and whether greedy decoding would produce it."""

@@ -21,13 +21,20 @@ from typing import Any, Literal
 import psutil
 from pydantic import Field
 
-from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.base import (
+    BackendInfo,
+    BackendParamsBase,
+    Request,
+    Result,
+    choice_text,
+    now,
+    pick_format,
+    split_continuation,
+)
 from bench.backends.hf_export import hf_folder
 from bench.errors import BackendError
 from bench.hardware import physical_cores
-from bench.models import is_instruct
 from bench.optional import require
-from bench.tasks.prompts import continuation_prefix
 
 _USER_BIND = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
 """A binding set before bench started wins over bench's own."""
@@ -125,10 +132,8 @@ class VllmBackend:
                            model_path=str(self.folder), settings=settings)
 
     def _format(self) -> Literal["chat", "completion"]:
-        if self.params.prompt_format != "auto":
-            return self.params.prompt_format
         has_template = getattr(self.tokenizer, "chat_template", None) is not None
-        return "chat" if has_template and is_instruct(self.params.model) is not False else "completion"
+        return pick_format(self.params.prompt_format, has_template, self.params.model)
 
     def prompt_text(self, request: Request) -> tuple[str, bool]:
         """The prompt string, and whether the tokenizer should add its special tokens (not after a chat template)."""
@@ -212,14 +217,10 @@ class VllmBackend:
     def _continuation_ids(self, request: Request, prompt_ids: list[int], option: str) -> list[int]:
         """The option's tokens after the prompt, split from the joint tokenization like lm-eval does."""
         text, special = self.prompt_text(request)
-        if request.continuation_delimiter is not None:
-            option = request.continuation_delimiter + option
-        elif special:  # a plain completion prompt: a space before the answer unless it ends in whitespace
-            option = continuation_prefix(text) + option
+        option = choice_text(request, option, text, plain_completion=special)
         whole = list(self.tokenizer(text + option, add_special_tokens=special)["input_ids"])
-        if whole[: len(prompt_ids)] == prompt_ids and len(whole) > len(prompt_ids):
-            return whole[len(prompt_ids):]
-        return list(self.tokenizer(option, add_special_tokens=False)["input_ids"])
+        return split_continuation(whole, prompt_ids,
+                                  lambda: list(self.tokenizer(option, add_special_tokens=False)["input_ids"]))
 
     def _sampling(self, request: Request) -> Any:
         gen = request.generation

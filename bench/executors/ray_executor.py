@@ -75,12 +75,12 @@ def execute_ray(plan: Plan, store: RunStore, progress: Progress, address: str | 
 
 def _resources(cell: Any) -> dict[str, Any]:
     """CPU (and GPU) requests of the cell's backend: llama.cpp takes its threads' cores, GPU engines a GPU."""
-    from bench.backends.base import BACKENDS
+    from bench.backends.base import backend_factory
 
-    factory = BACKENDS.get(cell.model.backend.kind)
+    factory, params = backend_factory(cell.model)
     resources = getattr(factory, "ray_resources", {"num_cpus": 1})
     if callable(resources):  # depends on the cell's settings (vLLM: GPUs or CPUs)
-        resources = resources(factory.Params.model_validate(cell.model.backend.model_dump()))
+        resources = resources(params)
     return dict(resources)
 
 
