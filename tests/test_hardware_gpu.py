@@ -103,13 +103,19 @@ def test_match_profile_gpu_wins_over_cpu(profiles: dict[str, Any]) -> None:
     ("AMD Ryzen 9 9950X 16-Core Processor", "amd-ryzen-9-9950x"),
     ("Intel(R) Core(TM) Ultra 7 155H", "intel-core-ultra-7-155h"),
     ("amd ryzen 7 8840u w/ radeon 780m graphics", "amd-ryzen-7-8840u"),  # case-insensitive
+    ("Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz", "gcp-c3-standard-4"),
+    ("INTEL(R) XEON(R) PLATINUM 8573C", "gcp-c3-standard-4"),
+    ("Intel(R) Xeon(R) Platinum 8473C", "gcp-c3-standard-4"),
+    ("Intel(R) Xeon(R) Platinum 8488C", "aws-c7i-2xlarge"),  # not taken by the Sapphire Rapids class profile
+    ("AMD EPYC 9B45 128-Core Processor", "gcp-c4d-standard-4"),
 ])
 def test_match_profile_from_a_cpu_model(profiles: dict[str, Any], cpu: str, expected: str) -> None:
     assert match_profile(profiles, cpu, []) == expected
 
 
-def test_match_profile_unknown_cpu_is_none(profiles: dict[str, Any]) -> None:
-    assert match_profile(profiles, "AMD EPYC", []) is None
+@pytest.mark.parametrize("cpu", ["AMD EPYC", "AMD EPYC 7763 64-Core Processor"])  # no profile claims every EPYC
+def test_match_profile_unknown_cpu_is_none(profiles: dict[str, Any], cpu: str) -> None:
+    assert match_profile(profiles, cpu, []) is None
 
 
 def test_match_profile_does_not_match_a_gpu_profile_from_the_cpu_string(profiles: dict[str, Any]) -> None:
