@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for run directories")
     run.add_argument("--usd-per-hour", type=float, help="price of this machine per hour, for $/1000 tasks")
     run.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
-    run.add_argument("--executor", default="local", metavar="local|ray[:ADDRESS]",
-                     help="where cells run: this process (default) or Ray tasks (a local instance or a cluster)")
+    run.add_argument("--executor", default="process", metavar="process|local|ray[:ADDRESS]",
+                     help="where cells run: a worker process per model, so an engine crash costs only its cell "
+                     "(default); this process (local, for debugging); or Ray tasks (a local instance or a cluster)")
     run.add_argument("--format", choices=["table", "json"], default="table")
     _add_plan_options(run)
     _add_cost_options(run)

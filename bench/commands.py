@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.cli import EXIT_BAD_INPUT, EXIT_OK, err, out, print_json
+from bench.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, err, out, print_json
 from bench.cost_report import CostOptions
 from bench.errors import BenchError
 from bench.plan import Plan, PlanOptions, build_plan
@@ -105,7 +105,20 @@ def run(args: argparse.Namespace) -> int:
         print_comparison(summary, out)
         print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=False)
     err.print(f"results: {store.path}")
-    return EXIT_OK
+    return _run_status(store)
+
+
+def _run_status(store: RunStore) -> int:
+    """EXIT_OK for a complete run; otherwise one line per unfinished cell and exit 1."""
+    manifest = store.read_manifest()
+    if manifest["status"] == "complete":
+        return EXIT_OK
+    for cell in manifest.get("unfinished", []):
+        err.print(f"unfinished: {cell['cell']}: {cell['done']}/{cell['total']} items: {cell['reason']}",
+                  markup=False, highlight=False)
+    err.print(f"run {manifest['status']}: finish it with bench run --resume {store.path}", markup=False,
+              highlight=False)
+    return EXIT_FAILURE
 
 
 def report(args: argparse.Namespace) -> int:

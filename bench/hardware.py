@@ -9,6 +9,14 @@ from typing import Any
 
 import psutil
 
+ISA_FEATURES: dict[str, str] = {
+    "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "avx_vnni": "AVX-VNNI", "avx512f": "AVX-512F",
+    "avx512bw": "AVX-512BW", "avx512vl": "AVX-512VL", "avx512_vnni": "AVX-512-VNNI", "avx512_bf16": "AVX-512-BF16",
+    "avx512_fp16": "AVX-512-FP16", "amx_tile": "AMX-TILE", "amx_int8": "AMX-INT8", "amx_bf16": "AMX-BF16",
+    "asimd": "NEON", "asimddp": "NEON-DOTPROD", "i8mm": "I8MM", "sve": "SVE", "sve2": "SVE2",
+}
+"""/proc/cpuinfo flag -> name, for the ISA extensions that llama.cpp, vLLM and BLAS kernels dispatch on."""
+
 
 def physical_cores() -> int:
     """Physical core count (llama.cpp's best thread count), falling back to logical CPUs."""
@@ -26,12 +34,36 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def isa_features(flags: frozenset[str] | None = None) -> list[str]:
+    """The engine-relevant ISA extensions this CPU reports (names as in ISA_FEATURES), in that order."""
+    from bench.backends.llama_load import cpu_flags
+
+    present = cpu_flags() if flags is None else flags
+    if "neon" in present:  # 32-bit ARM names it directly
+        present = present | {"asimd"}
+    return [name for flag, name in ISA_FEATURES.items() if flag in present]
+
+
+def llama_cpp_build() -> dict[str, Any] | None:
+    """llama-cpp-python's version and its llama.cpp build's `llama_print_system_info()` (None when absent)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    from bench.backends.llama_load import system_info
+
+    return {"version": str(llama_cpp.__version__), "system_info": system_info(llama_cpp)}
+
+
 def detect_machine() -> dict[str, Any]:
-    """CPU model, cores, RAM, OS and GPUs: the stable identity used in provenance and comparisons."""
+    """CPU model, ISA features, cores, RAM, OS, GPUs and the llama.cpp build: provenance (comparisons use only
+    the stable subset in bench.baseline.HARDWARE_KEYS)."""
     gpus, _ = detect_gpus()
     return {
         "gpus": gpus,
         "cpu_model": cpu_model(),
+        "isa": isa_features(),
+        "llama_cpp": llama_cpp_build(),
         "physical_cores": physical_cores(),
         "logical_cpus": psutil.cpu_count(logical=True) or 1,
         "ram_gb": round(psutil.virtual_memory().total / 1e9, 1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from rich.table import Table
 
@@ -53,6 +54,16 @@ def hardware_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _llama_line(build: dict[str, Any] | None) -> str:
+    """llama.cpp's compiled/detected CPU features (value 1) and its other facts, as one line."""
+    if build is None:
+        return "llama.cpp: llama-cpp-python not installed"
+    info = build["system_info"]
+    on = [key for key, value in info.items() if value == "1"]
+    other = [f"{key}={value}" for key, value in info.items() if value not in {"0", "1"}]
+    return f"llama.cpp {build['version']}: " + " ".join(on + other)
+
+
 def hardware_detect(args: argparse.Namespace) -> int:
     machine = detect_machine()
     gpus, why = detect_gpus()
@@ -63,9 +74,15 @@ def hardware_detect(args: argparse.Namespace) -> int:
         return EXIT_OK
     out.print(f"CPU: {machine['cpu_model']} ({machine['physical_cores']} physical cores, "
               f"{machine['logical_cpus']} logical), RAM {machine['ram_gb']} GB, {machine['os']}")
+    out.print("ISA: " + (" ".join(machine["isa"]) or "none of the extensions engines dispatch on"))
     out.print("GPUs: " + (", ".join(f"{g['name']} {g['memory_gb']} GB" for g in gpus) or f"none ({why})"))
+    out.print(_llama_line(machine.get("llama_cpp")), markup=False, highlight=False)
     if matched:
         out.print(f"profile: {matched}")
+    elif not any(ch.isdigit() for ch in machine["cpu_model"]):  # a masked name ("AMD EPYC") would match them all
+        out.print(f"profile: none matches this machine: its CPU reports only \"{machine['cpu_model']}\", no part "
+                  "number, so no profile can claim it honestly. Price it with cost.profile: <id> in the suite (the "
+                  "cloud instance it runs on, see bench hardware list) or cost.usd_per_hour.")
     else:
         out.print("profile: none matches this machine. Costs use the suite's cost.usd_per_hour and an assumed "
                   "10 W per core. To add one, copy a similar file in hardware_profiles/ to "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import optional
+from bench.backends.llama_load import load_llama, resolve_repack
 from bench.models import BUNDLED, BUNDLED_PREFIX, file_sha256, resolve_model
 
 
@@ -31,7 +32,7 @@ def read_model_info(ref: str) -> ModelInfo:
     """Load the GGUF with llama.cpp (weights memory-mapped, tiny context) and read its metadata."""
     llama_cpp = optional.llama_cpp()
     path = resolve_model(ref)
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, n_threads=1, verbose=False)
+    llm = load_llama(llama_cpp, resolve_repack("auto")[0], model_path=str(path), n_ctx=64, n_threads=1, verbose=False)
     try:
         meta: dict[str, str] = dict(llm.metadata)
         arch = meta.get("general.architecture", "unknown")

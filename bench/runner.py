@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -92,9 +92,21 @@ def build_request(work: CellWork, item: Item, repetition: int) -> Request:
                    json_schema=task.answer.json_schema, prompt_format=task.prompt.format)
 
 
+def is_final(record: ItemRecord) -> bool:
+    """Whether a record settles its item: every ok or error record, except errors marked retryable (the server
+    refused the connection, or said to come back later), which `--resume` asks again."""
+    extra = record.engine_extra
+    return record.status == "ok" or not (extra.get("unreachable") or extra.get("retryable"))
+
+
+def done_keys(records: Iterable[ItemRecord]) -> set[tuple[str, str, int]]:
+    """(cell, item, repetition) of the items that need no more work."""
+    return {record.key for record in records if is_final(record)}
+
+
 def execute(plan: Plan, store: RunStore, progress: Progress) -> None:
-    """Run every cell of the plan, skipping items already in the store (resume)."""
-    done = {record.key for record in store.records()}
+    """Run every cell of the plan in this process, skipping items already settled in the store (resume)."""
+    done = done_keys(store.records())
     with BackendPool() as pool:
         for cell in plan.cells:
             work = prepare(cell, plan.suite, done)

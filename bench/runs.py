@@ -15,7 +15,7 @@ from bench.calibrate import calibrate_machine
 from bench.errors import RunError
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
-from bench.runner import Progress, cell_items, execute
+from bench.runner import Progress, cell_items, done_keys, execute, prepare
 from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, load_suite
 from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
 from bench.summary import SUITE_COPY, load_run_suite, write_report
@@ -32,8 +32,9 @@ class RunRequest:
     options: PlanOptions
     out_root: Path
     usd_per_hour: float | None = None
-    executor: str = "local"
-    """local, or ray / ray:ADDRESS (a Ray cluster; plain ray starts a local instance)."""
+    executor: str = "process"
+    """process (each model's cells in a worker process), local (in this process, for debugging), or ray /
+    ray:ADDRESS (a Ray cluster; plain ray starts a local instance)."""
 
 
 def redact(value: Any) -> Any:
@@ -59,7 +60,7 @@ def start_run(request: RunRequest, progress: Progress) -> RunStore:
     return store
 
 
-def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> RunStore:
+def resume_run(run_dir: Path, progress: Progress, executor: str = "process") -> RunStore:
     """Finish an interrupted run: same suite copy, same options, only the missing items."""
     store = RunStore(run_dir)
     manifest = store.read_manifest()
@@ -118,32 +119,59 @@ def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_
                            "resuming would mix two datasets (start a new run)")
 
 
-def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "local") -> None:
-    """Execute with status bookkeeping; Ctrl-C or SIGTERM leave a valid run marked interrupted."""
+def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "process") -> None:
+    """Execute with status bookkeeping: `complete` when every item of every cell is settled, `incomplete` when
+    cells were skipped, crashed or left retryable errors (listed in the manifest's `unfinished`), `interrupted`
+    after Ctrl-C, SIGTERM or a backend that stopped answering. All three resume with --resume."""
     store.update_manifest(status="running", executor=executor)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    status = "interrupted"
+    status, unfinished = "interrupted", []
     try:
         _execute(plan, store, progress, executor)
-        status = "complete"
+        unfinished = unfinished_cells(plan, store)
+        status = "incomplete" if unfinished else "complete"
     finally:
         signal.signal(signal.SIGTERM, previous)
         store.close()
         backends = {s.model_id: s.backend for s in store.segments() if s.error is None}
-        store.update_manifest(status=status, ended_at=_utc_now(), backends=backends)
+        store.update_manifest(status=status, ended_at=_utc_now(), backends=backends, unfinished=unfinished)
         write_report(store)
+
+
+def unfinished_cells(plan: Plan, store: RunStore) -> list[dict[str, Any]]:
+    """Cells with items still to do after execution, with counts and the last reason recorded for the cell."""
+    done = done_keys(store.records())
+    reasons = {s.cell_id: s.error for s in store.segments() if s.error}
+    rows = []
+    for cell in plan.cells:
+        work = prepare(cell, plan.suite, done)
+        if work.pending:
+            rows.append({"cell_id": cell.id, "cell": cell.label, "done": work.total - len(work.pending),
+                         "total": work.total, "reason": reasons.get(cell.id) or _retry_reason(work.pending)})
+    return rows
+
+
+def _retry_reason(pending: list[Any]) -> str:
+    return f"{len(pending)} items failed with retryable errors (connection refused or a busy server)"
+
+
+EXECUTORS = ("process", "local", "ray")
 
 
 def _execute(plan: Plan, store: RunStore, progress: Progress, executor: str) -> None:
     kind, _, address = executor.partition(":")
-    if kind == "local":
+    if kind == "process" and not address:
+        from bench.executors.process import execute_process
+
+        execute_process(plan, store, progress)
+    elif kind == "local" and not address:
         execute(plan, store, progress)
     elif kind == "ray":
         from bench.executors.ray_executor import execute_ray
 
         execute_ray(plan, store, progress, address or None)
     else:
-        raise RunError(f"unknown executor '{executor}' (use local, ray or ray:ADDRESS)")
+        raise RunError(f"unknown executor '{executor}' (use process, local, ray or ray:ADDRESS)")
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

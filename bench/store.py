@@ -83,7 +83,14 @@ class RunStore:
         os.fsync(handle.fileno())
 
     def records(self) -> list[ItemRecord]:
-        return [ItemRecord.model_validate(row) for row in self._read_lines(RECORDS)]
+        """Each item's latest record, in file order of those. A retried item (its earlier attempt failed with a
+        retryable error) keeps the earlier line in the file, superseded here."""
+        latest: dict[tuple[str, str, int], ItemRecord] = {}
+        for row in self._read_lines(RECORDS):
+            record = ItemRecord.model_validate(row)
+            latest.pop(record.key, None)
+            latest[record.key] = record
+        return list(latest.values())
 
     def segments(self) -> list[CellSegment]:
         return [CellSegment.model_validate(row) for row in self._read_lines(CELLS)]

@@ -24,3 +24,21 @@ def test_no_hostname_in_machine_facts() -> None:
 
 def test_physical_cores_is_positive() -> None:
     assert physical_cores() >= 1
+
+
+def test_isa_features_name_what_engines_dispatch_on() -> None:
+    from bench.hardware import isa_features
+
+    spr = frozenset("fpu avx2 fma avx512f avx512_vnni avx512_bf16 amx_tile amx_int8 amx_bf16".split())
+    assert isa_features(spr) == ["AVX2", "FMA", "AVX-512F", "AVX-512-VNNI", "AVX-512-BF16", "AMX-TILE", "AMX-INT8",
+                                 "AMX-BF16"]
+    assert isa_features(frozenset({"fp", "asimd", "asimddp", "sve"})) == ["NEON", "NEON-DOTPROD", "SVE"]
+    assert isa_features(frozenset()) == []
+
+
+def test_machine_facts_carry_isa_and_the_llama_cpp_build() -> None:
+    machine = detect_machine()
+    assert isinstance(machine["isa"], list)
+    build = machine["llama_cpp"]
+    if build is not None:  # the llama extra is installed
+        assert build["version"] and "REPACK" in build["system_info"]

@@ -71,7 +71,7 @@ def test_a_models_cells_share_one_load_and_say_so(tracked: type[Tracked], write_
     models = [{"id": "a", "backend": {"kind": "fake"}}, {"id": "b", "backend": {"kind": "fake", "delay_s": 0.001}}]
     load = [{"mode": "latency"}, {"mode": "concurrency", "concurrency": 2}]
     store = start_run(RunRequest(write_suite(fake_suite(labels_jsonl, models=models, load=load)), PlanOptions(),
-                                 tmp_path / "runs"), SilentProgress())
+                                 tmp_path / "runs", executor="local"), SilentProgress())
     segments = [json.loads(line) for line in (store.path / "cells.jsonl").read_text().splitlines()]
     assert [(s["model_id"], s["backend_reused"]) for s in segments] == [
         ("a", False), ("a", True), ("b", False), ("b", True)]
@@ -87,6 +87,6 @@ def test_an_interrupted_cell_closes_its_backend(tracked: type[Tracked], write_su
 
     monkeypatch.setattr(SilentProgress, "advance", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        start_run(RunRequest(write_suite(fake_suite(labels_jsonl)), PlanOptions(), tmp_path / "runs"),
+        start_run(RunRequest(write_suite(fake_suite(labels_jsonl)), PlanOptions(), tmp_path / "runs", executor="local"),
                   SilentProgress())
     assert len(tracked.opened) == 1 and tracked.opened[0].closed

@@ -38,8 +38,8 @@ TWO_MODELS = [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}},
               {"id": "fake-b", "backend": {"kind": "fake", "choice_index": 1}}]
 
 
-def start(suite_path: Path, out_root: Path, **options: Any) -> RunStore:
-    return start_run(RunRequest(suite_path, PlanOptions(**options), out_root), SilentProgress())
+def start(suite_path: Path, out_root: Path, executor: str = "process", **options: Any) -> RunStore:
+    return start_run(RunRequest(suite_path, PlanOptions(**options), out_root, executor=executor), SilentProgress())
 
 
 def only_run_dir(out_root: Path) -> Path:
@@ -179,7 +179,7 @@ def test_interrupted_run_is_marked_and_keeps_its_records(write_suite: WriteSuite
     out = tmp_path / "results"
     interrupt_after(monkeypatch, 8)
     with pytest.raises(KeyboardInterrupt):
-        start(write_suite(fake_suite(labels_jsonl, models=TWO_MODELS)), out)
+        start(write_suite(fake_suite(labels_jsonl, models=TWO_MODELS)), out, executor="local")
     run = RunStore(only_run_dir(out))
     manifest = run.read_manifest()
     assert manifest["status"] == "interrupted"
@@ -209,7 +209,7 @@ def test_sigterm_leaves_an_interrupted_run(write_suite: WriteSuite, labels_jsonl
     handler_before = signal.getsignal(signal.SIGTERM)
     out = tmp_path / "results"
     with pytest.raises(KeyboardInterrupt):
-        start(write_suite(fake_suite(labels_jsonl)), out)
+        start(write_suite(fake_suite(labels_jsonl)), out, executor="local")
     assert signal.getsignal(signal.SIGTERM) is handler_before
     run = RunStore(only_run_dir(out))
     assert run.read_manifest()["status"] == "interrupted"

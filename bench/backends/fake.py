@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,8 +22,10 @@ class FakeParams(BackendParamsBase):
     fail_every: int = 0
     completion_tokens: int = 4
     crash_after: int = 0
-    """Test hook: after this many requests the process dies (os._exit) once, if crash_marker does not exist."""
+    """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
     crash_marker: str | None = None
+    crash_signal: Literal["exit", "SIGSEGV", "SIGABRT", "SIGKILL"] = "exit"
+    """How it dies: os._exit(1), or the signal a native engine crash (or the OOM killer) would end it with."""
 
 
 class FakeBackend:
@@ -66,7 +69,11 @@ class FakeBackend:
         if self.params.crash_after and call > self.params.crash_after and marker and not os.path.exists(marker):
             with open(marker, "w") as handle:
                 handle.write("crashed once\n")
-            os._exit(1)
+            if self.params.crash_signal == "exit":
+                os._exit(1)
+            if self.params.crash_signal != "SIGKILL":  # as a native crash: no Python handler runs
+                signal.signal(getattr(signal, self.params.crash_signal), signal.SIG_DFL)
+            os.kill(os.getpid(), getattr(signal, self.params.crash_signal))
 
     def _text(self, request: Request, index: int | None) -> str:
         if index is not None:

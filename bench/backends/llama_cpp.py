@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from bench import optional
 from bench.backends.base import (
@@ -26,6 +26,7 @@ from bench.backends.base import (
     pick_format,
     split_continuation,
 )
+from bench.backends.llama_load import RepackSetting, load_llama, resolve_repack, system_info
 from bench.errors import BackendError
 from bench.hardware import physical_cores
 from bench.models import file_sha256, resolve_model
@@ -44,6 +45,15 @@ class LlamaCppParams(BackendParamsBase):
     """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
     kv_overrides: dict[str, bool | int | float | str] = Field(default_factory=dict)
     """GGUF metadata overrides, as llama.cpp's --override-kv (e.g. tokenizer.ggml.add_bos_token: true)."""
+    repack: RepackSetting = "auto"
+    """llama.cpp's weight repacking (`--repack`, `use_extra_bufts`): auto = off on CPUs with AMX (llama.cpp#20824)."""
+
+    @field_validator("repack", mode="before")
+    @classmethod
+    def _repack_value(cls, value: object) -> object:
+        if value == "auto" or value is True or value is False:
+            return value
+        raise ValueError(f"{value!r} is not allowed; use auto, true or false")
 
 
 @contextmanager
@@ -77,6 +87,10 @@ class LlamaCppBackend:
     """One loaded GGUF model; requests run one at a time, each from an empty KV cache."""
 
     Params = LlamaCppParams
+    engine_name = "llama.cpp"
+    crash_hints: ClassVar[dict[str, str]] = {
+        "SIGSEGV": "on an Intel CPU with AMX, llama.cpp's AMX kernels crash on repacked weights: set `repack: false` "
+                   "in the model's backend (llama.cpp#20824)"}
     max_parallel = 1  # one llama context: requests run one after another
     ray_resources: ClassVar[dict[str, float]] = {"num_cpus": 2}  # its threads take the cores
 
@@ -85,6 +99,7 @@ class LlamaCppBackend:
         self.params = params
         self.path = resolve_model(params.model)
         self.n_threads = params.n_threads or physical_cores()
+        self.repack, self.repack_reason = resolve_repack(params.repack)
         self.llm = self._load()
         self.vocab = self.llama_cpp.llama_model_get_vocab(self.llm.model)
         self.chat_format = self._chat_formatter()
@@ -93,8 +108,9 @@ class LlamaCppBackend:
     def _load(self) -> Any:
         try:
             with quiet_stderr():  # llama.cpp prints context notes straight to fd 2 even with verbose=False
-                return self.llama_cpp.Llama(
-                    model_path=str(self.path), n_ctx=self.params.n_ctx, n_batch=self.params.n_batch,
+                return load_llama(
+                    self.llama_cpp, self.repack, model_path=str(self.path), n_ctx=self.params.n_ctx,
+                    n_batch=self.params.n_batch,
                     n_threads=self.n_threads, n_threads_batch=self.n_threads,
                     flash_attn=self.params.flash_attn, kv_overrides=dict(self.params.kv_overrides) or None,
                     seed=0, verbose=False)
@@ -113,7 +129,8 @@ class LlamaCppBackend:
                     "prompt_format": self.default_format(), "kv_overrides": dict(self.params.kv_overrides),
                     "model_params": int(self.llama_cpp.llama_model_n_params(self.llm.model)),
                     "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model)),
-                    "arch": self.architecture()}
+                    "arch": self.architecture(), "repack": self.repack, "repack_reason": self.repack_reason,
+                    "system_info": system_info(self.llama_cpp)}
         return BackendInfo(engine="llama.cpp (llama-cpp-python)", engine_version=self.llama_cpp.__version__,
                            model=self.params.model, model_path=str(self.path),
                            model_sha256=file_sha256(self.path), settings=settings)

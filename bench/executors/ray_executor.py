@@ -13,7 +13,7 @@ from typing import Any
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.optional import require
 from bench.plan import Plan, PlanOptions, build_plan
-from bench.runner import Progress, prepare, run_cell
+from bench.runner import Progress, done_keys, prepare, run_cell
 from bench.spec import NoChecks, parse_suite
 from bench.store import RunStore
 
@@ -62,7 +62,7 @@ def execute_ray(plan: Plan, store: RunStore, progress: Progress, address: str | 
     if not ray.is_initialized():
         ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
     queue = Queue()
-    seen = {record.key for record in store.records()}
+    seen = done_keys(store.records())
     task = ray.remote(max_retries=TASK_RETRIES)(remote_cell)
     pending = {}
     for cell in plan.cells:

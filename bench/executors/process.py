@@ -1,0 +1,212 @@
+"""The process executor (default): each model's cells run in a worker process; this process alone writes the run.
+
+As optimum-benchmark's process launcher: an engine's native crash (SIGSEGV in llama.cpp, SIGABRT, the OOM
+killer's SIGKILL) ends only the worker. The cell it was running gets a recorded error naming the signal, the
+engine and a hint; its items recorded so far are kept; the model's remaining cells start in a fresh worker and
+the run goes on. Each model is also measured in a fresh process (no engine left over from an earlier model).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.backends.base import BACKENDS
+from bench.errors import BackendUnavailable
+from bench.executors.worker import WorkOrder, worker_main
+from bench.metrics.records import CellSegment, ItemRecord
+from bench.plan import Cell, Plan
+from bench.runner import Progress, done_keys, prepare
+from bench.store import RunStore
+
+POLL_S = 0.2
+STOP_WAIT_S = 10.0
+SIGNAL_HINTS = {
+    signal.SIGKILL: "SIGKILL usually means the kernel's OOM killer: check free memory (dmesg) or use a smaller model",
+    signal.SIGABRT: "the engine aborted (an assertion or an allocation failure in native code)",
+}
+
+
+@dataclass
+class WorkerOutcome:
+    """What one worker did: the cells it ended, the one it was in when it stopped, and how it stopped."""
+
+    ended: set[str] = field(default_factory=set)
+    current: str | None = None
+    finished: bool = False
+    unavailable: str | None = None
+    interrupted: bool = False
+    failure: str | None = None
+    exitcode: int | None = None
+
+
+def execute_process(plan: Plan, store: RunStore, progress: Progress) -> None:
+    """Run every cell with pending items, one worker per model (a fresh one after a crash)."""
+    done = done_keys(store.records())
+    for group in model_groups(plan, done):
+        remaining = list(group)
+        while remaining:
+            outcome = _run_worker(plan, remaining, store, progress)
+            if outcome.unavailable is not None:
+                raise BackendUnavailable(outcome.unavailable)
+            if outcome.interrupted:
+                raise KeyboardInterrupt
+            if outcome.finished:
+                break
+            crashed = outcome.current or remaining[0].id
+            _record_crash(store, progress, _cell(remaining, crashed), outcome)
+            remaining = remaining[[c.id for c in remaining].index(crashed) + 1:]
+
+
+def model_groups(plan: Plan, done: set[tuple[str, str, int]]) -> Iterator[list[Cell]]:
+    """Consecutive cells of one model (one backend configuration) that still have items to run."""
+    group: list[Cell] = []
+    for cell in plan.cells:
+        if not prepare(cell, plan.suite, done).pending:
+            continue
+        if group and group[-1].model.backend != cell.model.backend:
+            yield group
+            group = []
+        group.append(cell)
+    if group:
+        yield group
+
+
+def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progress) -> WorkerOutcome:
+    order = WorkOrder(plan.suite.text, str(plan.suite.path), asdict(plan.options), tuple(c.id for c in cells),
+                      tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd())
+    context: Any = multiprocessing.get_context(_start_method())
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=worker_main, args=(send, order), name="bench-worker", daemon=True)
+    process.start()
+    send.close()
+    outcome = WorkerOutcome()
+    by_id = {cell.id: cell for cell in cells}
+    try:
+        _pump(receive, process, _Handler(store, progress, by_id, outcome))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM here: let the worker record its segment, then stop it
+        _stop(process, receive, _Handler(store, progress, by_id, outcome))
+        raise
+    finally:
+        receive.close()
+    process.join()
+    outcome.exitcode = process.exitcode
+    return outcome
+
+
+def _start_method() -> str:
+    """fork where available: the worker starts in milliseconds with bench already imported. The parent holds no
+    engine and no other thread when it forks (progress bars are stopped between cells)."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class _Handler:
+    """Applies the worker's messages: records and segments to the store, events to the progress display."""
+
+    def __init__(self, store: RunStore, progress: Progress, cells: dict[str, Cell], outcome: WorkerOutcome) -> None:
+        self.store, self.progress, self.cells, self.outcome = store, progress, cells, outcome
+        self.seen = done_keys(store.records())
+
+    def __call__(self, kind: str, payload: Any) -> None:
+        getattr(self, f"_on_{kind}")(payload)
+
+    def _on_record(self, payload: dict[str, Any]) -> None:
+        record = ItemRecord.model_validate(payload)
+        self.store.append_record(record)
+        self.progress.advance(record)
+
+    def _on_segment(self, payload: dict[str, Any]) -> None:
+        self.store.append_segment(CellSegment.model_validate(payload))
+
+    def _on_start(self, payload: tuple[str, int, int]) -> None:
+        cell_id, total, done = payload
+        self.outcome.current = cell_id
+        self.progress.start_cell(self.cells[cell_id], total, done)
+
+    def _on_end(self, payload: None) -> None:
+        if self.outcome.current is not None:
+            self.outcome.ended.add(self.outcome.current)
+        self.outcome.current = None
+        self.progress.end_cell()
+
+    def _on_skip(self, payload: tuple[str, str]) -> None:
+        cell_id, reason = payload
+        self.progress.skip_cell(self.cells[cell_id], reason)
+
+    def _on_done(self, payload: None) -> None:
+        self.outcome.finished = True
+
+    def _on_unavailable(self, payload: str) -> None:
+        self.outcome.unavailable = payload
+
+    def _on_interrupted(self, payload: None) -> None:
+        self.outcome.interrupted = True
+
+    def _on_failed(self, payload: str) -> None:
+        self.outcome.failure = payload
+
+
+def _pump(receive: Any, process: Any, handle: _Handler) -> None:
+    """Apply messages until the worker closes its end (it finished, or died)."""
+    while True:
+        if receive.poll(POLL_S):
+            try:
+                kind, payload = receive.recv()
+            except (EOFError, OSError):
+                return
+            handle(kind, payload)
+        elif not process.is_alive() and not receive.poll(0):
+            return
+
+
+def _stop(process: Any, receive: Any, handle: _Handler) -> None:
+    """Interrupt the worker (SIGINT: it records its segment and exits), keep what it sends, then make sure it ends."""
+    if process.is_alive() and process.pid is not None:
+        os.kill(process.pid, signal.SIGINT)
+    process.join(STOP_WAIT_S)
+    try:
+        while receive.poll(0):
+            handle(*receive.recv())
+    except (EOFError, OSError):
+        pass
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _cell(cells: list[Cell], cell_id: str) -> Cell:
+    return next(c for c in cells if c.id == cell_id)
+
+
+def crash_reason(cell: Cell, outcome: WorkerOutcome) -> str:
+    """One line: which engine died, by which signal (or Python error), and what to try."""
+    kind, exitcode = cell.model.backend.kind, outcome.exitcode
+    engine = getattr(BACKENDS.get(kind), "engine_name", kind)
+    if outcome.failure is not None:
+        how, hint = f"failed with {outcome.failure}", "the items before it are kept; fix the cause and resume"
+    elif exitcode is not None and exitcode < 0:
+        sig = signal.Signals(-exitcode)
+        how = f"crashed with {sig.name} (signal {-exitcode})"
+        hint = _hint(kind, sig)
+    else:
+        how, hint = f"exited with code {exitcode} without finishing", "see the messages above"
+    return f"{engine} ({kind} backend) {how} in the worker process while running this cell; {hint}"
+
+
+def _hint(kind: str, sig: signal.Signals) -> str:
+    hints = getattr(BACKENDS.get(kind), "crash_hints", {})
+    return str(hints.get(sig.name) or SIGNAL_HINTS.get(sig) or "a native crash in the engine")
+
+
+def _record_crash(store: RunStore, progress: Progress, cell: Cell, outcome: WorkerOutcome) -> None:
+    reason = crash_reason(cell, outcome)
+    progress.end_cell()
+    progress.skip_cell(cell, reason)
+    store.append_segment(CellSegment(
+        cell_id=cell.id, model_id=cell.model.id, task_id=cell.task.id, segment=f"crash-{os.urandom(4).hex()}",
+        backend={}, load_time_s=0.0, warmup_items=0, items_done=0, t_start=0.0, t_end=0.0, rss_before_bytes=0,
+        peak_rss_bytes=0, cpu_user_s=0.0, cpu_system_s=0.0, completed=False, error=reason))

@@ -1,0 +1,108 @@
+"""The engine side of the process executor: a child process that runs one model's cells and streams back.
+
+The child rebuilds the plan from the suite text (no checks: the parent validated it), runs the cells it is
+given with one backend pool (a model's cells share one load), and sends every record, segment and progress
+event through a pipe as soon as it exists. It never writes the run directory: the parent is its one writer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BackendUnavailable
+from bench.metrics.records import CellSegment, ItemRecord
+from bench.plan import Cell, PlanOptions, build_plan
+from bench.runner import BackendPool, prepare, run_cell
+from bench.spec import NoChecks, parse_suite
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class WorkOrder:
+    """What the parent asks one worker to do: these cells of this suite, skipping the items already recorded."""
+
+    suite_text: str
+    suite_path: str
+    options: dict[str, Any]
+    cell_ids: tuple[str, ...]
+    done: tuple[tuple[str, str, int], ...]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str = "."
+
+
+class PipeSink:
+    """RecordSink and Progress for run_cell: every event goes to the parent as a (kind, payload) message."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def append_record(self, record: ItemRecord) -> None:
+        self.conn.send(("record", record.model_dump(mode="json")))
+
+    def append_segment(self, segment: CellSegment) -> None:
+        self.conn.send(("segment", segment.model_dump(mode="json")))
+
+    def start_cell(self, cell: Cell, total: int, done: int) -> None:
+        self.conn.send(("start", (cell.id, total, done)))
+
+    def advance(self, record: ItemRecord) -> None:
+        return None  # the parent advances its progress when it stores the record
+
+    def end_cell(self) -> None:
+        self.conn.send(("end", None))
+
+    def skip_cell(self, cell: Cell, reason: str) -> None:
+        self.conn.send(("skip", (cell.id, reason)))
+
+
+def worker_main(conn: Any, order: WorkOrder) -> None:
+    """Entry point of the child process. Exits 0 after ("done", None); 130 after Ctrl-C; a native crash ends
+    it by a signal, which the parent turns into the running cell's error."""
+    _die_with_parent()
+    os.environ.clear()
+    os.environ.update(order.env)  # as the parent sees it now (a fork server may have started earlier)
+    os.chdir(order.cwd)
+    sink = PipeSink(conn)
+    try:
+        run_cells(order, sink)
+        conn.send(("done", None))
+    except BackendUnavailable as exc:
+        conn.send(("unavailable", str(exc)))
+    except KeyboardInterrupt:
+        conn.send(("interrupted", None))
+        sys.exit(130)
+    except Exception as exc:  # a bug or an engine's Python error: the running cell's error, not a traceback
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        sys.exit(1)
+    finally:
+        conn.close()
+
+
+def run_cells(order: WorkOrder, sink: PipeSink) -> None:
+    suite = parse_suite(order.suite_text, Path(order.suite_path), NoChecks())
+    options = PlanOptions(limit=order.options["limit"], models=tuple(order.options["models"]),
+                          tasks=tuple(order.options["tasks"]))
+    cells = {cell.id: cell for cell in build_plan(suite, options).cells}
+    done = set(order.done)
+    with BackendPool() as pool:
+        for cell_id in order.cell_ids:
+            work = prepare(cells[cell_id], suite, done)
+            if work.pending:
+                run_cell(work, suite, sink, sink, pool)
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGKILL to this worker when the parent dies (kill -9), so no engine is orphaned."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
