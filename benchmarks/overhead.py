@@ -5,12 +5,17 @@ alternating) so machine noise hits both alike. Reports paired ratios bench/bare 
 
     python benchmarks/overhead.py                      # writes benchmarks/results/overhead.json
     python benchmarks/overhead.py --pairs 20 --max-tokens 128 --model bundled:gemma3-270m
+    python benchmarks/overhead.py --worker              # bench's side in a worker process, as `bench run` does
+
+With --worker, bench's side runs in a forked child process that loads its own copy of the model, as the
+process executor's workers do; the bare loop stays in this process. Each process is idle while the other runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,19 +61,49 @@ def through_bench(backend: LlamaCppBackend, max_tokens: int) -> dict[str, float]
                    result.completion_tokens)
 
 
-def measure(model: str, pairs: int, warmup: int, max_tokens: int) -> dict[str, Any]:
+def _serve(conn: Any, model: str) -> None:
+    """Worker side of --worker: load the model, then answer each max_tokens with through_bench's timings."""
     backend = LlamaCppBackend(LlamaCppParams(model=model, prefix_cache=False, n_ctx=2048))
+    while (max_tokens := conn.recv()) is not None:
+        conn.send(through_bench(backend, max_tokens))
+    backend.close()
+
+
+class InWorker:
+    """through_bench in a forked child process with its own backend (the process executor's situation)."""
+
+    def __init__(self, model: str) -> None:
+        context: Any = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, model), daemon=True)
+        self.process.start()
+
+    def __call__(self, backend: LlamaCppBackend, max_tokens: int) -> dict[str, float]:
+        self.conn.send(max_tokens)
+        return dict(self.conn.recv())
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.process.join(30)
+
+
+def measure(model: str, pairs: int, warmup: int, max_tokens: int, worker: bool = False) -> dict[str, Any]:
+    bench_side = InWorker(model) if worker else None
+    backend = LlamaCppBackend(LlamaCppParams(model=model, prefix_cache=False, n_ctx=2048))
+    side = bench_side or through_bench
     try:
         for _ in range(warmup):
-            bare(backend, max_tokens), through_bench(backend, max_tokens)
+            bare(backend, max_tokens), side(backend, max_tokens)
         rows = []
         for index in range(pairs):
-            first, second = (bare, through_bench) if index % 2 == 0 else (through_bench, bare)
+            first, second = (bare, side) if index % 2 == 0 else (side, bare)
             a, b = first(backend, max_tokens), second(backend, max_tokens)
             rows.append({"bare": a if first is bare else b, "bench": b if first is bare else a})
         return {"model": model, "info": backend.info().model_dump(), "pairs": rows}
     finally:
         backend.close()
+        if bench_side is not None:
+            bench_side.close()
 
 
 def ratios(rows: list[dict[str, Any]], metric: str) -> dict[str, float]:
@@ -85,9 +120,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=96)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.json")
+    parser.add_argument("--worker", action="store_true", help="bench's side in a worker process (process executor)")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/overhead[-worker].json")
     args = parser.parse_args()
-    data = measure(args.model, args.pairs, args.warmup, args.max_tokens)
+    args.out = args.out or Path(__file__).parent / "results" / f"overhead{'-worker' if args.worker else ''}.json"
+    data = measure(args.model, args.pairs, args.warmup, args.max_tokens, args.worker)
     result = {"benchmark": "overhead", "date": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": detect_machine(), "settings": vars(args) | {"out": str(args.out)},
               "decode_tps": ratios(data["pairs"], "decode_tps"), "prefill_tps": ratios(data["pairs"], "prefill_tps"),
