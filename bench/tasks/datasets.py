@@ -36,31 +36,60 @@ def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
 
 
 def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of a JSONL file, split on "\\n" only: U+2028 and other characters str.splitlines() breaks on are
+    legal inside a JSON string (the JSON Lines format separates records with "\\n" alone)."""
     rows = []
-    for line_no, line in enumerate(_open_text(file).splitlines(), start=1):
+    for line_no, line in enumerate(_open_text(file).split("\n"), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise SpecError([Problem(str(file), f"line {line_no}", f"invalid JSON: {exc.msg}")]) from None
+            raise SpecError([Problem(str(file), f"line {line_no}", f"invalid JSON: {exc.msg}",
+                                     _kind_hint(file))]) from None
         if not isinstance(row, dict):
             raise SpecError([Problem(str(file), f"line {line_no}", "each line must be a JSON object")])
         rows.append((line_no, row))
     return rows
 
 
+def _kind_hint(file: Path) -> str:
+    if file.suffix.lower() in {".csv", ".tsv", ".txt"}:
+        return "this looks like a delimited text file: set dataset kind: csv (and delimiter if not a comma)"
+    return ""
+
+
+_EXTRA = "\0extra"
+"""DictReader's key for the fields beyond the header's (no real column has this name)."""
+
+
 def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(_open_text(file), newline=""), delimiter=spec.delimiter)
+    """Rows of a CSV file by header name; a row with fewer or more fields than the header is refused."""
+    text = _open_text(file)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # no field is longer than its file
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=spec.delimiter, restkey=_EXTRA)
     rows = []
-    for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
-        rows.append((reader.line_num, dict(row)))
+    try:
+        for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
+            _check_width(row, len(reader.fieldnames or []), f"line {reader.line_num}", file)
+            rows.append((reader.line_num, dict(row)))
+    except csv.Error as exc:
+        where = f"line {reader.reader.line_num}"  # the row's line: DictReader.line_num is set after a row is read
+        raise SpecError([Problem(str(file), where, f"unreadable CSV: {exc}")]) from None
     return rows
+
+
+def _check_width(row: dict[str, Any], width: int, where: str, file: Path) -> None:
+    """The row has exactly as many fields as the header (DictReader pads short rows with None)."""
+    got = width + len(row.get(_EXTRA, [])) - sum(value is None for value in row.values())
+    if got != width:
+        raise SpecError([Problem(str(file), where, f"row has {got} fields, the header has {width}",
+                                 "fix the row (quote fields that contain the delimiter), or set dataset.delimiter")])
 
 
 def _open_text(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first column name
     except FileNotFoundError:
         raise SpecError([Problem(str(file), "", "dataset file not found",
                                  "paths are relative to the suite file")]) from None
