@@ -82,11 +82,16 @@ def variables(item: Item, answer: AnswerSpec) -> dict[str, Any]:
 
 
 def select_few_shot(pool: list[Item], spec: FewShotSpec, spare: int = 0) -> list[Item]:
-    """k (+ spare) examples, seeded; balanced=True takes them round-robin over expected labels."""
-    k = spec.k + spare if spec.k else 0
+    """k examples, seeded; balanced=True takes them round-robin over expected labels. `spare` more follow
+    them, for shots_for to skip an evaluated item; the first k are the same whatever `spare` is."""
+    k = min(spec.k, len(pool))
     if spec.balanced:
-        return balanced_sample(pool, k, spec.seed)
-    return random.Random(spec.seed).sample(pool, min(k, len(pool)))
+        return balanced_sample(pool, k + spare if k else 0, spec.seed)
+    rng = random.Random(spec.seed)
+    picked = rng.sample(pool, k)
+    chosen = {id(item) for item in picked}
+    rest = [item for item in pool if id(item) not in chosen]
+    return picked + rng.sample(rest, min(spare, len(rest)) if k else 0)
 
 
 def few_shot_candidates(pool: list[Item], spec: FewShotSpec) -> list[Item]:

@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 from typing import Literal
 
-from bench.spec import TaskSpec
+from bench.spec import LmEvalDataset, TaskSpec
 from bench.tasks.items import Item
 from bench.tasks.normalize import normalize_label
 
@@ -19,6 +19,14 @@ natural: the data's own label mix (proportional to each label's share, largest r
 def sample_kind(task: TaskSpec) -> SampleKind:
     """How `limit` draws this task's items: `task.sample` for choices answers, a random sample otherwise."""
     return task.sample if task.answer.mode == "choices" else "random"
+
+
+def sample_description(task: TaskSpec, limit: int | None) -> str:
+    """How a cell's items are chosen, for the manifest and the report: "all" without a limit, "first" for an
+    lm-eval task (lm-eval's --limit), else the SampleKind ("random", "balanced" or "natural")."""
+    if not limit:
+        return "all"
+    return "first" if isinstance(task.dataset, LmEvalDataset) else sample_kind(task)
 
 
 def draw_sample(items: list[Item], k: int, seed: int | str, kind: SampleKind) -> list[Item]:

@@ -190,6 +190,18 @@ def test_duplicated_inputs_in_the_pool_are_all_left_out() -> None:
     assert len(shots) == 4 and all(shot.input != "same question" for shot in shots)
 
 
+@pytest.mark.parametrize("balanced", [True, False])
+@pytest.mark.parametrize(("n", "k"), [(3, 2), (30, 5), (100, 5), (8, 8)])
+def test_spares_never_change_the_first_k_examples(balanced: bool, n: int, k: int) -> None:
+    items = pool({"a": n // 2, "b": n - n // 2})
+    spec = FewShotSpec(k=k, dataset={"path": "x"}, seed=11, balanced=balanced)
+    plain = [i.id for i in select_few_shot(items, spec)]
+    for spare in (1, 3):
+        with_spares = [i.id for i in select_few_shot(items, spec, spare)]
+        assert with_spares[:k] == plain
+        assert len(with_spares) == min(n, k + spare) and len(set(with_spares)) == len(with_spares)
+
+
 def test_a_separate_train_split_keeps_the_seeded_examples() -> None:
     train = pool({"billing": 5, "technical": 5})
     spec = FewShotSpec(k=3, dataset={"path": "train.jsonl"}, seed=9)

@@ -10,7 +10,14 @@ import pytest
 
 from bench.spec import TaskSpec
 from bench.tasks.items import Item
-from bench.tasks.sampling import balanced_sample, draw_sample, natural_sample, random_sample, sample_kind
+from bench.tasks.sampling import (
+    balanced_sample,
+    draw_sample,
+    natural_sample,
+    random_sample,
+    sample_description,
+    sample_kind,
+)
 
 
 def items_with(labels: dict[str, int]) -> list[Item]:
@@ -163,3 +170,12 @@ def test_sample_kind_per_answer_mode() -> None:
     assert sample_kind(task("choices", sample="natural")) == "natural"
     assert sample_kind(task("text")) == "random"
     assert sample_kind(task("json", sample="balanced")) == "random"
+
+
+def test_sample_description_for_the_manifest() -> None:
+    assert sample_description(task("choices", sample="natural"), None) == "all"
+    assert sample_description(task("choices", sample="natural"), 5) == "natural"
+    assert sample_description(task("text"), 5) == "random"
+    lm_eval = TaskSpec.model_validate({"id": "t", "dataset": {"kind": "lm_eval", "task": "x"},
+                                       "answer": {"mode": "choices"}, "scorers": ["lm_eval"]})
+    assert sample_description(lm_eval, 5) == "first"
