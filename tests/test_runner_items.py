@@ -1,4 +1,5 @@
-"""What a cell evaluates: the --limit sample (#16 class 1) and few-shot examples never an item's own (#10 class 8)."""
+"""What a cell evaluates: the --limit sample (#16 class 1), few-shot examples never an item's own (#10 class 8),
+and answers extracted as the scorer normalizes them (#10 class 6)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from suite_factory import fake_suite
 
+from bench.backends.base import Result
 from bench.plan import PlanOptions, build_plan
-from bench.runner import build_request, cell_items, prepare
+from bench.runner import build_request, cell_items, make_record, prepare
 from bench.spec import load_suite
 
 WriteSuite = Callable[[dict[str, Any] | str], Path]
@@ -62,3 +64,15 @@ def test_limit_on_choices_is_balanced_or_natural(write_suite: WriteSuite, tmp_pa
     natural = only_cell_items(write_suite(suite), limit=10)
     assert Counter(i.expected for i in balanced) == {"billing": 5, "spam": 5}
     assert Counter(i.expected for i in natural) == {"billing": 8, "spam": 2}
+
+
+def test_a_served_answer_is_extracted_and_scored_as_the_scorer_normalizes(write_suite: WriteSuite,
+                                                                          labels_jsonl: Path) -> None:
+    """#10 class 6 through the runner: text answers without a choice index (an OpenAI-compatible server)."""
+    plan = build_plan(load_suite(write_suite(fake_suite(labels_jsonl))), PlanOptions())
+    work = prepare(plan.cells[0], plan.suite, set())
+    parcel = next(item for item in work.items if item.expected == "shipping")
+    for text in ("Shipping.", '```json\n{"answer": "shipping"}\n```', 'The category is:\n{"answer": "Shipping"}'):
+        record = make_record(work, parcel, 0, Result("x#0", text=text), "seg", "sha")
+        assert (record.prediction, record.parse_error) == ("shipping", None)
+        assert record.scores["accuracy"] == 1.0

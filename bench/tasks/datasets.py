@@ -98,17 +98,26 @@ def _open_text(file: Path) -> str:
 
 
 def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> Item:
-    where = f"line {line}"
-    needed = [fields.input, *(_expected_columns(fields))]
-    missing = [name for name in needed if name not in row]
-    if missing:
-        raise SpecError([Problem(str(file), where, f"missing column(s) {', '.join(missing)}",
-                                 f"columns present: {', '.join(row)}; set dataset.fields")])
+    _check_columns(row, fields, f"line {line}", file)
     expected = (row[fields.expected] if isinstance(fields.expected, str)
                 else {key: row[col] for key, col in fields.expected.items()})
     item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
     tags = {name: str(row.get(name, "")) for name in fields.tags}
     return Item(id=item_id, input=str(row[fields.input]), expected=expected, tags=tags, fields=dict(row))
+
+
+def _check_columns(row: dict[str, Any], fields: FieldMap, where: str, file: Path) -> None:
+    """The input and expected columns are present; the input and a single expected column are not null (a null
+    would be read as the text "None", or as a reference no answer can match)."""
+    missing = [name for name in [fields.input, *_expected_columns(fields)] if name not in row]
+    if missing:
+        raise SpecError([Problem(str(file), where, f"missing column(s) {', '.join(missing)}",
+                                 f"columns present: {', '.join(row)}; set dataset.fields")])
+    single = [fields.expected] if isinstance(fields.expected, str) else []
+    nulls = [name for name in [fields.input, *single] if row[name] is None]
+    if nulls:
+        raise SpecError([Problem(str(file), where, f"null value in column(s) {', '.join(nulls)}",
+                                 "give every item its input and expected answer, or leave the item out")])
 
 
 def _expected_columns(fields: FieldMap) -> list[str]:

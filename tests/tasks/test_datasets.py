@@ -203,6 +203,23 @@ def test_a_csv_row_with_too_few_fields_exits_2_from_validate(tmp_path: Path) -> 
     assert main(["validate", str(tmp_path / "suite.yaml")]) == 2
 
 
+@pytest.mark.parametrize("row", [{"id": "1", "input": None, "expected": "x"},
+                                 {"id": "1", "input": "a", "expected": None}])
+def test_a_null_input_or_expected_is_refused_not_read_as_none(tmp_path: Path, row: dict[str, Any]) -> None:
+    path = write_jsonl(tmp_path / "n.jsonl", [{"id": "0", "input": "ok", "expected": "y"}, row])
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("n.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), "line 2")
+    assert problem.message.startswith("null value in column(s)")
+
+
+def test_a_null_field_of_a_dict_expected_is_kept(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "n.jsonl", [{"input": "receipt", "total": "12.50", "due": None}])
+    [item] = load_items(jsonl("n.jsonl", expected={"total": "total", "due": "due"}), tmp_path)
+    assert item.expected == {"total": "12.50", "due": None}
+
+
 def test_a_csv_field_over_131072_characters_loads(tmp_path: Path) -> None:
     body = "x" * 200_000
     (tmp_path / "long.csv").write_text(f'id,input,expected\nt1,"{body}",billing\n')
