@@ -38,19 +38,34 @@ def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
 def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
     """Rows of a JSONL file, split on "\\n" only: U+2028 and other characters str.splitlines() breaks on are
     legal inside a JSON string (the JSON Lines format separates records with "\\n" alone)."""
-    rows = []
-    for line_no, line in enumerate(_open_text(file).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SpecError([Problem(str(file), f"line {line_no}", f"invalid JSON: {exc.msg}",
-                                     _kind_hint(file))]) from None
-        if not isinstance(row, dict):
-            raise SpecError([Problem(str(file), f"line {line_no}", "each line must be a JSON object")])
-        rows.append((line_no, row))
-    return rows
+    lines = enumerate(_open_text(file).split("\n"), start=1)
+    return [(line_no, _json_row(line, f"line {line_no}", file)) for line_no, line in lines if line.strip()]
+
+
+def _json_row(line: str, where: str, file: Path) -> dict[str, Any]:
+    try:
+        row = json.loads(line, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem(str(file), where, f"invalid JSON: {exc.msg}", _kind_hint(file))]) from None
+    except DuplicateKey as exc:
+        raise SpecError([Problem(str(file), where, f"duplicate key '{exc}' in one object",
+                                 "JSON readers keep only one of the values: remove the other")]) from None
+    if not isinstance(row, dict):
+        raise SpecError([Problem(str(file), where, "each line must be a JSON object")])
+    return row
+
+
+class DuplicateKey(ValueError):
+    """A JSON object with the same key twice (json.loads would silently keep the last value)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in row:
+            raise DuplicateKey(key)
+        row[key] = value
+    return row
 
 
 def _kind_hint(file: Path) -> str:
@@ -70,6 +85,7 @@ def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=spec.delimiter, restkey=_EXTRA)
     rows = []
     try:
+        _check_header(list(reader.fieldnames or []), file)
         for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
             _check_width(row, len(reader.fieldnames or []), f"line {reader.line_num}", file)
             rows.append((reader.line_num, dict(row)))
@@ -77,6 +93,14 @@ def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
         where = f"line {reader.reader.line_num}"  # the row's line: DictReader.line_num is set after a row is read
         raise SpecError([Problem(str(file), where, f"unreadable CSV: {exc}")]) from None
     return rows
+
+
+def _check_header(names: list[str], file: Path) -> None:
+    """Every column name once (DictReader would keep only the last column of a repeated name)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SpecError([Problem(str(file), "line 1", f"column name(s) repeated in the header: {', '.join(repeated)}",
+                                 "give every column its own name")])
 
 
 def _check_width(row: dict[str, Any], width: int, where: str, file: Path) -> None:
@@ -93,7 +117,10 @@ def _open_text(file: Path) -> str:
     except FileNotFoundError:
         raise SpecError([Problem(str(file), "", "dataset file not found",
                                  "paths are relative to the suite file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SpecError([Problem(str(file), "", f"not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})",
+                                 "save the file as UTF-8 (in Excel: CSV UTF-8)")]) from None
+    except OSError as exc:
         raise SpecError([Problem(str(file), "", f"cannot read dataset: {exc}")]) from None
 
 
@@ -112,12 +139,21 @@ def _check_columns(row: dict[str, Any], fields: FieldMap, where: str, file: Path
     missing = [name for name in [fields.input, *_expected_columns(fields)] if name not in row]
     if missing:
         raise SpecError([Problem(str(file), where, f"missing column(s) {', '.join(missing)}",
-                                 f"columns present: {', '.join(row)}; set dataset.fields")])
+                                 f"columns present: {', '.join(row)}; {_columns_hint(row)}")])
     single = [fields.expected] if isinstance(fields.expected, str) else []
     nulls = [name for name in [fields.input, *single] if row[name] is None]
     if nulls:
         raise SpecError([Problem(str(file), where, f"null value in column(s) {', '.join(nulls)}",
                                  "give every item its input and expected answer, or leave the item out")])
+
+
+def _columns_hint(row: dict[str, Any]) -> str:
+    """A single CSV column whose name holds ; or a tab is a file read with the wrong delimiter."""
+    names = [name for name in row if isinstance(name, str)]
+    for mark, shown in ((";", ";"), ("\t", "\\t"), ("|", "|")):
+        if len(names) == 1 and mark in names[0]:
+            return f'set dataset.delimiter: "{shown}"'
+    return "set dataset.fields"
 
 
 def _expected_columns(fields: FieldMap) -> list[str]:

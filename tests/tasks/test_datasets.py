@@ -220,6 +220,42 @@ def test_a_null_field_of_a_dict_expected_is_kept(tmp_path: Path) -> None:
     assert item.expected == {"total": "12.50", "due": None}
 
 
+def test_a_repeated_csv_column_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("id,input,expected,input\nt1,a,x,b\n")
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.location, problem.message) == ("line 1", "column name(s) repeated in the header: input")
+
+
+def test_a_repeated_json_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"input": "a", "expected": "x"}\n{"input": "a", "expected": "x", '
+                                      '"expected": "y"}\n')
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("d.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.location, problem.message) == ("line 2", "duplicate key 'expected' in one object")
+
+
+@pytest.mark.parametrize(("header", "hint"), [("id;input;expected", 'set dataset.delimiter: ";"'),
+                                              ("id\tinput\texpected", 'set dataset.delimiter: "\\t"')])
+def test_a_file_read_with_the_wrong_delimiter_says_which(tmp_path: Path, header: str, hint: str) -> None:
+    sep = ";" if ";" in header else "\t"
+    (tmp_path / "d.csv").write_text(f"{header}\nt1{sep}a{sep}x\n")
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    assert info.value.problems[0].hint.endswith(hint)
+
+
+def test_a_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_bytes("id,input,expected\nt1,Gr\u00fc\u00dfe,x\n".encode("cp1252"))
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    [problem] = info.value.problems
+    assert problem.message == "not UTF-8 text (byte 23 is 0xfc)"
+    assert "UTF-8" in problem.hint
+
+
 def test_a_csv_field_over_131072_characters_loads(tmp_path: Path) -> None:
     body = "x" * 200_000
     (tmp_path / "long.csv").write_text(f'id,input,expected\nt1,"{body}",billing\n')
