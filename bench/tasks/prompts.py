@@ -49,9 +49,7 @@ def choice_texts(answer: AnswerSpec) -> dict[str, str]:
 
 
 def label_of(value: object, answer: AnswerSpec) -> str | None:
-    """The label `value` names (a label or its verbalized text, compared by normalize_label), or None.
-
-    The one matching rule for a model's answer, a dataset's expected value and a few-shot example."""
+    """The label a model's answer names (a label or its verbalized text, compared by normalize_label), or None."""
     wanted = normalize_label(value)
     for label, verbal in choice_texts(answer).items():
         if wanted in (normalize_label(label), normalize_label(verbal)):
@@ -107,6 +105,7 @@ def document_key(item: Item) -> str:
 
 
 def same_document(a: Item, b: Item) -> bool:
+    """Whether a and b ask the same question (see document_key)."""
     return document_key(a) == document_key(b)
 
 
