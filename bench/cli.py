@@ -34,7 +34,8 @@ def _price(value: str) -> tuple[str, float]:
 
 
 def _add_plan_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--limit", type=int, help="at most N items per task (a seeded, label-balanced sample)")
+    parser.add_argument("--limit", type=int, help="at most N items per task: a seeded random sample (choices tasks: "
+                        "label-balanced, or the data's own label mix with the task's sample: natural)")
     parser.add_argument("--models", type=_csv, default=(), help="comma-separated model ids to run")
     parser.add_argument("--tasks", type=_csv, default=(), help="comma-separated task ids to run")
 

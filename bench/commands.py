@@ -59,7 +59,11 @@ def _options(args: argparse.Namespace) -> PlanOptions:
 
 
 def validate(args: argparse.Namespace) -> int:
+    from bench.spec_checks import suite_notes
+
     suite = load_suite(args.suite)
+    for level, note in suite_notes(suite):
+        err.print(f"{level}: {note}", markup=False, highlight=False)
     err.print(f"{args.suite}: ok ({len(suite.spec.models)} models, {len(suite.spec.tasks)} tasks)")
     return EXIT_OK
 

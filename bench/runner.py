@@ -21,8 +21,8 @@ from bench.tasks.answers import parse_prediction
 from bench.tasks.datasets import load_items
 from bench.tasks.items import Item
 from bench.tasks.lm_eval_source import is_lm_eval_item, lm_eval_request
-from bench.tasks.prompts import choice_texts, render, select_few_shot
-from bench.tasks.sampling import balanced_sample
+from bench.tasks.prompts import choice_texts, few_shot_candidates, render, shots_for
+from bench.tasks.sampling import draw_sample, sample_kind
 from bench.tasks.scorers import Scorer, build_scorer
 
 MAX_UNREACHABLE = 3
@@ -48,7 +48,7 @@ class Progress(Protocol):
 
 @dataclass
 class CellWork:
-    """A cell's items, few-shot examples, scorers and what is left to do."""
+    """A cell's items, few-shot candidates (shots_for picks each item's k), scorers and what is left to do."""
 
     cell: Cell
     items: list[Item]
@@ -59,20 +59,21 @@ class CellWork:
 
 
 def cell_items(cell: Cell, suite: LoadedSuite) -> list[Item]:
-    """The items a cell evaluates: all of them, or a seeded label-balanced sample of `limit`
+    """The items a cell evaluates: all of them, or a seeded sample of `limit` (see sampling.sample_kind)
     (lm-eval tasks: the first `limit` documents, as lm-eval's --limit)."""
     items = load_items(cell.task.dataset, suite.base_dir)
     if not cell.limit:
         return items
     if isinstance(cell.task.dataset, LmEvalDataset):
         return items[: cell.limit]
-    return balanced_sample(items, cell.limit, cell.task.id)
+    return draw_sample(items, cell.limit, cell.task.id, sample_kind(cell.task))
 
 
 def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> CellWork:
     task = cell.task
     items = cell_items(cell, suite)
-    shots = select_few_shot(load_items(task.few_shot.dataset, suite.base_dir), task.few_shot) if task.few_shot else []
+    shots = few_shot_candidates(load_items(task.few_shot.dataset, suite.base_dir), task.few_shot) if task.few_shot \
+        else []
     pending = [(item, rep) for rep in range(suite.spec.repetitions) for item in items
                if (cell.id, item.id, rep) not in done]
     scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
@@ -85,7 +86,8 @@ def build_request(work: CellWork, item: Item, repetition: int) -> Request:
     task, cell = work.cell.task, work.cell
     if is_lm_eval_item(item):
         return lm_eval_request(item, f"{item.id}#{repetition}", cell.model.generation)
-    prompt = render(item, task.prompt, task.answer, work.shots)
+    shots = shots_for(item, work.shots, task.few_shot.k if task.few_shot else 0)
+    prompt = render(item, task.prompt, task.answer, shots)
     return Request(id=f"{item.id}#{repetition}", messages=prompt.messages, completion=prompt.completion,
                    mode=task.answer.mode, generation=cell.model.generation,
                    choices=tuple(choice_texts(task.answer).values()), choice_method=task.answer.method,

@@ -68,7 +68,7 @@ class JsonlDataset(Strict):
 
 
 class CsvDataset(Strict):
-    kind: Literal["csv"]
+    kind: Literal["csv"] = "csv"
     path: str
     delimiter: str = Field(",", min_length=1, max_length=1)
     fields: FieldMap = FieldMap()
@@ -95,9 +95,11 @@ class LmEvalDataset(Strict):
 
 FileDataset = JsonlDataset | CsvDataset
 def _dataset_kind(value: Any) -> str:
-    """Datasets default to JSONL when `kind` is left out."""
+    """A dataset without `kind` is CSV when its path ends in .csv, else JSONL."""
     if isinstance(value, dict):
-        return str(value.get("kind", "jsonl"))
+        path = value.get("path")
+        default = "csv" if isinstance(path, str) and path.lower().endswith(".csv") else "jsonl"
+        return str(value.get("kind", default))
     return str(getattr(value, "kind", "jsonl"))
 
 
@@ -159,6 +161,9 @@ class TaskSpec(Strict):
     answer: AnswerSpec
     scorers: tuple[ScorerRef, ...] = Field(min_length=1)
     limit: int | None = Field(None, ge=1)
+    sample: Literal["balanced", "natural"] = "balanced"
+    """How a limit draws `choices` items: balanced over the labels, or in the data's own label mix (natural).
+    Text and json answers are always a seeded random sample."""
 
     @field_validator("scorers", mode="before")
     @classmethod
@@ -380,7 +385,7 @@ def _field_model(model: Any, name: str, node: Any) -> Any:
         return None
     candidates = _models_in(field.annotation)
     if len(candidates) > 1 and isinstance(node, dict):
-        kind = node.get("kind", "jsonl")
+        kind = _dataset_kind(node)
         candidates = [c for c in candidates if c.model_fields.get("kind") is None
                       or kind in str(c.model_fields["kind"].annotation)] or candidates
     return candidates[0] if candidates else None

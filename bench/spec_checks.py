@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -15,6 +15,7 @@ from bench.models import BUNDLED, BUNDLED_PREFIX
 from bench.registry import suggest
 from bench.spec import (
     DatasetSpec,
+    FileDataset,
     GeneratorDataset,
     LmEvalDataset,
     LoadedSuite,
@@ -26,7 +27,7 @@ from bench.spec import (
 from bench.tasks.datasets import item_columns, load_items, resolve_path
 from bench.tasks.generators import GENERATORS
 from bench.tasks.items import Item
-from bench.tasks.prompts import template_variables
+from bench.tasks.prompts import document_key, expected_label, template_variables
 from bench.tasks.scorers import SCORERS
 
 
@@ -248,9 +249,58 @@ def _check_answer(task: TaskSpec, items: list[Item], where: str, file: str) -> l
         return []
     if answer.choices is None:
         return [Problem(file, f"{where}.answer.choices", "choices mode needs the list of labels")]
-    labels = set(answer.choices)
-    stray = sorted({str(item.expected) for item in items} - labels)
+    stray = sorted({str(item.expected) for item in items if expected_label(item.expected, answer) is None})
     if stray:
         return [Problem(file, f"{where}.answer.choices", f"expected label(s) not among choices: {', '.join(stray[:5])}",
                         "add them to choices or fix the dataset")]
     return []
+
+
+Note = tuple[Literal["note", "warning"], Problem]
+
+
+def suite_notes(suite: LoadedSuite) -> list[Note]:
+    """What `bench validate` says without refusing a valid suite: expected labels that match a choice only
+    after normalization (as the scorer compares them), and few-shot examples drawn from the evaluated data."""
+    notes: list[Note] = []
+    for index, task in enumerate(suite.spec.tasks):
+        if isinstance(task.dataset, LmEvalDataset):
+            continue
+        items = load_items(task.dataset, suite.base_dir)
+        shots = load_items(task.few_shot.dataset, suite.base_dir) if task.few_shot else []
+        where, file = f"tasks[{index}]", str(suite.path)
+        notes += [("note", p) for p in _normalized_labels(task, items + shots, where, file)]
+        notes += [("warning", p) for p in _few_shot_overlap(task, (items, shots), suite.base_dir, (where, file))]
+    return notes
+
+
+def _normalized_labels(task: TaskSpec, items: list[Item], where: str, file: str) -> list[Problem]:
+    if task.answer.mode != "choices" or task.answer.choices is None:
+        return []
+    read = {str(item.expected): expected_label(item.expected, task.answer) for item in items}
+    changed = sorted(f"{value!r} as {label!r}" for value, label in read.items() if label not in (None, value))
+    if not changed:
+        return []
+    return [Problem(file, f"{where}.dataset", f"expected value(s) read as labels after normalization (case, "
+                    f"spaces, quotes, trailing punctuation): {', '.join(changed[:5])}"
+                    + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""))]
+
+
+def _few_shot_overlap(task: TaskSpec, data: tuple[list[Item], list[Item]], base_dir: Path,
+                      at: tuple[str, str]) -> list[Problem]:
+    """The few-shot source is the test file, or shares items (same input) with it."""
+    (items, shots), (where, file) = data, at
+    if task.few_shot is None:
+        return []
+    fix = "give few_shot a separate file (a train split); items are never shown as their own example"
+    if isinstance(task.dataset, FileDataset) and isinstance(task.few_shot.dataset, FileDataset) and (
+            resolve_path(task.dataset.path, base_dir).resolve()
+            == resolve_path(task.few_shot.dataset.path, base_dir).resolve()):
+        return [Problem(file, f"{where}.few_shot.dataset", "few-shot examples are drawn from the test file "
+                        "itself", fix)]
+    keys = {document_key(item) for item in items}
+    shared = sum(document_key(shot) in keys for shot in shots)
+    if not shared:
+        return []
+    return [Problem(file, f"{where}.few_shot.dataset", f"{shared} few-shot example(s) are also test items "
+                    "(same input)", fix)]

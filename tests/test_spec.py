@@ -265,6 +265,35 @@ def test_dataset_kind_discriminator(dataset: dict[str, Any], cls: type) -> None:
     assert isinstance(SuiteSpec.model_validate(suite).tasks[0].dataset, cls)
 
 
+@pytest.mark.parametrize(("path", "cls"), [("data/x.csv", CsvDataset), ("X.CSV", CsvDataset),
+                                         ("x.jsonl", JsonlDataset), ("x.json", JsonlDataset)])
+def test_dataset_kind_is_inferred_from_a_csv_extension(path: str, cls: type) -> None:
+    """#16 class 6: a .csv path with the default kind is read as CSV, not as JSON lines."""
+    suite = minimal_suite()
+    suite["tasks"][0]["dataset"] = {"path": path}
+    assert isinstance(SuiteSpec.model_validate(suite).tasks[0].dataset, cls)
+
+
+def test_an_inferred_csv_dataset_takes_csv_options_and_hints() -> None:
+    suite = minimal_suite()
+    suite["tasks"][0]["dataset"] = {"path": "x.csv", "delimiter": ";"}
+    dataset = SuiteSpec.model_validate(suite).tasks[0].dataset
+    assert isinstance(dataset, CsvDataset) and dataset.delimiter == ";"
+    suite["tasks"][0]["dataset"] = {"path": "x.csv", "delimter": ";"}
+    [problem] = schema_problems(suite)
+    assert (problem.location, problem.hint) == ("tasks[0].dataset.delimter", "did you mean 'delimiter'?")
+
+
+@pytest.mark.parametrize("sample", ["balanced", "natural"])
+def test_task_sample_option(sample: str) -> None:
+    suite = minimal_suite()
+    suite["tasks"][0]["sample"] = sample
+    assert SuiteSpec.model_validate(suite).tasks[0].sample == sample
+    assert SuiteSpec.model_validate(minimal_suite()).tasks[0].sample == "balanced"
+    suite["tasks"][0]["sample"] = "stratified"
+    assert locations(schema_problems(suite)) == ["tasks[0].sample"]
+
+
 def test_unknown_dataset_kind_is_reported_on_the_dataset() -> None:
     suite = minimal_suite()
     suite["tasks"][0]["dataset"] = {"kind": "parquet", "path": "x"}

@@ -12,6 +12,7 @@ from suite_factory import fake_suite
 
 from bench.errors import Problem, SpecError
 from bench.spec import load_suite
+from bench.spec_checks import suite_notes
 
 WriteSuite = Callable[[dict[str, Any] | str], Path]
 
@@ -331,3 +332,80 @@ def test_one_suite_with_four_kinds_of_problem_reports_every_one(write_suite: Wri
         assert line.startswith(str(path)) or line.startswith(str(path.resolve()))
     for location in by_location:
         assert any(f": {location}: " in line for line in lines)
+
+
+# ------------------------------------------------------- validation and scoring agree on labels (#16 class 5)
+
+
+def spam_suite(write_suite: WriteSuite, tmp_path: Path, expected: list[str]) -> Path:
+    write_jsonl(tmp_path / "spam.jsonl", [{"id": str(i), "text": f"message {i}", "label": label}
+                                          for i, label in enumerate(expected)])
+    suite = fake_suite(tmp_path / "spam.jsonl")
+    suite["tasks"][0]["answer"]["choices"] = ["ham", "spam"]
+    return write_suite(suite)
+
+
+def test_expected_labels_normalized_as_the_scorer_does_are_accepted_with_a_note(write_suite: WriteSuite,
+                                                                                tmp_path: Path) -> None:
+    suite = load_suite(spam_suite(write_suite, tmp_path, ["Ham", "spam ", "ham", "spam"]))
+    [(level, note)] = suite_notes(suite)
+    assert level == "note"
+    assert note.location == "tasks[0].dataset"
+    assert "'Ham' as 'ham'" in note.message and "'spam ' as 'spam'" in note.message
+
+
+def test_labels_the_scorer_would_not_match_are_still_refused(write_suite: WriteSuite, tmp_path: Path) -> None:
+    problem = only_problem(spam_suite(write_suite, tmp_path, ["Ham", "not spam"]))
+    assert problem.message == "expected label(s) not among choices: not spam"
+
+
+def test_exact_labels_give_no_note(write_suite: WriteSuite, labels_jsonl: Path) -> None:
+    assert suite_notes(load_suite(write_suite(fake_suite(labels_jsonl)))) == []
+
+
+def test_validate_prints_the_note_and_exits_0(write_suite: WriteSuite, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    assert main(["validate", str(spam_suite(write_suite, tmp_path, ["Ham", "spam"]))]) == 0
+    assert "note: " in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- contamination (#10 class 8)
+
+
+def test_few_shot_from_the_test_file_is_warned_about(write_suite: WriteSuite, labels_jsonl: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["few_shot"] = {"k": 2, "dataset": {"path": labels_jsonl.name,
+                                                         "fields": {"input": "text", "expected": "label"}}}
+    path = write_suite(suite)
+    [(level, warning)] = suite_notes(load_suite(path))
+    assert (level, warning.location) == ("warning", "tasks[0].few_shot.dataset")
+    assert warning.message == "few-shot examples are drawn from the test file itself"
+    assert main(["validate", str(path)]) == 0
+    assert "warning: " in capsys.readouterr().err
+
+
+def test_few_shot_items_shared_with_the_test_data_are_counted(write_suite: WriteSuite, labels_jsonl: Path,
+                                                              tmp_path: Path) -> None:
+    rows = [{"id": "x1", "text": "the invoice total is wrong", "label": "billing"},
+            {"id": "x2", "text": "a new question", "label": "technical"}]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["few_shot"] = {"k": 2, "dataset": {"path": "train.jsonl",
+                                                         "fields": {"input": "text", "expected": "label"}}}
+    [(level, warning)] = suite_notes(load_suite(write_suite(suite)))
+    assert level == "warning"
+    assert warning.message == "1 few-shot example(s) are also test items (same input)"
+
+
+def test_a_separate_train_split_gives_no_warning(write_suite: WriteSuite, labels_jsonl: Path,
+                                                 tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "train.jsonl", [{"id": "x", "text": "unseen", "label": "billing"}])
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"path": "train.jsonl",
+                                                         "fields": {"input": "text", "expected": "label"}}}
+    assert suite_notes(load_suite(write_suite(suite))) == []

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.backends.base import Result
 from bench.spec import AnswerSpec
-from bench.tasks.prompts import choice_texts
+from bench.tasks.prompts import choice_texts, label_of
 
 
 def parse_prediction(result: Result, answer: AnswerSpec) -> tuple[Any, str | None]:
@@ -23,11 +23,21 @@ def _label(result: Result, answer: AnswerSpec) -> tuple[str | None, str | None]:
     labels = list(choice_texts(answer))
     if result.choice_index is not None and 0 <= result.choice_index < len(labels):
         return labels[result.choice_index], None
-    text = result.text.strip().casefold()
-    for label, verbal in choice_texts(answer).items():
-        if text in (label.casefold(), verbal.casefold()):
-            return label, None
+    label = label_of(result.text, answer) or _label_in_object(result.text, answer)
+    if label is not None:
+        return label, None
     return None, f"output is not one of the {len(labels)} labels"
+
+
+def _label_in_object(text: str, answer: AnswerSpec) -> str | None:
+    """The label of an answer object found as json mode finds it (in a ```json fence, after prose): its
+    "answer" value (the key the openai backend asks for), else the one label among its string values."""
+    found, _ = parse_json_object(text)
+    if found is None:
+        return None
+    values = [found["answer"]] if "answer" in found else [v for v in found.values() if isinstance(v, str)]
+    labels = {label_of(value, answer) for value in values} - {None}
+    return labels.pop() if len(labels) == 1 else None
 
 
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -36,50 +36,124 @@ def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
 
 
 def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows = []
-    for line_no, line in enumerate(_open_text(file).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SpecError([Problem(str(file), f"line {line_no}", f"invalid JSON: {exc.msg}")]) from None
-        if not isinstance(row, dict):
-            raise SpecError([Problem(str(file), f"line {line_no}", "each line must be a JSON object")])
-        rows.append((line_no, row))
-    return rows
+    """Rows of a JSONL file, split on "\\n" only: U+2028 and other characters str.splitlines() breaks on are
+    legal inside a JSON string (the JSON Lines format separates records with "\\n" alone)."""
+    lines = enumerate(_open_text(file).split("\n"), start=1)
+    return [(line_no, _json_row(line, f"line {line_no}", file)) for line_no, line in lines if line.strip()]
+
+
+def _json_row(line: str, where: str, file: Path) -> dict[str, Any]:
+    try:
+        row = json.loads(line, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem(str(file), where, f"invalid JSON: {exc.msg}", _kind_hint(file))]) from None
+    except DuplicateKey as exc:
+        raise SpecError([Problem(str(file), where, f"duplicate key '{exc}' in one object",
+                                 "JSON readers keep only one of the values: remove the other")]) from None
+    if not isinstance(row, dict):
+        raise SpecError([Problem(str(file), where, "each line must be a JSON object")])
+    return row
+
+
+class DuplicateKey(ValueError):
+    """A JSON object with the same key twice (json.loads would silently keep the last value)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in row:
+            raise DuplicateKey(key)
+        row[key] = value
+    return row
+
+
+def _kind_hint(file: Path) -> str:
+    if file.suffix.lower() in {".csv", ".tsv", ".txt"}:
+        return "this looks like a delimited text file: set dataset kind: csv (and delimiter if not a comma)"
+    return ""
+
+
+_EXTRA = "\0extra"
+"""DictReader's key for the fields beyond the header's (no real column has this name)."""
 
 
 def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(_open_text(file), newline=""), delimiter=spec.delimiter)
+    """Rows of a CSV file by header name; a row with fewer or more fields than the header is refused."""
+    text = _open_text(file)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # no field is longer than its file
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=spec.delimiter, restkey=_EXTRA)
     rows = []
-    for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
-        rows.append((reader.line_num, dict(row)))
+    try:
+        _check_header(list(reader.fieldnames or []), file)
+        for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
+            _check_width(row, len(reader.fieldnames or []), f"line {reader.line_num}", file)
+            rows.append((reader.line_num, dict(row)))
+    except csv.Error as exc:
+        where = f"line {reader.reader.line_num}"  # the row's line: DictReader.line_num is set after a row is read
+        raise SpecError([Problem(str(file), where, f"unreadable CSV: {exc}")]) from None
     return rows
+
+
+def _check_header(names: list[str], file: Path) -> None:
+    """Every column name once (DictReader would keep only the last column of a repeated name)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SpecError([Problem(str(file), "line 1", f"column name(s) repeated in the header: {', '.join(repeated)}",
+                                 "give every column its own name")])
+
+
+def _check_width(row: dict[str, Any], width: int, where: str, file: Path) -> None:
+    """The row has exactly as many fields as the header (DictReader pads short rows with None)."""
+    got = width + len(row.get(_EXTRA, [])) - sum(value is None for value in row.values())
+    if got != width:
+        raise SpecError([Problem(str(file), where, f"row has {got} fields, the header has {width}",
+                                 "fix the row (quote fields that contain the delimiter), or set dataset.delimiter")])
 
 
 def _open_text(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first column name
     except FileNotFoundError:
         raise SpecError([Problem(str(file), "", "dataset file not found",
                                  "paths are relative to the suite file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SpecError([Problem(str(file), "", f"not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})",
+                                 "save the file as UTF-8 (in Excel: CSV UTF-8)")]) from None
+    except OSError as exc:
         raise SpecError([Problem(str(file), "", f"cannot read dataset: {exc}")]) from None
 
 
 def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> Item:
-    where = f"line {line}"
-    needed = [fields.input, *(_expected_columns(fields))]
-    missing = [name for name in needed if name not in row]
-    if missing:
-        raise SpecError([Problem(str(file), where, f"missing column(s) {', '.join(missing)}",
-                                 f"columns present: {', '.join(row)}; set dataset.fields")])
+    _check_columns(row, fields, f"line {line}", file)
     expected = (row[fields.expected] if isinstance(fields.expected, str)
                 else {key: row[col] for key, col in fields.expected.items()})
     item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
     tags = {name: str(row.get(name, "")) for name in fields.tags}
     return Item(id=item_id, input=str(row[fields.input]), expected=expected, tags=tags, fields=dict(row))
+
+
+def _check_columns(row: dict[str, Any], fields: FieldMap, where: str, file: Path) -> None:
+    """The input and expected columns are present; the input and a single expected column are not null (a null
+    would be read as the text "None", or as a reference no answer can match)."""
+    missing = [name for name in [fields.input, *_expected_columns(fields)] if name not in row]
+    if missing:
+        raise SpecError([Problem(str(file), where, f"missing column(s) {', '.join(missing)}",
+                                 f"columns present: {', '.join(row)}; {_columns_hint(row)}")])
+    single = [fields.expected] if isinstance(fields.expected, str) else []
+    nulls = [name for name in [fields.input, *single] if row[name] is None]
+    if nulls:
+        raise SpecError([Problem(str(file), where, f"null value in column(s) {', '.join(nulls)}",
+                                 "give every item its input and expected answer, or leave the item out")])
+
+
+def _columns_hint(row: dict[str, Any]) -> str:
+    """A single CSV column whose name holds ; or a tab is a file read with the wrong delimiter."""
+    names = [name for name in row if isinstance(name, str)]
+    for mark, shown in ((";", ";"), ("\t", "\\t"), ("|", "|")):
+        if len(names) == 1 and mark in names[0]:
+            return f'set dataset.delimiter: "{shown}"'
+    return "set dataset.fields"
 
 
 def _expected_columns(fields: FieldMap) -> list[str]:

@@ -6,6 +6,7 @@ Scorers call these on both the model's answer and the ground truth:
 - ``normalize_amount`` -> float or None
 - ``normalize_currency`` -> ISO 4217 code or None
 - ``normalize_text`` -> casefolded, whitespace-collapsed string
+- ``normalize_label`` -> the one form labels are compared in (answer extraction, validation and scoring)
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 
-__all__ = ["normalize_amount", "normalize_currency", "normalize_date", "normalize_text"]
+__all__ = ["normalize_amount", "normalize_currency", "normalize_date", "normalize_label", "normalize_text"]
 
 # ---------------------------------------------------------------------------------------------- dates
 
@@ -73,13 +75,14 @@ def _parse_japanese(text: str) -> date | None:
     return _make_date(int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
-def _parse_numeric(text: str) -> date | None:
-    """a.b.yyyy is day-first; a/b/yyyy and a-b-yyyy are month-first unless a > 12."""
+def _parse_numeric(text: str, dayfirst: bool | None = None) -> date | None:
+    """Day-first or month-first as `dayfirst` says; when None, a.b.yyyy is day-first and a/b/yyyy and
+    a-b-yyyy are month-first. Either way a reading that is not a calendar day gives way to the other one."""
     m = _NUMERIC_RE.search(text)
     if not m:
         return None
     a, sep, b, year = int(m[1]), m[2], int(m[3]), int(m[4])
-    day_first = sep == "." or a > 12
+    day_first = (sep == "." or a > 12) if dayfirst is None else dayfirst
     first = _make_date(year, b, a) if day_first else _make_date(year, a, b)
     return first or (_make_date(year, a, b) if day_first else _make_date(year, b, a))
 
@@ -103,15 +106,14 @@ def _parse_compact(text: str) -> date | None:
     return _make_date(int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
-_DATE_PARSERS = (_parse_iso, _parse_japanese, _parse_textual, _parse_numeric, _parse_compact)
-
-
-def normalize_date(value: object) -> str | None:
+def normalize_date(value: object, dayfirst: bool | None = None) -> str | None:
     """Parse a date (string, date or datetime) into "YYYY-MM-DD"; None when unparseable.
 
     Year-first strings are read as ISO (a time or timezone suffix is ignored, no conversion);
-    dotted dates (05.03.2024) are day-first; slashed or dashed a/b/yyyy is month-first unless a > 12;
     month names in English, German, French, Spanish, Italian and Dutch are understood.
+    All-numeric a/b/yyyy, a-b-yyyy and a.b.yyyy (or yy) dates are read day-first when `dayfirst` is True
+    (06/04/2018 -> 2018-04-06), month-first when False; when None (unknown locale), dotted dates are
+    day-first and slashed or dashed ones month-first unless a > 12. The option is dateutil's `dayfirst`.
     """
     if isinstance(value, datetime):
         return value.date().isoformat()
@@ -120,7 +122,8 @@ def normalize_date(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     text = unicodedata.normalize("NFKC", value).strip()
-    for parser in _DATE_PARSERS:
+    parsers = (_parse_iso, _parse_japanese, _parse_textual, partial(_parse_numeric, dayfirst=dayfirst), _parse_compact)
+    for parser in parsers:
         parsed = parser(text)
         if parsed is not None:
             return parsed.isoformat()
@@ -283,3 +286,10 @@ def normalize_text(value: object) -> str:
     text = unicodedata.normalize("NFKC", str(value)).casefold()
     text = " ".join(text.split()).strip(_QUOTES + " ")
     return text.rstrip(_TRAILING_PUNCT + " ")
+
+
+def normalize_label(value: object) -> str:
+    """The form in which a label is compared everywhere: a model's answer against the choices, a dataset's
+    expected value against the choices in `bench validate`, and prediction against reference in accuracy and
+    macro-F1. It is normalize_text: "Shipping." and " shipping" are "shipping"."""
+    return normalize_text(value)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import random
 import string
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from bench.spec import AnswerSpec, FewShotSpec, PromptSpec
 from bench.tasks.items import Item
+from bench.tasks.normalize import normalize_label
 from bench.tasks.sampling import balanced_sample
 
 Message = dict[str, str]
@@ -46,10 +48,27 @@ def choice_texts(answer: AnswerSpec) -> dict[str, str]:
     return {label: label for label in answer.choices}
 
 
+def label_of(value: object, answer: AnswerSpec) -> str | None:
+    """The label a model's answer names (a label or its verbalized text, compared by normalize_label), or None."""
+    wanted = normalize_label(value)
+    for label, verbal in choice_texts(answer).items():
+        if wanted in (normalize_label(label), normalize_label(verbal)):
+            return label
+    return None
+
+
+def expected_label(value: object, answer: AnswerSpec) -> str | None:
+    """The label a dataset's expected value is, as the accuracy scorer compares them (normalize_label of
+    the label itself, not of its verbalized text), or None when it is none of them."""
+    wanted = normalize_label(value)
+    return next((label for label in choice_texts(answer) if normalize_label(label) == wanted), None)
+
+
 def render_answer(item: Item, answer: AnswerSpec) -> str:
     """The ideal answer text for a few-shot example."""
     if answer.mode == "choices":
-        return choice_texts(answer).get(str(item.expected), str(item.expected))
+        label = expected_label(item.expected, answer)
+        return choice_texts(answer)[label] if label is not None else str(item.expected)
     if isinstance(item.expected, dict):
         return json.dumps(item.expected, ensure_ascii=False)
     return str(item.expected)
@@ -60,11 +79,39 @@ def variables(item: Item, answer: AnswerSpec) -> dict[str, Any]:
     return {**item.fields, "input": item.input, "choices": labels}
 
 
-def select_few_shot(pool: list[Item], spec: FewShotSpec) -> list[Item]:
-    """k examples, seeded; balanced=True takes them round-robin over expected labels."""
+def select_few_shot(pool: list[Item], spec: FewShotSpec, spare: int = 0) -> list[Item]:
+    """k examples, seeded; balanced=True takes them round-robin over expected labels. `spare` more follow
+    them, for shots_for to skip an evaluated item; the first k are the same whatever `spare` is."""
+    k = min(spec.k, len(pool))
     if spec.balanced:
-        return balanced_sample(pool, spec.k, spec.seed)
-    return random.Random(spec.seed).sample(pool, min(spec.k, len(pool)))
+        return balanced_sample(pool, k + spare if k else 0, spec.seed)
+    rng = random.Random(spec.seed)
+    picked = rng.sample(pool, k)
+    chosen = {id(item) for item in picked}
+    rest = [item for item in pool if id(item) not in chosen]
+    return picked + rng.sample(rest, min(spare, len(rest)) if k else 0)
+
+
+def few_shot_candidates(pool: list[Item], spec: FewShotSpec) -> list[Item]:
+    """The k seeded examples plus enough spares that shots_for can leave out the evaluated item and its
+    duplicates (as lm-eval draws k + 1 when examples come from the evaluated split)."""
+    spare = max(Counter(document_key(item) for item in pool).values(), default=0)
+    return select_few_shot(pool, spec, spare)
+
+
+def document_key(item: Item) -> str:
+    """What makes two items the same question (their input text): one is never the other's example."""
+    return item.input
+
+
+def same_document(a: Item, b: Item) -> bool:
+    """Whether a and b ask the same question (see document_key)."""
+    return document_key(a) == document_key(b)
+
+
+def shots_for(item: Item, candidates: list[Item], k: int) -> list[Item]:
+    """The first k candidates that are not `item` itself (no item is shown its own gold answer)."""
+    return [shot for shot in candidates if not same_document(shot, item)][:k]
 
 
 def continuation_prefix(text: str) -> str:

@@ -6,7 +6,9 @@ Unparseable or missing predictions score 0; a scorer never raises on model outpu
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -14,7 +16,13 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.registry import Registry
 from bench.spec import TaskSpec
-from bench.tasks.normalize import normalize_amount, normalize_currency, normalize_date, normalize_text
+from bench.tasks.normalize import (
+    normalize_amount,
+    normalize_currency,
+    normalize_date,
+    normalize_label,
+    normalize_text,
+)
 
 if TYPE_CHECKING:
     from bench.backends.base import Result
@@ -74,14 +82,16 @@ def pick(value: Any, field: str | None) -> Any:
     return value.get(field) if isinstance(value, dict) else None
 
 
-def same(prediction: Any, reference: Any, kind: FieldType = "text", rel_tol: float = 0.0) -> bool:
-    """Compare after normalizing by field type; None never matches."""
+def same(prediction: Any, reference: Any, kind: FieldType = "text", rel_tol: float = 0.0,
+         dayfirst: bool | None = None) -> bool:
+    """Compare after normalizing by field type; None never matches. `dayfirst` reads numeric dates of both
+    sides day-first (True), month-first (False) or by normalize_date's rule (None)."""
     if prediction is None or reference is None:
         return False
     if kind == "amount":
         got, want = normalize_amount(prediction), normalize_amount(reference)
         return got is not None and want is not None and math.isclose(got, want, rel_tol=rel_tol, abs_tol=0.005)
-    normalizer = NORMALIZERS[kind]
+    normalizer = partial(normalize_date, dayfirst=dayfirst) if kind == "date" else NORMALIZERS[kind]
     normalized = normalizer(prediction)
     return normalized is not None and normalized != "" and normalized == normalizer(reference)
 
@@ -94,7 +104,7 @@ def _to_bool(value: object) -> bool | None:
 
 
 NORMALIZERS: dict[str, Callable[[object], object]] = {
-    "text": normalize_text, "label": normalize_text, "date": normalize_date, "currency": normalize_currency,
+    "text": normalize_text, "label": normalize_label, "date": normalize_date, "currency": normalize_currency,
     "bool": _to_bool,
 }
 
@@ -127,8 +137,8 @@ class MacroF1(Scorer):
 
     def corpus(self, predictions: Sequence[Any], references: Sequence[Any]) -> dict[str, float]:
         field = self.params.field  # type: ignore[attr-defined]
-        preds = [normalize_text(pick(p, field)) if pick(p, field) is not None else None for p in predictions]
-        refs = [normalize_text(pick(r, field)) for r in references]
+        preds = [normalize_label(pick(p, field)) if pick(p, field) is not None else None for p in predictions]
+        refs = [normalize_label(pick(r, field)) for r in references]
         return {"macro_f1": macro_f1(preds, refs)}
 
 
@@ -178,6 +188,14 @@ class JsonFieldParams(ScorerParams):
     fields: tuple[str, ...] | None = None
     types: dict[str, FieldType] = {}
     rel_tol: float = 0.0
+    dayfirst: bool | tuple[str, ...] | None = None
+    """Numeric dates (06/04/2018) read day-first: true for every date field, or the list of fields that are;
+    false for month-first everywhere; unset: dotted dates day-first, slashed ones month-first unless a > 12."""
+
+    def dayfirst_of(self, field: str) -> bool | None:
+        if isinstance(self.dayfirst, tuple):
+            return True if field in self.dayfirst else None
+        return self.dayfirst
 
 
 @SCORERS.register("json_fields")
@@ -192,7 +210,7 @@ class JsonFields(Scorer):
         ref = reference if isinstance(reference, dict) else {}
         pred = prediction if isinstance(prediction, dict) else {}
         fields = p.fields or tuple(ref)
-        hits = {f: same(pred.get(f), ref.get(f), p.types.get(f, "text"), p.rel_tol) for f in fields}
+        hits = {f: same(pred.get(f), ref.get(f), p.types.get(f, "text"), p.rel_tol, p.dayfirst_of(f)) for f in fields}
         scores = {f"field.{f}": float(hit) for f, hit in hits.items()}
         correct = sum(hits.values())
         predicted = sum(pred.get(f) not in (None, "") for f in fields)
@@ -205,7 +223,8 @@ class JsonFields(Scorer):
 
 @SCORERS.register("rouge_l")
 class RougeL(Scorer):
-    """ROUGE-L F-measure on lowercase word tokens (longest common subsequence)."""
+    """ROUGE-L F-measure (Lin 2004) computed by Google's rouge-score package; a list of references scores
+    against the best of them (rouge-score's score_multi)."""
 
     primary = "rouge_l"
     Params = FieldParams
@@ -213,25 +232,34 @@ class RougeL(Scorer):
     def item(self, prediction: Any, reference: Any) -> dict[str, float]:
         field = self.params.field  # type: ignore[attr-defined]
         pred, ref = pick(prediction, field), pick(reference, field)
-        return {"rouge_l": rouge_l(str(pred or ""), str(ref or ""))}
+        return {"rouge_l": rouge_l(str(pred or ""), _references(ref))}
 
 
-def rouge_l(prediction: str, reference: str) -> float:
-    pred, ref = prediction.lower().split(), reference.lower().split()
-    if not pred or not ref:
+def _references(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None]
+    return [] if value is None else [str(value)]
+
+
+def rouge_l(prediction: str, references: str | Sequence[str]) -> float:
+    """ROUGE-L F1 in [0, 1] of a prediction against one reference or the best of several (0 without any)."""
+    targets = [references] if isinstance(references, str) else list(references)
+    if not targets:
         return 0.0
-    lcs = _lcs_length(pred, ref)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(pred), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    return float(_rouge_scorer().score_multi(targets, prediction)["rougeL"].fmeasure)
 
 
-def _lcs_length(a: list[str], b: list[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for token in a:
-        current = [0]
-        for j, other in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
+class RougeTokenizer:
+    """rouge-score's default tokenization (lowercase, every run of non-alphanumerics is a separator, no
+    stemming) with letters and digits of every script kept: identical on ASCII text, where the default drops
+    everything outside a-z0-9 (a Japanese or Greek summary would have no tokens and always score 0)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return re.sub(r"[\W_]+", " ", text.lower()).split()
+
+
+@cache
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], tokenizer=RougeTokenizer())

@@ -99,3 +99,44 @@ def test_garbage_gives_none_and_reason(text: str) -> None:
 def test_text_mode_strips() -> None:
     assert parse_prediction(result("  Paris\n"), AnswerSpec(mode="text")) == ("Paris", None)
     assert parse_prediction(result(""), AnswerSpec(mode="text")) == ("", None)
+
+
+# ------------------------------------------------------- one extraction rule across modes (issue #10, class 6)
+
+SHIPPING = AnswerSpec(mode="choices", choices=("shipping", "billing", "returns"))
+
+
+@pytest.mark.parametrize("text", ["Shipping.", "shipping", " SHIPPING!\n", '"Shipping"', "shipping;"])
+def test_choice_normalized_as_the_accuracy_scorer_normalizes(text: str) -> None:
+    from bench.tasks.scorers import build_scorer
+
+    prediction, reason = parse_prediction(result(text), SHIPPING)
+    assert (prediction, reason) == ("shipping", None)
+    accuracy = build_scorer({"name": "accuracy"})
+    assert accuracy.item(text, "shipping") == {"accuracy": 1.0}  # the scorer agrees on the raw text too
+
+
+@pytest.mark.parametrize("text", [
+    '```json\n{"answer": "shipping"}\n```',
+    'Here is the category of this ticket:\n{"answer": "Shipping."}',
+    '```\n{"category": "shipping", "confidence": "high"}\n```',
+])
+def test_answer_object_found_in_choices_mode_as_in_json_mode(text: str) -> None:
+    obj, _ = parse_prediction(result(text), JSON)
+    assert isinstance(obj, dict)  # json mode finds the object ...
+    assert parse_prediction(result(text), SHIPPING) == ("shipping", None)  # ... and so does choices mode
+
+
+@pytest.mark.parametrize("text", [
+    '{"answer": "cancellation"}',                      # not a label
+    '{"first": "shipping", "second": "billing"}',     # two labels, no "answer" key: ambiguous
+    '{"answer": "shipping or billing"}',
+])
+def test_answer_object_without_one_label_is_unparseable(text: str) -> None:
+    prediction, reason = parse_prediction(result(text), SHIPPING)
+    assert prediction is None
+    assert reason == "output is not one of the 3 labels"
+
+
+def test_choice_object_with_verbalized_text_maps_to_its_label() -> None:
+    assert parse_prediction(result('{"answer": "Technical problem."}'), CHOICES) == ("technical", None)

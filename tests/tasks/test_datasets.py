@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.errors import SpecError
-from bench.spec import CsvDataset, GeneratorDataset, JsonlDataset
+from bench.spec import CsvDataset, GeneratorDataset, JsonlDataset, TaskSpec
 from bench.tasks.datasets import item_columns, load_items, resolve_path
 from bench.tasks.items import Item
 
@@ -158,6 +158,166 @@ def test_csv_quoted_field_keeps_its_line_break(tmp_path: Path) -> None:
     items = load_items(csv_spec("d.csv"), tmp_path)
     assert [i.id for i in items] == ["1", "2"]
     assert items[0].input == "line one\nline two"
+
+
+# --------------------------------------------------- data read as written, or refused (issue #10 class 7, #16 class 6)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_utf8_byte_order_mark_keeps_the_id_column(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"bom.{suffix}"
+    text = ("id,input,expected\nt1,where is my parcel,shipping\nt2,charged twice,billing\n" if suffix == "csv" else
+            '{"id": "t1", "input": "where is my parcel", "expected": "shipping"}\n'
+            '{"id": "t2", "input": "charged twice", "expected": "billing"}\n')
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    spec = csv_spec(path.name) if suffix == "csv" else jsonl(path.name)
+    items = load_items(spec, tmp_path)
+    assert [(i.id, i.input, i.expected) for i in items] == [("t1", "where is my parcel", "shipping"),
+                                                             ("t2", "charged twice", "billing")]
+    assert "id" in items[0].fields and "\ufeffid" not in items[0].fields
+
+
+@pytest.mark.parametrize(("row", "got"), [("t2,charged twice", 2), ("t2,charged twice,billing,extra", 4),
+                                          ("t2,charged, twice,billing", 4)])
+def test_a_csv_row_with_too_few_or_too_many_fields_names_file_and_line(tmp_path: Path, row: str, got: int) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(f"id,input,expected\nt1,where is my parcel,shipping\n{row}\nt3,ok,billing\n")
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), "line 3")
+    assert problem.message == f"row has {got} fields, the header has 3"
+
+
+def test_a_csv_row_with_too_few_fields_exits_2_from_validate(tmp_path: Path) -> None:
+    import yaml
+
+    from bench.cli import main
+
+    (tmp_path / "d.csv").write_text("id,text,label\nt1,where is my parcel\n")
+    suite = {"name": "s", "models": [{"id": "m", "backend": {"kind": "fake"}}],
+             "tasks": [{"id": "t", "dataset": {"kind": "csv", "path": "d.csv",
+                                               "fields": {"input": "text", "expected": "label"}},
+                        "answer": {"mode": "choices", "choices": ["shipping"]}, "scorers": ["accuracy"]}]}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    assert main(["validate", str(tmp_path / "suite.yaml")]) == 2
+
+
+@pytest.mark.parametrize("row", [{"id": "1", "input": None, "expected": "x"},
+                                 {"id": "1", "input": "a", "expected": None}])
+def test_a_null_input_or_expected_is_refused_not_read_as_none(tmp_path: Path, row: dict[str, Any]) -> None:
+    path = write_jsonl(tmp_path / "n.jsonl", [{"id": "0", "input": "ok", "expected": "y"}, row])
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("n.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), "line 2")
+    assert problem.message.startswith("null value in column(s)")
+
+
+def test_a_null_field_of_a_dict_expected_is_kept(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "n.jsonl", [{"input": "receipt", "total": "12.50", "due": None}])
+    [item] = load_items(jsonl("n.jsonl", expected={"total": "total", "due": "due"}), tmp_path)
+    assert item.expected == {"total": "12.50", "due": None}
+
+
+def test_a_repeated_csv_column_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("id,input,expected,input\nt1,a,x,b\n")
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.location, problem.message) == ("line 1", "column name(s) repeated in the header: input")
+
+
+def test_a_repeated_json_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"input": "a", "expected": "x"}\n{"input": "a", "expected": "x", '
+                                      '"expected": "y"}\n')
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("d.jsonl"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.location, problem.message) == ("line 2", "duplicate key 'expected' in one object")
+
+
+@pytest.mark.parametrize(("header", "hint"), [("id;input;expected", 'set dataset.delimiter: ";"'),
+                                              ("id\tinput\texpected", 'set dataset.delimiter: "\\t"')])
+def test_a_file_read_with_the_wrong_delimiter_says_which(tmp_path: Path, header: str, hint: str) -> None:
+    sep = ";" if ";" in header else "\t"
+    (tmp_path / "d.csv").write_text(f"{header}\nt1{sep}a{sep}x\n")
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    assert info.value.problems[0].hint.endswith(hint)
+
+
+def test_a_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_bytes("id,input,expected\nt1,Gr\u00fc\u00dfe,x\n".encode("cp1252"))
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("d.csv"), tmp_path)
+    [problem] = info.value.problems
+    assert problem.message == "not UTF-8 text (byte 23 is 0xfc)"
+    assert "UTF-8" in problem.hint
+
+
+def test_a_csv_field_over_131072_characters_loads(tmp_path: Path) -> None:
+    body = "x" * 200_000
+    (tmp_path / "long.csv").write_text(f'id,input,expected\nt1,"{body}",billing\n')
+    [item] = load_items(csv_spec("long.csv"), tmp_path)
+    assert len(item.input) == 200_000
+
+
+def test_a_csv_error_is_a_spec_error_naming_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the field size limit not raised, the csv module's own error becomes a clear problem."""
+    import csv
+
+    real_limit = csv.field_size_limit
+    old = real_limit(131_072)  # the default; an earlier read may have raised this process-wide limit
+    monkeypatch.setattr(csv, "field_size_limit", lambda *limit: 131_072)  # the loader cannot raise it
+    path = tmp_path / "long.csv"
+    path.write_text(f'id,input,expected\nt1,short,x\nt2,"{"x" * 200_000}",billing\n')
+    try:
+        with pytest.raises(SpecError) as info:
+            load_items(csv_spec("long.csv"), tmp_path)
+    finally:
+        real_limit(old)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), "line 3")
+    assert problem.message.startswith("unreadable CSV: field larger than field limit")
+
+
+def test_a_jsonl_line_with_a_raw_u2028_loads(tmp_path: Path) -> None:
+    path = tmp_path / "u.jsonl"
+    path.write_text('{"id": "1", "input": "first\u2028second", "expected": "a"}\n'
+                    '{"id": "2", "input": "next\u0085line\u2029x", "expected": "b"}\n', encoding="utf-8")
+    items = load_items(jsonl("u.jsonl"), tmp_path)
+    assert [i.input for i in items] == ["first\u2028second", "next\u0085line\u2029x"]
+    assert "\u2028" in path.read_text(encoding="utf-8")  # raw, not escaped: the line really contains it
+
+
+def test_jsonl_line_numbers_count_newlines_only(tmp_path: Path) -> None:
+    (tmp_path / "n.jsonl").write_text('{"input": "a\u2028b", "expected": "x"}\n{"input": "c", "expected": "y"}\n',
+                                      encoding="utf-8")
+    assert [i.id for i in load_items(jsonl("n.jsonl"), tmp_path)] == ["row-1", "row-2"]
+
+
+def test_a_csv_path_without_kind_is_read_as_csv(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("id,input,expected\nt1,hello,x\n")
+    spec = TaskSpec.model_validate({"id": "t", "dataset": {"path": "d.csv"}, "answer": {"mode": "text"},
+                                    "scorers": ["exact_match"]}).dataset
+    assert isinstance(spec, CsvDataset)
+    assert [(i.id, i.input) for i in load_items(spec, tmp_path)] == [("t1", "hello")]
+
+
+def test_a_delimited_file_read_as_jsonl_says_use_kind_csv(tmp_path: Path) -> None:
+    (tmp_path / "d.tsv").write_text("id\tinput\texpected\nt1\thello\tx\n")
+    with pytest.raises(SpecError) as info:
+        load_items(jsonl("d.tsv"), tmp_path)
+    assert "kind: csv" in info.value.problems[0].hint
+
+
+def test_a_semicolon_csv_with_the_delimiter_option(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text('id;input;expected\nt1;"Preis: 1,50 €; bezahlt";billing\n', encoding="utf-8")
+    spec = TaskSpec.model_validate({"id": "t", "dataset": {"path": "d.csv", "delimiter": ";"},
+                                    "answer": {"mode": "text"}, "scorers": ["exact_match"]}).dataset
+    [item] = load_items(spec, tmp_path)
+    assert (item.id, item.input, item.expected) == ("t1", "Preis: 1,50 €; bezahlt", "billing")
 
 
 # --------------------------------------------------------------------------------------- generator

@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from bench.tasks.normalize import normalize_amount, normalize_currency, normalize_date, normalize_text
+from bench.tasks.normalize import (
+    normalize_amount,
+    normalize_currency,
+    normalize_date,
+    normalize_label,
+    normalize_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +51,19 @@ from bench.tasks.normalize import normalize_amount, normalize_currency, normaliz
 )
 def test_normalize_date_parses(value: object, expected: str) -> None:
     assert normalize_date(value) == expected
+
+
+@pytest.mark.parametrize(("value", "dayfirst", "expected"), [
+    ("06/04/2018", True, "2018-04-06"), ("06/04/2018", False, "2018-06-04"), ("06/04/2018", None, "2018-06-04"),
+    ("06-04-2018", True, "2018-04-06"), ("06.04.2018", True, "2018-04-06"), ("06.04.2018", False, "2018-06-04"),
+    ("6/4/18", True, "2018-04-06"), ("25/12/2019", True, "2019-12-25"),
+    ("12/25/2019", True, "2019-12-25"),  # not a calendar day day-first: the other reading
+    ("2018-04-06", True, "2018-04-06"), ("6 April 2018", True, "2018-04-06"), ("April 6, 2018", False, "2018-04-06"),
+    ("2018年4月6日", True, "2018-04-06"),
+])
+def test_normalize_date_dayfirst(value: str, dayfirst: bool | None, expected: str) -> None:
+    """#16 class 4: numeric dates in a day-first locale; year-first and named-month dates are unaffected."""
+    assert normalize_date(value, dayfirst=dayfirst) == expected
 
 
 @pytest.mark.parametrize(
@@ -186,3 +205,11 @@ def test_normalize_text(value: object, expected: str) -> None:
 
 def test_normalize_text_makes_variants_equal() -> None:
     assert normalize_text("ACME  Corp.") == normalize_text("acme corp")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Shipping.", "shipping"), ("Ham", "ham"), ("spam ", "spam"), ("'Billing'", "billing"),
+    ("TECHNICAL  PROBLEM!", "technical problem"),
+])
+def test_normalize_label_is_the_scorers_text_normalization(value: str, expected: str) -> None:
+    assert normalize_label(value) == expected == normalize_text(value)

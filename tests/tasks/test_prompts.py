@@ -12,9 +12,13 @@ from bench.tasks.items import Item
 from bench.tasks.prompts import (
     choice_texts,
     continuation_prefix,
+    expected_label,
+    few_shot_candidates,
+    label_of,
     render,
     render_answer,
     select_few_shot,
+    shots_for,
     template_variables,
 )
 
@@ -157,3 +161,67 @@ def test_select_few_shot_k_larger_than_pool(balanced: bool) -> None:
 
 def test_select_few_shot_k_zero() -> None:
     assert select_few_shot(pool({"a": 3}), FewShotSpec(k=0, dataset={"path": "x"})) == []
+
+
+# ------------------------------------------------------------- no item is its own example (issue #10, class 8)
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_few_shot_from_the_test_file_never_shows_an_item_its_own_answer(balanced: bool) -> None:
+    """k: 2 over a 3-item test file: every item gets 2 examples, neither of them itself (lm-eval draws k + 1
+    and drops the evaluated document)."""
+    test_items = [item("1", "where is my parcel", "shipping"), item("2", "charged twice", "billing"),
+                  item("3", "app crashes", "technical")]
+    spec = FewShotSpec(k=2, dataset={"path": "test.jsonl"}, seed=1234, balanced=balanced)
+    candidates = few_shot_candidates(test_items, spec)
+    for evaluated in test_items:
+        shots = shots_for(evaluated, candidates, spec.k)
+        assert len(shots) == 2
+        assert evaluated.input not in {shot.input for shot in shots}
+    rendered = render(test_items[0], PromptSpec(), CHOICES, shots_for(test_items[0], candidates, 2))
+    assert rendered.completion.count("where is my parcel") == 1
+
+
+def test_duplicated_inputs_in_the_pool_are_all_left_out() -> None:
+    evaluated = item("t", "same question", "billing")
+    pool_items = [item(f"d{i}", "same question", "billing") for i in range(3)] + pool({"a": 4})
+    spec = FewShotSpec(k=4, dataset={"path": "x"}, seed=0, balanced=False)
+    shots = shots_for(evaluated, few_shot_candidates(pool_items, spec), spec.k)
+    assert len(shots) == 4 and all(shot.input != "same question" for shot in shots)
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+@pytest.mark.parametrize(("n", "k"), [(3, 2), (30, 5), (100, 5), (8, 8)])
+def test_spares_never_change_the_first_k_examples(balanced: bool, n: int, k: int) -> None:
+    items = pool({"a": n // 2, "b": n - n // 2})
+    spec = FewShotSpec(k=k, dataset={"path": "x"}, seed=11, balanced=balanced)
+    plain = [i.id for i in select_few_shot(items, spec)]
+    for spare in (1, 3):
+        with_spares = [i.id for i in select_few_shot(items, spec, spare)]
+        assert with_spares[:k] == plain
+        assert len(with_spares) == min(n, k + spare) and len(set(with_spares)) == len(with_spares)
+
+
+def test_a_separate_train_split_keeps_the_seeded_examples() -> None:
+    train = pool({"billing": 5, "technical": 5})
+    spec = FewShotSpec(k=3, dataset={"path": "train.jsonl"}, seed=9)
+    shots = shots_for(item("t", "unseen ticket", "billing"), few_shot_candidates(train, spec), spec.k)
+    assert [s.id for s in shots] == [s.id for s in select_few_shot(train, spec)]
+
+
+# ------------------------------------------------------------------------------- one label normalizer
+
+
+def test_label_of_matches_labels_and_their_text_as_the_scorer_normalizes() -> None:
+    assert label_of("Technical problem.", CHOICES) == "technical"
+    assert label_of(" BILLING ", CHOICES) == "billing"
+    assert label_of("refund", CHOICES) is None
+
+
+def test_expected_label_matches_the_labels_only() -> None:
+    assert expected_label("Billing ", CHOICES) == "billing"
+    assert expected_label("technical problem", CHOICES) is None  # the scorer compares labels, not their text
+
+
+def test_render_answer_of_a_normalized_expected_value() -> None:
+    assert render_answer(item("1", "x", "Technical "), CHOICES) == "technical problem"

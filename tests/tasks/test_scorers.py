@@ -177,6 +177,66 @@ def test_rouge_l_scorer() -> None:
     assert scorer("rouge_l", field="summary").item({"summary": "a c"}, {"summary": "a c"}) == {"rouge_l": 1.0}
 
 
+def test_rouge_l_tokenizes_like_the_reference_implementation() -> None:
+    """#16 class 4: punctuation is split off; LCS 4, P = 4/4, R = 4/5: F = 8/9."""
+    assert rouge_l('"5 day loss violation"', "5 day loss violation information") == pytest.approx(8 / 9)
+    assert round(rouge_l('"5 day loss violation"', "5 day loss violation information"), 2) == 0.89
+
+
+def test_rouge_l_agrees_with_rouge_score_on_ascii_text() -> None:
+    from rouge_score import rouge_scorer
+
+    reference = rouge_scorer.RougeScorer(["rougeL"])  # its default tokenizer
+    pairs = [("The quick-brown fox; jumped!", "the quick brown dog jumped over it"),
+             ("Re: invoice #1234 (overdue)", "Invoice 1234 is overdue."), ("a_b c", "a b c"), ("...", "x")]
+    for prediction, target in pairs:
+        assert rouge_l(prediction, target) == pytest.approx(reference.score(target, prediction)["rougeL"].fmeasure)
+
+
+def test_rouge_l_keeps_letters_of_every_script() -> None:
+    assert rouge_l("Überweisung fehlgeschlagen", "überweisung ist fehlgeschlagen") == pytest.approx(0.8)
+    assert rouge_l("δοκιμή", "Δοκιμή") == 1.0
+
+
+def test_rouge_l_best_of_several_references() -> None:
+    """#16 class 4: a list of references scores against the best one, not against the printed list."""
+    assert rouge_l("ice access", ["ice access", "x"]) == 1.0
+    assert scorer("rouge_l").item("ice access", ["x y", "ice access road"]) == {"rouge_l": pytest.approx(0.8)}
+    assert scorer("rouge_l").item("ice access", []) == {"rouge_l": 0.0}
+    assert scorer("rouge_l", field="s").item({"s": "a b"}, {"s": ["c", "a b"]}) == {"rouge_l": 1.0}
+
+
+# ------------------------------------------------------------------------------- dates by locale (#16 class 4)
+
+
+def test_a_day_first_reference_against_an_iso_prediction() -> None:
+    s = scorer("json_fields", types={"date": "date"}, dayfirst=["date"])
+    assert s.item({"date": "2018-04-06"}, {"date": "06/04/2018"})["field.date"] == 1.0
+    month_first = scorer("json_fields", types={"date": "date"})
+    assert month_first.item({"date": "2018-04-06"}, {"date": "06/04/2018"})["field.date"] == 0.0
+
+
+@pytest.mark.parametrize(("reference", "prediction"), [
+    ("06/04/2018", "2018-04-06"), ("06-04-2018", "6 April 2018"), ("06.04.2018", "April 6, 2018"),
+    ("6/4/18", "2018-04-06"), ("06/04/2018", "06/04/2018"), ("25/12/2019", "2019-12-25"),
+])
+def test_dayfirst_for_every_date_field(reference: str, prediction: str) -> None:
+    s = scorer("json_fields", types={"issued": "date", "due": "date"}, dayfirst=True)
+    scores = s.item({"issued": prediction, "due": "2018-04-07"}, {"issued": reference, "due": "07/04/2018"})
+    assert (scores["field.issued"], scores["field.due"]) == (1.0, 1.0)
+
+
+def test_dayfirst_false_reads_dotted_dates_month_first() -> None:
+    s = scorer("json_fields", types={"d": "date"}, dayfirst=False)
+    assert s.item({"d": "2018-06-04"}, {"d": "06.04.2018"})["field.d"] == 1.0
+
+
+def test_dayfirst_only_for_the_named_fields() -> None:
+    s = scorer("json_fields", types={"eu": "date", "us": "date"}, dayfirst=["eu"])
+    scores = s.item({"eu": "2018-04-06", "us": "2018-06-04"}, {"eu": "06/04/2018", "us": "06/04/2018"})
+    assert (scores["field.eu"], scores["field.us"]) == (1.0, 1.0)
+
+
 # ------------------------------------------------------------------------------------ never raising
 
 GARBAGE: list[Any] = [None, "", "garbage }{", 42, math.nan, [1, 2], {"unexpected": "dict"}, True]
