@@ -44,6 +44,8 @@ def verdict(row: Comparison, failed: bool) -> str:
         return "FAIL" + mark
     if row.significance.significant is None:
         return f"{row.direction} (untested){mark}"
+    if row.significance.test == "insufficient data":
+        return f"{row.direction} (too few samples to test){mark}"
     return f"{row.direction}{' (significant)' if row.significance.significant else ''}{mark}"
 
 

@@ -107,7 +107,7 @@ def ratio_test(baseline: Sequence[float], candidate: Sequence[float], alpha: flo
     statistic(baseline) from MIN_N_BOOTSTRAP samples a side; significant when p < alpha and the CI (if any)
     excludes 1. Untested below MIN_N_TIMING_TEST samples a side. invert reports the CI of the reciprocal ratio."""
     if len(baseline) < MIN_N_TIMING_TEST or len(candidate) < MIN_N_TIMING_TEST:
-        return Significance("insufficient data", n_baseline=len(baseline), n_candidate=len(candidate))
+        return Significance("insufficient data", significant=False, n_baseline=len(baseline), n_candidate=len(candidate))
     p = float(scipy_stats.mannwhitneyu(candidate, baseline, alternative="two-sided").pvalue)
     p = 1.0 if math.isnan(p) else p
     label = f"ratio of {'medians' if statistic is np.median else 'means'}" + (" (inverse)" if invert else "")
@@ -159,7 +159,7 @@ def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, i
     smaller tail of the ratio's distribution around 1; untested below. invert: for $ per task (1 / throughput)."""
     n_base, n_cand = len(baseline), len(candidate)
     if min(n_base, n_cand) < stats.MIN_N_BOOTSTRAP:
-        return Significance("insufficient data", n_baseline=n_base, n_candidate=n_cand)
+        return Significance("insufficient data", significant=False, n_baseline=n_base, n_candidate=n_cand)
     rng = np.random.default_rng(stats.SEED)
     base = baseline[rng.integers(0, n_base, size=(stats.BOOTSTRAP_RESAMPLES, n_base))]
     cand = candidate[rng.integers(0, n_cand, size=(stats.BOOTSTRAP_RESAMPLES, n_cand))]
@@ -172,7 +172,7 @@ def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, i
         ratios = num / den
     ratios = ratios[np.isfinite(ratios)]
     if ratios.size == 0 or math.isnan(low):
-        return Significance("insufficient data", n_baseline=n_base, n_candidate=n_cand)
+        return Significance("insufficient data", significant=False, n_baseline=n_base, n_candidate=n_cand)
     p = _bootstrap_p(ratios, 1.0)
     label = "ratio of throughputs" + (" (inverse)" if invert else "")
     return Significance("bootstrap (throughput)", p, low, high, label, p < alpha and not (low <= 1 <= high),
