@@ -383,7 +383,7 @@ def test_explicit_rules_replace_the_default_policy() -> None:
     assert "significantly worse" in summary_line(result)
 
 
-# --- issue #10 class 5: tests that hold at tiny n ------------------------------------------------------------------------
+# --- issue #10 class 5: tests that hold at tiny n ----------------------------------------------------------------
 
 def test_two_items_are_never_a_significant_regression() -> None:
     """Two items that both got worse by the same amount used to be 'significant' (a zero-width bootstrap)."""
@@ -426,7 +426,7 @@ def test_the_ratio_interval_ignores_the_order_of_samples() -> None:
     assert ratio_interval(base, cand) == ratio_interval(base[::-1], sorted(cand))
 
 
-# --- issue #10 class 9: contended cells are not judged silently ---------------------------------------------------------
+# --- issue #10 class 9: contended cells are not judged silently --------------------------------------------------
 
 def contended_copy(run: Path, target: Path, other_cpu_share: float) -> Path:
     """A copy of a run whose segments say other processes used this share of the CPU over a 10 s window."""

@@ -107,7 +107,8 @@ def ratio_test(baseline: Sequence[float], candidate: Sequence[float], alpha: flo
     statistic(baseline) from MIN_N_BOOTSTRAP samples a side; significant when p < alpha and the CI (if any)
     excludes 1. Untested below MIN_N_TIMING_TEST samples a side. invert reports the CI of the reciprocal ratio."""
     if len(baseline) < MIN_N_TIMING_TEST or len(candidate) < MIN_N_TIMING_TEST:
-        return Significance("insufficient data", significant=False, n_baseline=len(baseline), n_candidate=len(candidate))
+        return Significance("insufficient data", significant=False, n_baseline=len(baseline),
+                            n_candidate=len(candidate))
     p = float(scipy_stats.mannwhitneyu(candidate, baseline, alternative="two-sided").pvalue)
     p = 1.0 if math.isnan(p) else p
     label = f"ratio of {'medians' if statistic is np.median else 'means'}" + (" (inverse)" if invert else "")

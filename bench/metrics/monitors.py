@@ -77,8 +77,7 @@ class ContentionProbe:
 
     def note_servers(self, process: psutil.Process) -> None:
         """Add the processes listening on the loopback ports this process is connected to."""
-        ports = {c.raddr.port for c in _tcp_connections(process)
-                 if c.raddr and c.status == psutil.CONN_ESTABLISHED and _loopback(c.raddr.ip)} - self._ports
+        ports = {c.raddr.port for c in _tcp_connections(process) if c.raddr and _loopback(c.raddr.ip)} - self._ports
         if not ports:
             return
         self._ports |= ports

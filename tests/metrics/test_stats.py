@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-
 from scipy import stats as scipy_stats
 
 from bench.metrics.stats import (
