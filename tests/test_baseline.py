@@ -15,7 +15,7 @@ import bench.runs
 from bench.baseline import KIND, hardware_identity, load_comparable
 from bench.cli import main
 from bench.compare import CompareError
-from bench.metrics import stats
+from bench.metrics import monitors, stats
 from bench.plan import PlanOptions
 from bench.progress import SilentProgress
 from bench.runs import RunRequest, start_run
@@ -25,6 +25,8 @@ from bench.runs import RunRequest, start_run
 def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
     monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0})
+    # runs here are compared for what was planted in them, not for how busy the test machine was
+    monkeypatch.setattr(monitors.ContentionProbe, "finish", lambda self, own_cpu_s, own_pids: {})
 
 
 @pytest.fixture

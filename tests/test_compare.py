@@ -34,7 +34,7 @@ from bench.compare import (
     result_markdown,
     summary_line,
 )
-from bench.metrics import stats
+from bench.metrics import monitors, stats
 from bench.plan import PlanOptions
 from bench.progress import SilentProgress
 from bench.runs import RunRequest, start_run
@@ -46,6 +46,8 @@ MOSTLY_BILLING = ["billing"] * 36 + ["technical"] * 2 + ["shipping"] * 2
 def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
     monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0})
+    # runs here are compared for what was planted in them, not for how busy the test machine was
+    monkeypatch.setattr(monitors.ContentionProbe, "finish", lambda self, own_cpu_s, own_pids: {})
 
 
 # --- helpers: runs with the fake backend ---------------------------------------------------------------------------

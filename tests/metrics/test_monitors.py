@@ -195,3 +195,24 @@ def test_contention_fields_load_into_a_cell_segment_and_old_segments_still_load(
     assert segment.other_cpu_s is not None and segment.contention_window_s is not None
     old = CellSegment(**base)
     assert old.other_cpu_s is None and old.other_processes == {}
+
+
+def test_a_run_beside_a_busy_process_is_flagged_contended(tmp_path: Path) -> None:
+    """End to end (needs runner._segment to pass **monitor.contention_fields()): a cell measured for 1.5 s while
+    another process spins on a core is flagged in the summary, and `bench compare` refuses to judge its speed."""
+    from report_runs import make_report_run, report_suite
+
+    from bench.cli import main
+
+    suite = report_suite(tmp_path, "busy", ["m-a"], items=[(f"t{n}", f"ticket {n}", "billing") for n in range(6)])
+    suite["models"][0]["backend"]["delay_s"] = 0.25
+    busy = detached("import time\nend = time.time() + 8.0\nwhile time.time() < end: pass")
+    try:
+        run = make_report_run(tmp_path, suite)
+    finally:
+        stop(busy)
+    segments = [CellSegment.model_validate_json(line) for line in (run.path / "cells.jsonl").read_text().splitlines()]
+    assert all(s.other_cpu_s is not None and (s.contention_window_s or 0) >= 1.4 for s in segments)
+    assert [f["flag"] for f in run.summary["flags"]] == ["contended"]
+    assert run.summary["contention"][0]["other_cpu_share"] > 0.1
+    assert main(["compare", str(run.path), str(run.path)]) == 2
