@@ -22,7 +22,7 @@ from bench.cost import (
 from bench.metrics.aggregate import measured_records, successful
 from bench.metrics.energy import estimate_cpu_energy_j
 from bench.metrics.records import CellSegment, ItemRecord
-from bench.profiles import ApiPricing, HardwareProfile
+from bench.profiles import ApiPrice, ApiPricing, HardwareProfile
 from bench.projection import Device, ItemWork, ModelShape, calibrate, device_for, memory_needed_gb, project_seconds
 
 ASSUMED_WATTS_PER_CORE = 10.0
@@ -200,25 +200,26 @@ ASSUMED_LABEL_TOKENS = 3
 
 
 def api_rows(facts: list[CellFacts], pricing: ApiPricing) -> list[dict[str, Any]]:
-    """What each hosted model would charge for each task, from this run's mean token counts."""
+    """What each hosted model would charge for each task, from the mean token counts of a cell of the task with
+    successful items (token counts of failed requests are no basis for a price: null without one)."""
     rows: list[dict[str, Any]] = []
     for task_id in sorted({f.task_id for f in facts}):
         cell = next((f for f in facts if f.task_id == task_id and f.items), None)
-        if cell is None:  # token counts of failed requests are no basis for a price
-            rows += [{"task_id": task_id, "api_model": price.model, "provider": price.provider,
-                      "usd_per_1000_tasks": None, "basis": "no successful item: no token counts to price"}
-                     for price in pricing.prices]
-            continue
-        completion = cell.completion_tokens_mean or ASSUMED_LABEL_TOKENS
-        note = "" if cell.completion_tokens_mean else f" (a label answer, assumed {ASSUMED_LABEL_TOKENS} tokens)"
-        for price in pricing.prices:
-            rows.append({"task_id": task_id, "api_model": price.model, "provider": price.provider,
-                         "usd_per_1000_tasks": api_usd_per_1000_tasks(cell.prompt_tokens_mean, completion,
-                                                                      price.input_usd_per_mtok,
-                                                                      price.output_usd_per_mtok),
-                         "basis": f"estimated: {cell.prompt_tokens_mean:.0f} prompt + {completion:.0f} completion "
-                                  f"tokens per task{note}, counted by {cell.model_id}'s tokenizer, x list prices"})
+        rows += [_api_row(task_id, cell, price) for price in pricing.prices]
     return rows
+
+
+def _api_row(task_id: str, cell: CellFacts | None, price: ApiPrice) -> dict[str, Any]:
+    row: dict[str, Any] = {"task_id": task_id, "api_model": price.model, "provider": price.provider}
+    if cell is None:
+        return {**row, "usd_per_1000_tasks": None, "basis": "no successful item: no token counts to price"}
+    completion = cell.completion_tokens_mean or ASSUMED_LABEL_TOKENS
+    note = "" if cell.completion_tokens_mean else f" (a label answer, assumed {ASSUMED_LABEL_TOKENS} tokens)"
+    usd = api_usd_per_1000_tasks(cell.prompt_tokens_mean, completion, price.input_usd_per_mtok,
+                                 price.output_usd_per_mtok)
+    return {**row, "usd_per_1000_tasks": usd,
+            "basis": f"estimated: {cell.prompt_tokens_mean:.0f} prompt + {completion:.0f} completion tokens per "
+                     f"task{note}, counted by {cell.model_id}'s tokenizer, x list prices"}
 
 
 def break_even_row(option: dict[str, Any], api: dict[str, Any], profile: HardwareProfile | None,
