@@ -77,7 +77,10 @@ class ContentionProbe:
 
     def note_servers(self, process: psutil.Process) -> None:
         """Add the processes listening on the loopback ports this process is connected to."""
-        ports = {c.raddr.port for c in _tcp_connections(process) if c.raddr and _loopback(c.raddr.ip)} - self._ports
+        connections = _tcp_connections(process)
+        own = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}  # a server in this process
+        ports = {c.raddr.port for c in connections if c.raddr and _loopback(c.raddr.ip)
+                 and c.raddr.port not in own and c.laddr.port not in own} - self._ports
         if not ports:
             return
         self._ports |= ports

@@ -216,3 +216,26 @@ def test_a_run_beside_a_busy_process_is_flagged_contended(tmp_path: Path) -> Non
     assert [f["flag"] for f in run.summary["flags"]] == ["contended"]
     assert run.summary["contention"][0]["other_cpu_share"] > 0.1
     assert main(["compare", str(run.path), str(run.path)]) == 2
+
+
+def test_a_server_inside_this_process_is_not_looked_up_as_another_process() -> None:
+    import http.server
+    import threading
+
+    class KeepAlive(http.server.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
+        conn.request("HEAD", "/")
+        conn.getresponse().read()
+        probe = monitors.ContentionProbe()
+        probe.note_servers(psutil.Process())
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert probe.server_pids == set() and probe._ports == set()
