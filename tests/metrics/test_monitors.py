@@ -206,11 +206,13 @@ def test_a_run_beside_a_busy_process_is_flagged_contended(tmp_path: Path) -> Non
 
     suite = report_suite(tmp_path, "busy", ["m-a"], items=[(f"t{n}", f"ticket {n}", "billing") for n in range(6)])
     suite["models"][0]["backend"]["delay_s"] = 0.25
-    busy = detached("import time\nend = time.time() + 8.0\nwhile time.time() < end: pass")
+    spinners = [detached("import time\nend = time.time() + 8.0\nwhile time.time() < end: pass")
+                for _ in range((psutil.cpu_count() or 1) // 4 + 1)]  # over a quarter of the CPUs, whatever the machine
     try:
         run = make_report_run(tmp_path, suite)
     finally:
-        stop(busy)
+        for busy in spinners:
+            stop(busy)
     segments = [CellSegment.model_validate_json(line) for line in (run.path / "cells.jsonl").read_text().splitlines()]
     assert all(s.other_cpu_s is not None and (s.contention_window_s or 0) >= 1.4 for s in segments)
     assert [f["flag"] for f in run.summary["flags"]] == ["contended"]
