@@ -40,7 +40,8 @@ def procurement_lines(costs: dict[str, Any]) -> list[str]:
         if choice is None:
             lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
             continue
-        lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}): "
+        flags = f" [{choice['flags']}]" if choice.get("flags") else ""
+        lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}{flags}): "
                      f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {number(choice['quality'], '.0%')}"
                      f"{_break_even_note(pick['break_even'])}")
     return lines

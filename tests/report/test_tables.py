@@ -193,6 +193,9 @@ def test_a_contended_cell_is_marked_in_every_format(tmp_path: Path, capsys: pyte
     assert summary["contention"][0]["other_cpu_share"] == pytest.approx(0.9)
     assert summary["contention"][0]["contended"] is True
     assert all(r["flags"] == "contended" for r in summary["costs"]["rows"])
+    assert all(p["choice"]["flags"] == "contended" for p in summary["costs"]["procurement"] if p["choice"])
+    procurement = report_text(run, "md", capsys).split("## Procurement summary")[1].split("##")[0]
+    assert " [contended]): $" in procurement
     for fmt in ("md", "table", "html"):
         text = report_text(run, fmt, capsys, wide=True)
         assert "contended" in text and "90% of the CPU capacity" in text and "llama-cli" in text, fmt
