@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.api import RunData, load_run
-from bench.compare import CELL_METRICS, SAMPLE_METRICS, Comparable, CompareError
+from bench.compare import CELL_METRICS, GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, Comparable, CompareError
 from bench.errors import BenchError
-from bench.metrics.aggregate import LATENCY
-from bench.metrics.records import ItemRecord
+from bench.metrics.aggregate import LATENCY, measured_records
+from bench.metrics.flags import CONTENDED, flags_by_cell
+from bench.metrics.records import CellSegment, ItemRecord
 from bench.spec import TaskSpec
 from bench.store import MANIFEST, RunStore
 
@@ -52,10 +53,15 @@ def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
 def comparable_from_run(run: RunData) -> Comparable:
     """The comparable of a run directory, rounded exactly as a baseline file is."""
     tasks = _suite_tasks(run)
+    segments = [s for s in RunStore(run.path).segments() if s.error is None]
+    flags = flags_by_cell(run.summary)
     cells = {}
     for cell in run.manifest["cells"]:
         records = [r for r in run.records if r.cell_id == cell["cell_id"]]
         data = cell_dict(cell, records, run.summary["metrics"], tasks.get(cell["task_id"]))
+        data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell["cell_id"]]))
+        data["contended"] = next((f["detail"] for f in flags.get(cell["cell_id"], []) if f["flag"] == CONTENDED),
+                                 None)
         cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = data
     raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
            "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"], "cells": cells}
@@ -99,6 +105,24 @@ def timing_samples(records: list[ItemRecord]) -> dict[str, list[float]]:
         values = [LATENCY[name][0](r) for r in ok]
         samples[name] = [v for v in values if v is not None and math.isfinite(v)]
     return samples
+
+
+def throughput_samples(records: list[ItemRecord], segments: list[CellSegment]) -> dict[str, list[float]]:
+    """Per item of the measured segments: the gap from the previous completion (or the segment start) to its own,
+    the segment's tail added to its last item, and whether it succeeded. sum(ok) / sum(gaps) is the summary's
+    tasks/s exactly, so compare's throughput test and its point estimate use the same data."""
+    gaps: list[float] = []
+    ok: list[float] = []
+    for segment in segments:
+        done = sorted(measured_records(records, [segment]), key=lambda r: (r.t_end, r.item_id, r.repetition))
+        ends = [min(max(r.t_end, segment.t_start), segment.t_end) for r in done]
+        previous = [segment.t_start, *ends[:-1]]
+        seg_gaps = [end - before for end, before in zip(ends, previous, strict=True)]
+        if seg_gaps:
+            seg_gaps[-1] += max(segment.t_end - ends[-1], 0.0)
+        gaps += seg_gaps
+        ok += [float(r.status == "ok") for r in done]
+    return {GAP_SAMPLES: gaps, OK_SAMPLES: ok} if gaps else {}
 
 
 def corpus_data(task: TaskSpec | None, records: list[ItemRecord]) -> dict[str, Any] | None:

@@ -81,10 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline", type=Path, help="a run directory or a saved baseline file")
     compare.add_argument("candidate", type=Path, help="a run directory or a saved baseline file")
     compare.add_argument("--fail-on", action="append", default=[], metavar="RULE",
-                         help='e.g. "accuracy:-2pp", "decode_tps:-10%%", "usd_per_1000:+10%%" (repeatable)')
+                         help='e.g. "accuracy:-2pp", "decode_tps:-10%%", "usd_per_1000:+10%%" (repeatable); '
+                              "without it, a significant change beyond -2pp quality or 10%% speed/cost fails")
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     compare.add_argument("--allow-mismatch", action="store_true",
                          help="compare different suites, task versions or hardware anyway")
+    compare.add_argument("--allow-contended", action="store_true",
+                         help="judge speed and cost of cells measured under CPU contention anyway (marked)")
     compare.add_argument("--format", choices=["table", "json", "md"], default="table")
     baseline = sub.add_parser("baseline", help="baselines for CI")
     baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)

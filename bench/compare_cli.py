@@ -9,6 +9,7 @@ from bench.compare import (
     CompareOptions,
     CompareResult,
     compare,
+    format_change,
     parse_rules,
     result_json,
     result_markdown,
@@ -18,10 +19,13 @@ from bench.compare import (
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Exit 0 without regression, 1 when a --fail-on rule fails (BenchError -> 2 is mapped by the CLI)."""
+    """Exit 0 without regression, 1 when a rule fails: the --fail-on rules, or without them the default policy
+    (bench.compare.DEFAULT_RULES). BenchError -> 2 (bad input, or contended cells without --allow-contended)."""
     from bench.baseline import load_comparable
 
-    options = CompareOptions(alpha=args.alpha, allow_mismatch=args.allow_mismatch, rules=parse_rules(args.fail_on))
+    rules = parse_rules(args.fail_on) if args.fail_on else None
+    options = CompareOptions(alpha=args.alpha, allow_mismatch=args.allow_mismatch, rules=rules,
+                             allow_contended=bool(getattr(args, "allow_contended", False)))
     result = compare(load_comparable(args.baseline), load_comparable(args.candidate), options)
     print_result(result, args.format)
     return result.exit_code
@@ -43,6 +47,9 @@ def print_result(result: CompareResult, fmt: str) -> None:
         out.print(summary_line(result), highlight=False)
         for failure in result.failures:
             out.print(f"  {failure.rule}: {failure.row.cell} {failure.row.metric}", highlight=False)
+        if not result.failures:
+            for row in result.significantly_worse:
+                out.print(f"  significantly worse: {row.cell} {row.metric} ({format_change(row)})", highlight=False)
 
 
 def run_baseline_save(args: argparse.Namespace) -> int:

@@ -37,7 +37,10 @@ def api_usd_per_1000_tasks(prompt_tokens: float, completion_tokens: float, input
 
 
 def usd_per_1000_correct(usd_per_1000: float, accuracy: float) -> float:
-    """Cost of 1000 *correct* answers: cost per task / accuracy (infinite when nothing is right)."""
+    """Cost of 1000 *correct* answers: cost per task / correct answers per task (infinite when nothing is right).
+
+    Callers pass the cost per *successful* task and the correct share of the successful tasks (quality / the
+    share of items that succeeded), so failed work is neither throughput nor a correct answer."""
     return usd_per_1000 / accuracy if accuracy > 0 else math.inf
 
 

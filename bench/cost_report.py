@@ -102,7 +102,7 @@ def _procurement(facts: list[CellFacts], rows: list[dict[str, Any]], apis: list[
     picks = []
     for task_id in sorted({f.task_id for f in facts}):
         best = cheapest(rows, task_id, floor, limit)
-        task_apis = [a for a in apis if a["task_id"] == task_id]
+        task_apis = [a for a in apis if a["task_id"] == task_id and a["usd_per_1000_tasks"] is not None]
         evens = [break_even_row(best, api, profiles.get(best["profile_id"]), local) for api in task_apis] if best \
             else []
         picks.append({"task_id": task_id, "choice": best, "break_even": evens})

@@ -19,9 +19,10 @@ from bench.cost import (
     usd_per_1000_correct,
     usd_per_1000_tasks,
 )
+from bench.metrics.aggregate import measured_records, successful
 from bench.metrics.energy import estimate_cpu_energy_j
 from bench.metrics.records import CellSegment, ItemRecord
-from bench.profiles import ApiPricing, HardwareProfile
+from bench.profiles import ApiPrice, ApiPricing, HardwareProfile
 from bench.projection import Device, ItemWork, ModelShape, calibrate, device_for, memory_needed_gb, project_seconds
 
 ASSUMED_WATTS_PER_CORE = 10.0
@@ -60,15 +61,27 @@ class CellFacts:
     prompt_tokens_mean: float
     completion_tokens_mean: float
     load: str = "latency"
+    ok_share: float = 1.0
+    """Share of the items (repetition 0) the server completed; quality counts the failed ones as wrong."""
 
     @property
     def tasks_per_s(self) -> float | None:
+        """Successful items / measured wall time (failed work is never throughput); None when none succeeded."""
         return len(self.items) / self.wall_s if self.wall_s > 0 and self.items else None
+
+    @property
+    def correct_per_task(self) -> float | None:
+        """Correct answers per successful task: quality (over all items) / the share that succeeded."""
+        if self.quality is None or self.ok_share <= 0:
+            return None
+        return min(self.quality / self.ok_share, 1.0)
 
 
 def cell_facts(cell: dict[str, Any], records: list[ItemRecord], segments: list[CellSegment],
                metrics: dict[str, float | None]) -> CellFacts:
-    ok = [r for r in records if r.status == "ok"]
+    """What pricing needs from a cell: its successful items inside the measured segments, wall time, energy."""
+    ok = successful(measured_records(records, segments))
+    first = [r for r in records if r.repetition == 0]
     info = segments[-1].backend if segments else {}
     return CellFacts(
         cell_id=cell["cell_id"], model_id=cell["model_id"], task_id=cell["task_id"],
@@ -83,7 +96,8 @@ def cell_facts(cell: dict[str, Any], records: list[ItemRecord], segments: list[C
         shape=ModelShape.from_backend_info(info), n_ctx=int(info.get("settings", {}).get("n_ctx", 0)),
         prompt_tokens_mean=statistics.fmean([r.prompt_tokens for r in ok]) if ok else 0.0,
         completion_tokens_mean=statistics.fmean([r.completion_tokens for r in ok]) if ok else 0.0,
-        load=str(cell.get("load", "latency")))
+        load=str(cell.get("load", "latency")),
+        ok_share=sum(r.status == "ok" for r in first) / len(first) if first else 0.0)
 
 
 def here_device(facts: CellFacts, local: LocalMachine) -> Device | None:
@@ -131,7 +145,8 @@ def projected_row(facts: CellFacts, profile: HardwareProfile, here: Device | Non
     usd_per_hour, basis = profile_usd_per_hour(profile)
     if facts.shape is None or here is None or facts.load != "latency":
         reason = ("the projection models one request at a time; measure other load modes on the hardware"
-                  if facts.load != "latency" else "no model shape recorded for this cell")
+                  if facts.load != "latency" else "no successful item to project from" if not facts.items
+                  else "no model shape recorded for this cell")
         return _row(facts, profile.id, "projected", None, None, basis, None, "", None, (None, None),
                     {"reason": reason})
     needed = memory_needed_gb(facts.shape, facts.n_ctx)
@@ -154,7 +169,8 @@ def projected_row(facts: CellFacts, profile: HardwareProfile, here: Device | Non
 def _row(facts: CellFacts, profile_id: str, basis: str, tps: float | None, usd: float | None, price_basis: str,
          energy: float | None, energy_basis: str, p95: float | None, fit: tuple[bool | None, float | None],
          inputs: dict[str, Any]) -> dict[str, Any]:
-    correct = usd_per_1000_correct(usd, facts.quality) if usd is not None and facts.quality else None
+    share = facts.correct_per_task
+    correct = usd_per_1000_correct(usd, share) if usd is not None and share else None
     return {"cell_id": facts.cell_id, "model_id": facts.model_id, "task_id": facts.task_id, "load": facts.load,
             "profile_id": profile_id, "basis": basis, "tasks_per_s": tps, "usd_per_1000_tasks": usd,
             "usd_per_1000_correct": correct if correct != float("inf") else None, "quality": facts.quality,
@@ -184,20 +200,26 @@ ASSUMED_LABEL_TOKENS = 3
 
 
 def api_rows(facts: list[CellFacts], pricing: ApiPricing) -> list[dict[str, Any]]:
-    """What each hosted model would charge for each task, from this run's mean token counts."""
-    rows = []
+    """What each hosted model would charge for each task, from the mean token counts of a cell of the task with
+    successful items (token counts of failed requests are no basis for a price: null without one)."""
+    rows: list[dict[str, Any]] = []
     for task_id in sorted({f.task_id for f in facts}):
-        cell = next(f for f in facts if f.task_id == task_id)
-        completion = cell.completion_tokens_mean or ASSUMED_LABEL_TOKENS
-        note = "" if cell.completion_tokens_mean else f" (a label answer, assumed {ASSUMED_LABEL_TOKENS} tokens)"
-        for price in pricing.prices:
-            rows.append({"task_id": task_id, "api_model": price.model, "provider": price.provider,
-                         "usd_per_1000_tasks": api_usd_per_1000_tasks(cell.prompt_tokens_mean, completion,
-                                                                      price.input_usd_per_mtok,
-                                                                      price.output_usd_per_mtok),
-                         "basis": f"estimated: {cell.prompt_tokens_mean:.0f} prompt + {completion:.0f} completion "
-                                  f"tokens per task{note}, counted by {cell.model_id}'s tokenizer, x list prices"})
+        cell = next((f for f in facts if f.task_id == task_id and f.items), None)
+        rows += [_api_row(task_id, cell, price) for price in pricing.prices]
     return rows
+
+
+def _api_row(task_id: str, cell: CellFacts | None, price: ApiPrice) -> dict[str, Any]:
+    row: dict[str, Any] = {"task_id": task_id, "api_model": price.model, "provider": price.provider}
+    if cell is None:
+        return {**row, "usd_per_1000_tasks": None, "basis": "no successful item: no token counts to price"}
+    completion = cell.completion_tokens_mean or ASSUMED_LABEL_TOKENS
+    note = "" if cell.completion_tokens_mean else f" (a label answer, assumed {ASSUMED_LABEL_TOKENS} tokens)"
+    usd = api_usd_per_1000_tasks(cell.prompt_tokens_mean, completion, price.input_usd_per_mtok,
+                                 price.output_usd_per_mtok)
+    return {**row, "usd_per_1000_tasks": usd,
+            "basis": f"estimated: {cell.prompt_tokens_mean:.0f} prompt + {completion:.0f} completion tokens per "
+                     f"task{note}, counted by {cell.model_id}'s tokenizer, x list prices"}
 
 
 def break_even_row(option: dict[str, Any], api: dict[str, Any], profile: HardwareProfile | None,

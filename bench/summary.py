@@ -9,6 +9,8 @@ from typing import Any
 from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
+from bench.metrics.contention import cell_contention
+from bench.metrics.flags import cell_flags, flag_labels, flags_by_cell
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
 from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
@@ -34,6 +36,8 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
     segments = [s for s in all_segments if s.error is None]
     rows: list[MetricRow] = []
     cost_inputs = []
+    flags: list[dict[str, Any]] = []
+    contention: list[dict[str, Any]] = []
     primaries = {t.id: primary_metric(t) for t in suite.spec.tasks}
     for cell in manifest["cells"]:
         task = _task(tasks, cell["task_id"])
@@ -45,14 +49,20 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
         primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
         values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
+        flags += [{**_ident(cell), **flag} for flag in cell_flags(records, cell_segments)]
+        measured = cell_contention(cell_segments)
+        contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
+    costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())
+    mark_cost_rows(costs, flags)
     return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
             "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
             "primary_metrics": primaries,
             "metrics": [row.model_dump() for row in rows],
             "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
+            "flags": flags, "contention": contention,
             "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
                                    suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
-            "costs": cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())}
+            "costs": costs}
 
 
 def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments: list[Any]) -> list[dict[str, Any]]:
@@ -61,6 +71,18 @@ def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments
     pending = [c for c in cells if c["cell_id"] in reasons and not by_cell.get(c["cell_id"])]
     return [{"cell_id": c["cell_id"], "model_id": c["model_id"], "task_id": c["task_id"],
              "load": c.get("load", "latency"), "reason": reasons[c["cell_id"]]} for c in pending]
+
+
+def mark_cost_rows(costs: dict[str, Any], flags: list[dict[str, Any]]) -> None:
+    """Cost rows (measured and projected from it) carry their cell's flags, e.g. 'contended'."""
+    labels = {cell: flag_labels(found) for cell, found in flags_by_cell({"flags": flags}).items()}
+    for row in costs["rows"]:
+        row["flags"] = labels.get(row["cell_id"], "")
+
+
+def _ident(cell: dict[str, Any]) -> dict[str, Any]:
+    return {"cell_id": cell["cell_id"], "model_id": cell["model_id"], "task_id": cell["task_id"],
+            "load": cell.get("load", "latency")}
 
 
 def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:

@@ -15,7 +15,7 @@ import bench.runs
 from bench.baseline import KIND, hardware_identity, load_comparable
 from bench.cli import main
 from bench.compare import CompareError
-from bench.metrics import stats
+from bench.metrics import monitors, stats
 from bench.plan import PlanOptions
 from bench.progress import SilentProgress
 from bench.runs import RunRequest, start_run
@@ -25,6 +25,8 @@ from bench.runs import RunRequest, start_run
 def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
     monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0})
+    # runs here are compared for what was planted in them, not for how busy the test machine was
+    monkeypatch.setattr(monitors.ContentionProbe, "finish", lambda self, own_cpu_s, own_pids: {})
 
 
 @pytest.fixture
@@ -139,3 +141,21 @@ def test_missing_paths_and_non_run_directories(tmp_path: Path, run_dir: Path,
     (tmp_path / "file.json").write_text("{}")
     code, _, err = cli(capsys, "baseline", "save", tmp_path / "file.json", tmp_path / "b.json")
     assert code == 2 and "needs a run directory" in err
+
+
+def test_throughput_samples_reproduce_the_summarys_tasks_per_s(run_dir: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """compare's tasks/s test resamples (gap, ok) pairs whose ratio is exactly the summary's figure."""
+    from bench.compare import GAP_SAMPLES, OK_SAMPLES
+
+    comparable = load_comparable(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    tps = {(m["model_id"], m["task_id"]): m["value"] for m in summary["metrics"] if m["metric"] == "tasks_per_s"}
+    for key, cell in comparable.cells.items():
+        gaps, ok = cell.samples[GAP_SAMPLES], cell.samples[OK_SAMPLES]
+        assert len(gaps) == len(ok) == 30 and min(gaps) >= 0
+        assert sum(ok) / sum(gaps) == pytest.approx(tps[(cell.model_id, cell.task_id)], rel=1e-4), key
+        assert cell.contended is None
+    baseline = tmp_path / "b.json"
+    save(capsys, run_dir, baseline)
+    assert load_comparable(baseline).cells == comparable.cells

@@ -4,6 +4,7 @@ through bench.cli.main with the fake backend; regressions are planted in the bac
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,16 @@ from bench.compare import (
     CompareOptions,
     MetricValue,
     compare,
+    corpus_bootstrap,
     mcnemar,
     paired_bootstrap,
     parse_rule,
     ratio_interval,
     ratio_test,
+    result_markdown,
+    summary_line,
 )
-from bench.metrics import stats
+from bench.metrics import monitors, stats
 from bench.plan import PlanOptions
 from bench.progress import SilentProgress
 from bench.runs import RunRequest, start_run
@@ -42,6 +46,8 @@ MOSTLY_BILLING = ["billing"] * 36 + ["technical"] * 2 + ["shipping"] * 2
 def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
     monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0})
+    # runs here are compared for what was planted in them, not for how busy the test machine was
+    monkeypatch.setattr(monitors.ContentionProbe, "finish", lambda self, own_cpu_s, own_pids: {})
 
 
 # --- helpers: runs with the fake backend ---------------------------------------------------------------------------
@@ -134,8 +140,11 @@ def test_planted_slowdown_fails_the_latency_rule(thirty: Path, base_run: Path, t
     rows = rows_by_metric(document)
     assert rows["e2e_latency_s_p50"]["ci_low"] > 5  # ~10x slower: the ratio-of-medians CI is far from 1
     assert rows["tasks_per_s"]["significant"] and rows["tasks_per_s"]["direction"] == "worse"
-    assert rows["usd_per_1000_tasks"]["ci_low"] > 1 and rows["usd_per_1000_tasks"]["test"] == "mann-whitney"
-    assert rows["tasks_per_s"]["ci_high"] < 1  # throughput CI is the inverse ratio of mean latencies
+    assert rows["usd_per_1000_tasks"]["ci_low"] > 1 and rows["usd_per_1000_tasks"]["test"] == "bootstrap (throughput)"
+    assert rows["tasks_per_s"]["ci_high"] < 1
+    for metric in ("tasks_per_s", "usd_per_1000_tasks"):  # one estimate, one interval, from the same data
+        row = rows[metric]
+        assert row["ci_low"] <= row["candidate"] / row["baseline"] <= row["ci_high"]
     # the same slowdown read the other way round is an improvement: no failure
     assert run_cli(capsys, "compare", slow, base_run, "--fail-on", "latency:+10%")[0] == 0
 
@@ -176,7 +185,8 @@ def test_mismatched_suites_are_refused_unless_allowed(base_run: Path, tmp_path: 
     assert code == 2
     assert "suite name: 'unit' (baseline) vs 'other' (candidate)" in err
     assert "--allow-mismatch" in err
-    code, out, err = run_cli(capsys, "compare", base_run, other, "--allow-mismatch", "--format", "json")
+    code, out, err = run_cli(capsys, "compare", base_run, other, "--allow-mismatch", "--fail-on", "accuracy:-2pp",
+                             "--format", "json")
     assert code == 0 and "warning" in err
     assert any("suite name" in problem for problem in json.loads(out)["mismatches"])
 
@@ -188,7 +198,7 @@ def test_an_edited_suite_under_the_same_name_is_compared_with_a_note(base_run: P
     suite = tmp_path / "edited.yaml"
     suite.write_text(original.read_text() + "description: a reworded prompt would change the file like this\n")
     edited = make_run(suite, tmp_path / "results", monkeypatch)
-    code, _, err = run_cli(capsys, "compare", base_run, edited)
+    code, _, err = run_cli(capsys, "compare", base_run, edited, "--fail-on", "accuracy:-2pp")
     assert code == 0
     assert "note: the suite file changed" in err
 
@@ -302,3 +312,162 @@ def test_parse_rule(text: str, sign: int, amount: float, unit: str) -> None:
     rule = parse_rule(text)
     assert (rule.sign, rule.amount, rule.unit) == (sign, amount, unit)
 
+
+
+# --- issue #10 class 10: compare says what it saw ---------------------------------------------------------------------
+
+def slowed_copy(run: Path, target: Path, factor: float) -> Path:
+    """A copy of a run whose item latencies (first token and end, from the start) are `factor` times longer;
+    its segments (wall time) are left as they were."""
+    shutil.copytree(run, target)
+    lines = []
+    for line in (run / "records.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        start = record["t_start"]
+        record["t_end"] = start + (record["t_end"] - start) * factor
+        if record.get("t_first_token") is not None:
+            record["t_first_token"] = start + (record["t_first_token"] - start) * factor
+        lines.append(json.dumps(record))
+    (target / "records.jsonl").write_text("\n".join(lines) + "\n")
+    return target
+
+
+def test_a_copy_with_latencies_1_6x_longer_fails_the_default_policy(base_run: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Used to print '✅ no regression' and exit 0 above rows reading +60% worse (significant)."""
+    slow = slowed_copy(base_run, tmp_path / "slow-copy", 1.6)
+    code, out, _ = run_cli(capsys, "compare", base_run, slow)
+    assert code == 1
+    assert "no regression" not in out and "❌" in out and "default policy" in out
+    code, out, _ = run_cli(capsys, "compare", base_run, slow, "--format", "json")
+    document = json.loads(out)
+    assert code == 1 and document["policy"] == "default"
+    failed = {f["metric"] for f in document["failures"]}
+    assert "e2e_latency_s_p50" in failed
+    rows = rows_by_metric(document)
+    assert rows["e2e_latency_s_p50"]["rel_change"] == pytest.approx(0.6, rel=1e-3)
+    # the wall time did not change, so neither did tasks/s: its interval is centred on that same estimate
+    for metric in ("tasks_per_s", "usd_per_1000_tasks"):
+        row = rows[metric]
+        assert row["direction"] == "same" and row["significant"] is False
+        assert row["ci_low"] <= 1.0 <= row["ci_high"]
+
+
+def test_never_no_regression_above_significantly_worse_rows() -> None:
+    rng = np.random.default_rng(5)
+    base = list(1.0 + rng.uniform(-0.01, 0.01, size=40))
+    items = {f"i{n}": {"field_accuracy": 1.0} for n in range(40)}
+    result = compare(_side(_cell(items, base, 1.0)), _side(_cell(items, [1.05 * v for v in base], 1.0)))
+    assert result.exit_code == 0 and result.failures == []  # +5%: within the default 10%
+    assert [row.metric for row in result.significantly_worse] == ["e2e_latency_s_p50"]
+    assert summary_line(result).startswith("⚠️ no rule failed, but 1 change is significantly worse")
+    assert "no regression" not in result_markdown(result).splitlines()[0]
+
+
+def test_default_policy_fails_a_significant_quality_drop_of_more_than_2_points() -> None:
+    items = {f"i{n}": {"field_accuracy": 1.0} for n in range(30)}
+    worse = {key: {"field_accuracy": 0.0 if n < 8 else 1.0} for n, key in enumerate(items)}
+    latency = [1.0 + 0.01 * n for n in range(12)]
+    result = compare(_side(_cell(items, latency, 1.0)), _side(_cell(worse, latency, 22 / 30)))
+    assert result.exit_code == 1 and result.policy == "default"
+    assert [(f.rule, f.row.metric) for f in result.failures] == [("accuracy:-2pp", "field_accuracy")]
+
+
+def test_explicit_rules_replace_the_default_policy() -> None:
+    rng = np.random.default_rng(5)
+    base = list(1.0 + rng.uniform(-0.01, 0.01, size=40))
+    items = {f"i{n}": {"field_accuracy": 1.0} for n in range(40)}
+    slow = _side(_cell(items, [1.6 * v for v in base], 1.0))
+    assert compare(_side(_cell(items, base, 1.0)), slow).exit_code == 1
+    only_quality = CompareOptions(rules=(parse_rule("accuracy:-2pp"),))
+    result = compare(_side(_cell(items, base, 1.0)), slow, only_quality)
+    assert result.exit_code == 0 and result.policy == "--fail-on"
+    assert "significantly worse" in summary_line(result)
+
+
+# --- issue #10 class 5: tests that hold at tiny n ----------------------------------------------------------------
+
+def test_two_items_are_never_a_significant_regression() -> None:
+    """Two items that both got worse by the same amount used to be 'significant' (a zero-width bootstrap)."""
+    two = paired_bootstrap([0.9, 0.8], [0.1, 0.0], alpha=0.05)
+    assert two.test == "exact sign-flip" and two.p_value == pytest.approx(0.5) and not two.significant
+    assert two.ci_low is None  # no interval below MIN_N_BOOTSTRAP items
+    six = paired_bootstrap([0.9] * 6, [0.5] * 6, alpha=0.05)  # every sign pattern: p = 2 / 2**6
+    assert six.p_value == pytest.approx(2 / 64) and six.significant
+
+
+def test_exact_sign_flip_matches_the_permutation_distribution_by_hand() -> None:
+    diffs = [-0.3, -0.1, 0.05, -0.2, -0.25]
+    outcome = paired_bootstrap([0.0] * 5, diffs, alpha=0.05)
+    observed = abs(np.mean(diffs))
+    flips = [abs(np.mean([d * (1 if (mask >> i) & 1 else -1) for i, d in enumerate(diffs)])) for mask in range(32)]
+    assert outcome.p_value == pytest.approx(sum(f >= observed - 1e-12 for f in flips) / 32)
+
+
+def test_corpus_metric_on_few_items_uses_the_exact_permutation_test() -> None:
+    def share_right(pairs: list[list[Any]]) -> float:
+        return sum(p == r for p, r in pairs) / len(pairs)
+
+    base = [["a", "a"], ["b", "b"], ["c", "c"]]
+    cand = [["x", "a"], ["x", "b"], ["x", "c"]]
+    outcome = corpus_bootstrap(share_right, base, cand, alpha=0.05)
+    assert outcome.test == "exact permutation (corpus)" and outcome.p_value == pytest.approx(0.25)
+    assert not outcome.significant
+
+
+def test_timings_below_five_a_side_are_not_tested() -> None:
+    assert ratio_test([1.0, 1.1, 1.2, 1.3], [9.0, 9.1, 9.2, 9.3], alpha=0.05).test == "insufficient data"
+    five = ratio_test([1.0, 1.1, 1.2, 1.3, 1.4], [9.0, 9.1, 9.2, 9.3, 9.4], alpha=0.05)
+    assert five.test == "mann-whitney" and five.significant and five.ci_low is None  # exact U, no bootstrap CI
+    assert five.p_value == pytest.approx(2 / 252)
+
+
+def test_the_ratio_interval_ignores_the_order_of_samples() -> None:
+    rng = np.random.default_rng(2)
+    base, cand = list(rng.uniform(1, 2, size=30)), list(rng.uniform(1.5, 2.5, size=30))
+    assert ratio_interval(base, cand) == ratio_interval(base[::-1], sorted(cand))
+
+
+# --- issue #10 class 9: contended cells are not judged silently --------------------------------------------------
+
+def contended_copy(run: Path, target: Path, other_cpu_share: float) -> Path:
+    """A copy of a run whose segments say other processes used this share of the CPU over a 10 s window."""
+    shutil.copytree(run, target)
+    lines = []
+    for line in (run / "cells.jsonl").read_text().splitlines():
+        segment = json.loads(line)
+        segment.update(contention_window_s=10.0, logical_cpus=2, other_cpu_s=20.0 * other_cpu_share, steal_s=0.0,
+                       other_processes={"llama-server": 20.0 * other_cpu_share})
+        lines.append(json.dumps(segment))
+    (target / "cells.jsonl").write_text("\n".join(lines) + "\n")
+    return target
+
+
+def test_contended_cells_exit_2_unless_allowed(base_run: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    busy = contended_copy(base_run, tmp_path / "busy", 0.95)
+    code, out, err = run_cli(capsys, "compare", base_run, busy)
+    assert code == 2 and out == ""
+    assert "cannot judge speed or cost" in err and "fake-a/triage" in err and "candidate" in err
+    assert "--allow-contended" in err and "95%" in err and "llama-server" in err
+    code, out, err = run_cli(capsys, "compare", base_run, busy, "--allow-contended", "--format", "json")
+    document = json.loads(out)
+    assert code == 0 and any("despite contention" in note for note in document["notes"])
+    rows = rows_by_metric(document)
+    assert rows["e2e_latency_s_p50"]["contended"] and not rows["accuracy"]["contended"]
+    code, out, _ = run_cli(capsys, "compare", base_run, busy, "--allow-contended", "--format", "md")
+    assert "same [contended]" in out and "> note: speed and cost judged despite contention" in out
+
+
+def test_a_quiet_machine_and_old_runs_are_compared_as_before(base_run: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    quiet = contended_copy(base_run, tmp_path / "quiet", 0.02)
+    assert run_cli(capsys, "compare", base_run, quiet, "--fail-on", "accuracy:-2pp")[0] == 0
+    old = tmp_path / "old"  # a run made before contention was measured: no such fields in its segments
+    shutil.copytree(base_run, old)
+    segments = [json.loads(line) for line in (old / "cells.jsonl").read_text().splitlines()]
+    for segment in segments:
+        for key in ("contention_window_s", "logical_cpus", "other_cpu_s", "steal_s", "other_processes"):
+            segment.pop(key, None)
+    (old / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
+    assert run_cli(capsys, "compare", old, base_run, "--fail-on", "accuracy:-2pp")[0] == 0

@@ -407,3 +407,34 @@ def test_break_even_without_throughput_is_never_reached() -> None:
     assert row["tasks_per_month"] is None
     assert row["capacity_per_month"] == 0.0
     assert not math.isnan(row["capacity_per_month"])
+
+
+# --- issue #10 class 4: failed work is not throughput, nor priced ------------------------------------------------
+
+def test_cost_per_correct_counts_failed_items_neither_as_work_nor_as_correct() -> None:
+    """8 items: 4 failed, 4 succeeded in 2 s, 3.2 right on average (quality over all 8 = 0.4): the 2 s at $3.6/h
+    cost $0.002, i.e. $0.625 per 1000 correct answers (not 0.5 / 0.4 = $1.25)."""
+    row = measured_row(facts(quality=0.4, ok_share=0.5), LOCAL)
+    assert row["tasks_per_s"] == pytest.approx(2.0)
+    assert row["usd_per_1000_correct"] == pytest.approx(2.0 * 3.6 / 3600 / 3.2 * 1000) == pytest.approx(0.625)
+
+
+def test_a_cell_without_a_successful_item_has_no_throughput_cost_projection_or_api_price() -> None:
+    nothing = facts(items=[], quality=0.0, ok_share=0.0, prompt_tokens_mean=0.0, completion_tokens_mean=0.0)
+    row = measured_row(nothing, LOCAL)
+    assert row["tasks_per_s"] is None and row["usd_per_1000_tasks"] is None and row["usd_per_1000_correct"] is None
+    projected = projected_row(nothing, GPU, here_device(nothing, LOCAL))
+    assert projected["usd_per_1000_tasks"] is None
+    assert projected["inputs"]["reason"] == "no successful item to project from"
+    apis = api_rows([nothing], PRICING)
+    assert [a["usd_per_1000_tasks"] for a in apis] == [None, None]
+    assert all("no successful item" in a["basis"] for a in apis)
+    # another cell of the same task that did succeed is priced from its own token counts
+    assert api_rows([nothing, facts(cell_id="c2")], PRICING)[0]["usd_per_1000_tasks"] == pytest.approx(1.45)
+
+
+def test_cell_facts_throughput_counts_successful_items_only() -> None:
+    records = [record("a1"), record("a2", status="error"), record("a3", status="error"), record("a4", status="error")]
+    got = cell_facts(CELL, records, [segment(0.0, None, BACKEND_INFO)], {"quality": 0.25})
+    assert got.tasks_per_s == pytest.approx(1.0)  # 1 successful item in the 1 s segment, not 4
+    assert got.ok_share == pytest.approx(0.25) and got.correct_per_task == pytest.approx(1.0)

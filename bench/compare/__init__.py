@@ -8,12 +8,15 @@ noise on a busy machine does not raise false alarms.
 from bench.compare.constants import (
     ALIASES,
     CELL_METRICS,
-    E2E_DERIVED,
+    DEFAULT_RULES,
+    GAP_SAMPLES,
     GROUP_ORDER,
+    OK_SAMPLES,
     PRIMARY_ALIAS,
     RULE_HINT,
     RULE_PATTERN,
     SAMPLE_METRICS,
+    THROUGHPUT_DERIVED,
 )
 from bench.compare.core import (
     CompareOptions,
@@ -23,6 +26,7 @@ from bench.compare.core import (
     Rule,
     compare,
     compare_cells,
+    default_rules,
     evaluate_rules,
     identity_mismatches,
     identity_notes,
@@ -51,18 +55,22 @@ from bench.compare.significance import (
     ratio_interval,
     ratio_test,
     significance_for,
+    throughput_test,
 )
 
 __all__ = [
     "ALIASES",
     "CELL_METRICS",
-    "E2E_DERIVED",
+    "DEFAULT_RULES",
+    "GAP_SAMPLES",
     "GROUP_ORDER",
+    "OK_SAMPLES",
     "PRIMARY_ALIAS",
     "RULE_HINT",
     "RULE_PATTERN",
     "SAMPLE_METRICS",
     "TABLE_HEADER",
+    "THROUGHPUT_DERIVED",
     "CellData",
     "Comparable",
     "CompareError",
@@ -77,6 +85,7 @@ __all__ = [
     "compare",
     "compare_cells",
     "corpus_bootstrap",
+    "default_rules",
     "evaluate_rules",
     "format_change",
     "format_ci",
@@ -96,5 +105,6 @@ __all__ = [
     "significance_for",
     "summary_line",
     "table_rows",
+    "throughput_test",
     "verdict",
 ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.compare.constants import ALIASES, GROUP_ORDER, PRIMARY_ALIAS, RULE_HINT, RULE_PATTERN
+from bench.compare.constants import ALIASES, DEFAULT_RULES, GROUP_ORDER, PRIMARY_ALIAS, RULE_HINT, RULE_PATTERN
 from bench.compare.model import CellData, Comparable, CompareError
 from bench.compare.significance import Significance, significance_for
 
@@ -25,6 +25,8 @@ class Comparison:
     baseline: float | None
     candidate: float | None
     significance: Significance
+    contended: bool = False
+    """A speed or cost figure of a cell measured under contention on either side (--allow-contended)."""
 
     @property
     def cell(self) -> str:
@@ -54,6 +56,10 @@ class Comparison:
             return "same"
         return "better" if (change > 0) == self.higher_is_better else "worse"
 
+    @property
+    def significantly_worse(self) -> bool:
+        return self.direction == "worse" and self.significance.significant is True
+
 
 def compare_cells(baseline: CellData, candidate: CellData, alpha: float) -> list[Comparison]:
     names = sorted(set(baseline.metrics) & set(candidate.metrics),
@@ -61,10 +67,15 @@ def compare_cells(baseline: CellData, candidate: CellData, alpha: float) -> list
     return [_row(name, baseline, candidate, alpha) for name in names]
 
 
+SPEED_GROUPS = ("performance", "cost")
+"""Figures a contended machine distorts: timings, throughput and what is priced from them."""
+
+
 def _row(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Comparison:
     base, cand = baseline.metrics[metric], candidate.metrics[metric]
+    contended = base.group in SPEED_GROUPS and bool(baseline.contended or candidate.contended)
     return Comparison(baseline.model_id, baseline.task_id, metric, base.unit, base.higher_is_better, base.value,
-                      cand.value, significance_for(metric, baseline, candidate, alpha))
+                      cand.value, significance_for(metric, baseline, candidate, alpha), contended)
 
 
 # --- rules ------------------------------------------------------------------------------------------------------
@@ -78,6 +89,9 @@ class Rule:
     sign: int
     amount: float
     unit: str
+    default: bool = False
+    """A rule of the default policy: it fails only on a significant change, and is skipped where its metric is
+    absent."""
 
     def target(self, task_id: str, primary_metrics: dict[str, str]) -> str:
         """The metric name this rule checks in a cell of task_id (aliases resolved)."""
@@ -106,6 +120,11 @@ def parse_rules(texts: Sequence[str]) -> tuple[Rule, ...]:
     return tuple(parse_rule(text) for text in texts)
 
 
+def default_rules() -> tuple[Rule, ...]:
+    """The policy applied without --fail-on (constants.DEFAULT_RULES)."""
+    return tuple(replace(parse_rule(text), default=True) for text in DEFAULT_RULES)
+
+
 @dataclass(frozen=True)
 class Failure:
     rule: str
@@ -114,10 +133,16 @@ class Failure:
 
 def evaluate_rules(rules: Sequence[Rule], rows: Sequence[Comparison],
                    primary_metrics: dict[str, str]) -> list[Failure]:
-    """A rule fails a cell when the change is beyond its threshold and significant (or untestable)."""
+    """A rule fails a cell when the change is beyond its threshold and significant (or, for a --fail-on rule,
+    untestable). Default-policy rules need a significant change and skip metrics these runs do not have."""
     failures = []
     for rule in rules:
         matched = [row for row in rows if row.metric == rule.target(row.task_id, primary_metrics)]
+        if rule.default:
+            failures += [Failure(rule.text, row) for row in matched
+                         if row.significance.significant is True and (rule.unit != "pp" or row.unit == "ratio")
+                         and rule.breached(row)]
+            continue
         if not matched:
             known = sorted({row.metric for row in rows} | set(ALIASES) | {PRIMARY_ALIAS})
             raise CompareError(f"rule '{rule.text}': no metric '{rule.metric}' in these runs "
@@ -131,9 +156,12 @@ def evaluate_rules(rules: Sequence[Rule], rows: Sequence[Comparison],
 
 @dataclass(frozen=True)
 class CompareOptions:
+    """rules None: the default policy (default_rules()); allow_contended: judge speed on contended cells."""
+
     alpha: float = 0.05
     allow_mismatch: bool = False
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[Rule, ...] | None = None
+    allow_contended: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +179,15 @@ class CompareResult:
     def exit_code(self) -> int:
         return 1 if self.failures else 0
 
+    @property
+    def policy(self) -> str:
+        return "default" if self.rules and all(rule.default for rule in self.rules) else "--fail-on"
+
+    @property
+    def significantly_worse(self) -> list[Comparison]:
+        """Rows that got significantly worse, whether or not a rule failed them."""
+        return [row for row in self.rows if row.significantly_worse]
+
 
 def compare(baseline: Comparable, candidate: Comparable, options: CompareOptions | None = None) -> CompareResult:
     """Every metric of every cell present on both sides, with its test, and the rules' failures."""
@@ -161,12 +198,29 @@ def compare(baseline: Comparable, candidate: Comparable, options: CompareOptions
     if mismatches and not options.allow_mismatch:
         raise CompareError("cannot compare these runs: " + "; ".join(mismatches)
                            + " (use --allow-mismatch to compare anyway)")
+    contended = contention_problems(baseline, candidate)
+    if contended and not options.allow_contended:
+        raise CompareError("cannot judge speed or cost: " + "; ".join(contended) + ". Rerun on a quiet machine, "
+                           "or pass --allow-contended to compare anyway (those rows are then marked 'contended')")
     rows = [row for key in sorted(set(baseline.cells) & set(candidate.cells))
             for row in compare_cells(baseline.cells[key], candidate.cells[key], options.alpha)]
     primary = {**baseline.primary_metrics, **candidate.primary_metrics}
-    failures = evaluate_rules(options.rules, rows, primary)
-    return CompareResult(label(baseline), label(candidate), options.alpha, options.rules, rows, failures, mismatches,
-                         identity_notes(baseline, candidate))
+    rules = default_rules() if options.rules is None else options.rules
+    failures = evaluate_rules(rules, rows, primary)
+    notes = identity_notes(baseline, candidate) + [f"speed and cost judged despite contention (--allow-contended): "
+                                                   f"{problem}" for problem in contended]
+    return CompareResult(label(baseline), label(candidate), options.alpha, rules, rows, failures, mismatches, notes)
+
+
+def contention_problems(baseline: Comparable, candidate: Comparable) -> list[str]:
+    """'cell X measured under contention in the candidate: ...' for each compared cell flagged on either side."""
+    problems = []
+    for key in sorted(set(baseline.cells) & set(candidate.cells)):
+        for name, side in (("baseline", baseline), ("candidate", candidate)):
+            reason = side.cells[key].contended
+            if reason:
+                problems.append(f"cell {key} was measured under contention in the {name} ({reason})")
+    return problems
 
 
 def label(side: Comparable) -> str:

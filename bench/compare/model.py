@@ -45,6 +45,9 @@ class CellData(BaseModel):
     items: dict[str, dict[str, float]] = {}
     samples: dict[str, list[float]] = {}
     corpus: CorpusData | None = None
+    contended: str | None = None
+    """Why the cell's speed was measured under contention (bench/metrics/contention.py); None when it was not
+    (or, in runs before contention was measured, not known)."""
 
     @property
     def key(self) -> str:

@@ -39,11 +39,14 @@ def format_ci(sig: Significance) -> str:
 
 
 def verdict(row: Comparison, failed: bool) -> str:
+    mark = " [contended]" if row.contended else ""
     if failed:
-        return "FAIL"
+        return "FAIL" + mark
     if row.significance.significant is None:
-        return f"{row.direction} (untested)"
-    return f"{row.direction}{' (significant)' if row.significance.significant else ''}"
+        return f"{row.direction} (untested){mark}"
+    if row.significance.test == "insufficient data":
+        return f"{row.direction} (too few samples to test){mark}"
+    return f"{row.direction}{' (significant)' if row.significance.significant else ''}{mark}"
 
 
 def table_rows(result: CompareResult) -> list[tuple[str, ...]]:
@@ -59,25 +62,41 @@ def _format_p(p: float | None) -> str:
 
 
 def rich_table(result: CompareResult) -> Table:
-    table = Table(title=f"{result.baseline} → {result.candidate} (α = {result.alpha})")
+    table = Table(title=f"{result.baseline} → {result.candidate} (α = {result.alpha}; {policy_text(result)})")
     for name in TABLE_HEADER:
         table.add_column(name, justify="right" if name in ("baseline", "candidate", "change", "p") else "left")
     for cells in table_rows(result):
-        style = "bold red" if cells[-1] == "FAIL" else ("yellow" if cells[-1].startswith("worse (sig") else None)
+        last = cells[-1]
+        style = "bold red" if last.startswith("FAIL") else ("yellow" if last.startswith("worse (sig") else None)
         table.add_row(*cells, style=style)
     return table
 
 
+def policy_text(result: CompareResult) -> str:
+    rules = ", ".join(rule.text for rule in result.rules) or "none"
+    if result.policy == "default":
+        return f"default policy (significant and beyond: {rules})"
+    return f"rules: {rules}"
+
+
 def summary_line(result: CompareResult) -> str:
+    """Failures first; never 'no regression' while some row is significantly worse."""
     n = len(result.failures)
-    return "✅ no regression" if n == 0 else f"❌ {n} regression{'s' if n != 1 else ''}"
+    if n:
+        return f"❌ {n} regression{'s' if n != 1 else ''}"
+    worse = len(result.significantly_worse)
+    if worse:
+        return (f"⚠️ no rule failed, but {worse} change{'s are' if worse != 1 else ' is'} significantly worse "
+                "(within the rules' thresholds)")
+    return "✅ no regression"
 
 
 def result_json(result: CompareResult) -> dict[str, Any]:
     return {"exit_code": result.exit_code, "summary": summary_line(result), "alpha": result.alpha,
             "baseline": result.baseline, "candidate": result.candidate, "mismatches": result.mismatches,
-            "notes": result.notes,
+            "notes": result.notes, "policy": result.policy,
             "rules": [rule.text for rule in result.rules],
+            "significantly_worse": [{"cell": row.cell, "metric": row.metric} for row in result.significantly_worse],
             "failures": [{"rule": f.rule, "cell": f.row.cell, "metric": f.row.metric} for f in result.failures],
             "rows": [_row_json(row) for row in result.rows]}
 
@@ -89,7 +108,7 @@ def _row_json(row: Comparison) -> dict[str, Any]:
             "abs_change": row.abs_change, "rel_change": _finite(row.rel_change), "direction": row.direction,
             "test": sig.test, "p_value": sig.p_value, "ci_low": _finite(sig.ci_low), "ci_high": _finite(sig.ci_high),
             "ci_of": sig.ci_of, "significant": sig.significant, "n_baseline": sig.n_baseline,
-            "n_candidate": sig.n_candidate}
+            "n_candidate": sig.n_candidate, "contended": row.contended}
 
 
 def _finite(value: float | None) -> float | None:
@@ -99,9 +118,10 @@ def _finite(value: float | None) -> float | None:
 def result_markdown(result: CompareResult) -> str:
     """A block for a pull-request comment: summary line, failing rows, then every row in <details>."""
     lines = [f"### bench compare: {summary_line(result)}", "",
-             f"Baseline `{result.baseline}` vs candidate `{result.candidate}`; α = {result.alpha}; rules: "
-             + (", ".join(f"`{rule.text}`" for rule in result.rules) or "none"), ""]
+             f"Baseline `{result.baseline}` vs candidate `{result.candidate}`; α = {result.alpha}; "
+             + policy_text(result), ""]
     lines += [f"> ⚠️ compared despite a mismatch: {problem}" for problem in result.mismatches]
+    lines += [f"> note: {note}" for note in result.notes]
     if result.failures:
         lines += ["| rule | " + " | ".join(TABLE_HEADER[:-1]) + " |", "|---" * len(TABLE_HEADER) + "|"]
         rows = {id(row): cells for row, cells in zip(result.rows, table_rows(result), strict=True)}
@@ -110,8 +130,10 @@ def result_markdown(result: CompareResult) -> str:
     lines += [f"<details><summary>All {len(result.rows)} comparisons</summary>", "",
               "| " + " | ".join(TABLE_HEADER) + " |", "|---" * len(TABLE_HEADER) + "|"]
     lines += ["| " + " | ".join(_md(c) for c in cells) + " |" for cells in table_rows(result)]
-    lines += ["", "Significance: McNemar (0/1 scores), paired bootstrap (continuous and corpus scores), "
-              "Mann-Whitney U with a bootstrap CI of the ratio (timings).", "</details>", ""]
+    lines += ["", "Significance: exact McNemar (0/1 scores); paired bootstrap, or below 10 items an exact "
+              "permutation test (continuous and corpus scores); Mann-Whitney U with a bootstrap CI of the ratio "
+              "(timings); bootstrap of the ratio of throughputs (tasks/s, $/1000 tasks). See docs/metrics.md.",
+              "</details>", ""]
     return "\n".join(lines)
 
 

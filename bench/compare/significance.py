@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from bench.compare.constants import E2E_DERIVED, SAMPLE_METRICS
+from bench.compare.constants import GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, THROUGHPUT_DERIVED
 from bench.compare.model import CellData, CorpusData
 from bench.metrics import stats
 
@@ -31,7 +31,8 @@ class Significance:
 
 
 def mcnemar(baseline: Sequence[float], candidate: Sequence[float], alpha: float) -> Significance:
-    """Exact McNemar test on paired 0/1 outcomes: binomial test on the discordant pairs."""
+    """Exact McNemar test on paired 0/1 outcomes: two-sided binomial test on the discordant pairs (valid at any
+    n; it cannot reach p < 0.05 with fewer than 6 discordant pairs)."""
     worse = sum(1 for b, c in zip(baseline, candidate, strict=True) if b > c)
     better = sum(1 for b, c in zip(baseline, candidate, strict=True) if c > b)
     p = float(scipy_stats.binomtest(worse, worse + better, 0.5).pvalue) if worse + better else 1.0
@@ -39,21 +40,43 @@ def mcnemar(baseline: Sequence[float], candidate: Sequence[float], alpha: float)
 
 
 def paired_bootstrap(baseline: Sequence[float], candidate: Sequence[float], alpha: float) -> Significance:
-    """Bootstrap over items of the mean paired difference (candidate - baseline)."""
-    diffs = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
-    if diffs.size < 2 or np.all(diffs == diffs[0]):
-        return _degenerate_difference(float(diffs.mean()) if diffs.size else 0.0, len(baseline), alpha)
+    """Mean paired difference (candidate - baseline): bootstrap over items (percentile CI) from MIN_N_BOOTSTRAP
+    items on; below, the exact sign-flip permutation test (every 2**n sign pattern), with no interval."""
+    diffs = np.sort(np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float))
+    if diffs.size < stats.MIN_N_BOOTSTRAP:
+        return _exact_difference("exact sign-flip", _sign_flip_means(diffs), float(diffs.mean()) if diffs.size else 0.0,
+                                 alpha, diffs.size)
     rng = np.random.default_rng(stats.SEED)
     estimates = rng.choice(diffs, size=(stats.BOOTSTRAP_RESAMPLES, diffs.size), replace=True).mean(axis=1)
     return _difference_outcome("paired bootstrap", estimates, alpha, len(baseline))
 
 
+def _sign_flip_means(diffs: np.ndarray) -> np.ndarray:
+    """The mean of diffs under every assignment of signs (2**n values; n < MIN_N_BOOTSTRAP)."""
+    n = diffs.size
+    signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+    return np.asarray((signs * diffs).mean(axis=1) if n else np.zeros(1))
+
+
+def _exact_difference(test: str, null: np.ndarray, observed: float, alpha: float, n: int) -> Significance:
+    """Two-sided exact permutation p: the share of the null distribution at least as far from 0 as observed."""
+    p = float(np.mean(np.abs(null) >= abs(observed) - 1e-12)) if observed != 0 else 1.0
+    return Significance(test, p, ci_of="difference", significant=p < alpha, n_baseline=n, n_candidate=n)
+
+
 def corpus_bootstrap(metric: Callable[[list[list[Any]]], float], baseline: list[list[Any]],
                      candidate: list[list[Any]], alpha: float) -> Significance:
-    """Paired bootstrap of a corpus-level metric's difference: the same resampled items on both sides."""
+    """Paired bootstrap of a corpus-level metric's difference: the same resampled items on both sides (pairs in
+    the caller's stable order, e.g. by item id). Below MIN_N_BOOTSTRAP items: the exact paired permutation test
+    (approximate randomization over every 2**n swap of the two systems' outputs), with no interval."""
     n = len(baseline)
-    if n < 2:
-        return _degenerate_difference(metric(candidate) - metric(baseline) if n else 0.0, n, alpha)
+    if n < stats.MIN_N_BOOTSTRAP:
+        swaps = [[(c, b) if (mask >> i) & 1 else (b, c) for i, (b, c) in enumerate(zip(baseline, candidate,
+                                                                                       strict=True))]
+                 for mask in range(2**n)]
+        null = np.array([metric([c for _, c in s]) - metric([b for b, _ in s]) for s in swaps])
+        observed = metric(candidate) - metric(baseline) if n else 0.0
+        return _exact_difference("exact permutation (corpus)", null, observed, alpha, n)
     rng = np.random.default_rng(stats.SEED)
     rows = rng.integers(0, n, size=(stats.BOOTSTRAP_RESAMPLES // 2, n))
     estimates = np.array([metric([candidate[i] for i in row]) - metric([baseline[i] for i in row]) for row in rows])
@@ -62,50 +85,99 @@ def corpus_bootstrap(metric: Callable[[list[list[Any]]], float], baseline: list[
 
 def _difference_outcome(test: str, estimates: np.ndarray, alpha: float, n: int) -> Significance:
     low, high = np.percentile(estimates, [alpha / 2 * 100, 100 - alpha / 2 * 100])
-    below, above = int(np.sum(estimates <= 0)), int(np.sum(estimates >= 0))
-    p = min(1.0, 2 * (min(below, above) + 1) / (estimates.size + 1))  # never 0 from a finite bootstrap
+    p = _bootstrap_p(estimates, 0.0)
     significant = p < alpha and not (low <= 0 <= high)
     return Significance(test, p, float(low), float(high), "difference", bool(significant), n, n)
 
 
-def _degenerate_difference(difference: float, n: int, alpha: float) -> Significance:
-    """Every resample gives the same difference: significant only if it is non-zero on enough items."""
-    significant = difference != 0 and n >= 2
-    return Significance("paired bootstrap", 0.0 if significant else 1.0, difference, difference, "difference",
-                        significant, n, n)
+def _bootstrap_p(estimates: np.ndarray, null: float) -> float:
+    """Two-sided bootstrap p of `null`: twice the smaller tail, never 0 from a finite bootstrap."""
+    below, above = int(np.sum(estimates <= null)), int(np.sum(estimates >= null))
+    return min(1.0, 2 * (min(below, above) + 1) / (estimates.size + 1))
+
+
+MIN_N_TIMING_TEST = 5
+"""Fewer timing samples than this on a side: untested. (The exact two-sided Mann-Whitney U cannot reach
+p < 0.05 below 4 vs 4; 5 a side keeps a single outlier from deciding.)"""
 
 
 def ratio_test(baseline: Sequence[float], candidate: Sequence[float], alpha: float,
                statistic: Callable[..., Any] = np.median, invert: bool = False) -> Significance:
-    """Mann-Whitney U (two-sided) plus a seeded bootstrap CI of statistic(candidate) / statistic(baseline);
-    significant when p < alpha and the CI excludes 1. invert reports the CI of the reciprocal ratio."""
-    if len(baseline) < 2 or len(candidate) < 2:
+    """Mann-Whitney U (two-sided; exact where scipy can) plus a seeded bootstrap CI of statistic(candidate) /
+    statistic(baseline) from MIN_N_BOOTSTRAP samples a side; significant when p < alpha and the CI (if any)
+    excludes 1. Untested below MIN_N_TIMING_TEST samples a side. invert reports the CI of the reciprocal ratio."""
+    if len(baseline) < MIN_N_TIMING_TEST or len(candidate) < MIN_N_TIMING_TEST:
         return Significance("insufficient data", significant=False, n_baseline=len(baseline),
                             n_candidate=len(candidate))
     p = float(scipy_stats.mannwhitneyu(candidate, baseline, alternative="two-sided").pvalue)
     p = 1.0 if math.isnan(p) else p
+    label = f"ratio of {'medians' if statistic is np.median else 'means'}" + (" (inverse)" if invert else "")
+    if min(len(baseline), len(candidate)) < stats.MIN_N_BOOTSTRAP:
+        return Significance("mann-whitney", p, ci_of=label, significant=p < alpha, n_baseline=len(baseline),
+                            n_candidate=len(candidate))
     low, high = ratio_interval(baseline, candidate, statistic, 1 - alpha)
     low, high = (1 / high, 1 / low) if invert and low > 0 else (low, high)
-    label = f"ratio of {'medians' if statistic is np.median else 'means'}" + (" (inverse)" if invert else "")
     return Significance("mann-whitney", p, low, high, label, p < alpha and not (low <= 1 <= high),
                         len(baseline), len(candidate))
 
 
 def ratio_interval(baseline: Sequence[float], candidate: Sequence[float],
                    statistic: Callable[..., Any] = np.median, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of statistic(candidate) / statistic(baseline), each side resampled (seeded)."""
+    """Percentile bootstrap CI of statistic(candidate) / statistic(baseline), each side resampled (seeded; each
+    side sorted first, so the order of the samples does not matter)."""
     rng = np.random.default_rng(stats.SEED)
-    base, cand = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    base, cand = np.sort(np.asarray(baseline, dtype=float)), np.sort(np.asarray(candidate, dtype=float))
     base_est = statistic(rng.choice(base, size=(stats.BOOTSTRAP_RESAMPLES, base.size)), axis=1)
     cand_est = statistic(rng.choice(cand, size=(stats.BOOTSTRAP_RESAMPLES, cand.size)), axis=1)
+    return _ratio_percentiles(cand_est, base_est, confidence)
+
+
+def _ratio_percentiles(numerator: np.ndarray, denominator: np.ndarray, confidence: float) -> tuple[float, float]:
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = cand_est / base_est
+        ratios = numerator / denominator
     ratios = ratios[np.isfinite(ratios)]
     if ratios.size == 0:
         return (math.nan, math.nan)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
     return (float(low), float(high))
+
+
+def throughput_samples(cell: CellData) -> np.ndarray | None:
+    """(gap_s, ok) pairs of a cell, sorted; None when the cell has none (baselines saved before they existed)."""
+    gaps, ok = cell.samples.get(GAP_SAMPLES), cell.samples.get(OK_SAMPLES)
+    if not gaps or ok is None or len(gaps) != len(ok):
+        return None
+    pairs = np.column_stack([np.asarray(gaps, dtype=float), np.asarray(ok, dtype=float)])
+    ordered: np.ndarray = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    return ordered
+
+
+def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, invert: bool) -> Significance:
+    """Ratio of throughputs, candidate / baseline, each sum(ok) / sum(gap_s) over its items: the same estimator
+    as the summary's tasks/s (successful items / measured wall time), so the change and its interval come from
+    the same data. Bootstrap over items (seeded, sorted) from MIN_N_BOOTSTRAP items a side, p = twice the
+    smaller tail of the ratio's distribution around 1; untested below. invert: for $ per task (1 / throughput)."""
+    n_base, n_cand = len(baseline), len(candidate)
+    if min(n_base, n_cand) < stats.MIN_N_BOOTSTRAP:
+        return Significance("insufficient data", significant=False, n_baseline=n_base, n_candidate=n_cand)
+    rng = np.random.default_rng(stats.SEED)
+    base = baseline[rng.integers(0, n_base, size=(stats.BOOTSTRAP_RESAMPLES, n_base))]
+    cand = candidate[rng.integers(0, n_cand, size=(stats.BOOTSTRAP_RESAMPLES, n_cand))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base_tps = base[:, :, 1].sum(axis=1) / base[:, :, 0].sum(axis=1)
+        cand_tps = cand[:, :, 1].sum(axis=1) / cand[:, :, 0].sum(axis=1)
+    num, den = (base_tps, cand_tps) if invert else (cand_tps, base_tps)
+    low, high = _ratio_percentiles(num, den, 1 - alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = num / den
+    ratios = ratios[np.isfinite(ratios)]
+    if ratios.size == 0 or math.isnan(low):
+        return Significance("insufficient data", significant=False, n_baseline=n_base, n_candidate=n_cand)
+    p = _bootstrap_p(ratios, 1.0)
+    label = "ratio of throughputs" + (" (inverse)" if invert else "")
+    return Significance("bootstrap (throughput)", p, low, high, label, p < alpha and not (low <= 1 <= high),
+                        n_base, n_cand)
 
 
 def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Significance:
@@ -117,9 +189,11 @@ def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha
     sample = metric.removesuffix("_p50")
     if metric.endswith("_p50") and sample in SAMPLE_METRICS:
         return ratio_test(baseline.samples.get(sample, []), candidate.samples.get(sample, []), alpha)
-    if metric in E2E_DERIVED:
-        return ratio_test(baseline.samples.get("e2e_latency_s", []), candidate.samples.get("e2e_latency_s", []),
-                          alpha, np.mean, invert=E2E_DERIVED[metric])
+    if metric in THROUGHPUT_DERIVED:
+        base, cand = throughput_samples(baseline), throughput_samples(candidate)
+        if base is None or cand is None:
+            return Significance("none (no per-item throughput samples)")
+        return throughput_test(base, cand, alpha, invert=THROUGHPUT_DERIVED[metric])
     return Significance("none (threshold only)")
 
 

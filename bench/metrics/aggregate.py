@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from bench.cost import usd_per_1000_tasks
 from bench.metrics.records import CellSegment, ItemRecord
-from bench.metrics.stats import bootstrap_interval, percentile, resample_interval, wilson_interval
+from bench.metrics.stats import (
+    MIN_N_BOOTSTRAP,
+    Interval,
+    bootstrap_interval,
+    median_interval,
+    percentile,
+    resample_interval,
+    wilson_interval,
+)
 from bench.spec import CostSpec, SloSpec, TaskSpec
 from bench.tasks.scorers import Scorer, build_scorer
+
+T = TypeVar("T")
 
 
 class CellIdent(TypedDict):
@@ -79,7 +89,9 @@ def decode_tps(r: ItemRecord) -> float | None:
 
 def summarize_cell(cell_id: str, task: TaskSpec, records: list[ItemRecord], segments: list[CellSegment],
                    cost: CostSpec, slo: SloSpec | None = None) -> list[MetricRow]:
-    """Every metric of one cell from its records and segments."""
+    """Every metric of one cell from its records and segments. Records are sorted by (item id, repetition)
+    first, so the file order (a concurrency cell, a resume) never changes a figure or an interval."""
+    records = sorted(records, key=record_key)
     first = records[0] if records else None
     ident: CellIdent = {"cell_id": cell_id, "model_id": first.model_id if first else "", "task_id": task.id}
     rows = quality_rows(task, [r for r in records if r.repetition == 0], ident)
@@ -87,6 +99,11 @@ def summarize_cell(cell_id: str, task: TaskSpec, records: list[ItemRecord], segm
     if slo is not None and (slo.ttft_s or slo.tpot_s or slo.e2e_s):
         perf += goodput_rows(records, segments, slo, ident)
     return rows + perf + cost_rows(perf, cost, ident)
+
+
+def record_key(r: ItemRecord) -> tuple[str, str, int]:
+    """The stable order of records before any resampling: cell, item id, repetition."""
+    return (r.cell_id, r.item_id, r.repetition)
 
 
 def meets_slo(r: ItemRecord, slo: SloSpec) -> bool:
@@ -105,8 +122,8 @@ def meets_slo(r: ItemRecord, slo: SloSpec) -> bool:
 def goodput_rows(records: list[ItemRecord], segments: list[CellSegment], slo: SloSpec,
                  ident: CellIdent) -> list[MetricRow]:
     good = [float(meets_slo(r, slo)) for r in records]
-    wall = sum(max(s.t_end - s.t_start, 0.0) for s in segments)
-    low, high = wilson_interval(int(sum(good)), len(good))
+    wall = measured_wall_s(segments)
+    low, high = wilson_interval(sum(good), len(good)) if good else (None, None)
     return [MetricRow(**ident, metric="slo_attainment", value=float(np.mean(good)) if good else None, ci_low=low,
                       ci_high=high, n=len(good), higher_is_better=True, unit="ratio", group="performance"),
             MetricRow(**ident, metric="goodput_rps", value=sum(good) / wall if wall > 0 else None, n=len(good),
@@ -114,9 +131,11 @@ def goodput_rows(records: list[ItemRecord], segments: list[CellSegment], slo: Sl
 
 
 def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: CellIdent) -> list[MetricRow]:
+    """Mean of each item score over every item (a failed item scores 0), its 95% CI (score_interval), and the
+    error and parse-failure rates."""
     scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
     direction = {name: s.higher_is_better for s in scorers for name in _metric_names(s, records)}
-    rows = [_mean_row(name, [r.scores.get(name, 0.0) for r in records], up, ident)
+    rows = [_mean_row(name, [r.scores.get(name, 0.0) for r in records], up, ident, _parts(name, records))
             for name, up in direction.items()]
     for scorer in scorers:
         rows += _corpus_rows(scorer, records, ident)
@@ -130,35 +149,69 @@ def _metric_names(scorer: Scorer, records: list[ItemRecord]) -> list[str]:
     return scorer.names_in(records)
 
 
-def _mean_row(metric: str, values: list[float], higher: bool, ident: CellIdent) -> MetricRow:
-    if not values:
-        return MetricRow(**ident, metric=metric, value=None, n=0, higher_is_better=higher, unit="ratio",
-                         group="quality")
-    binary = all(v in (0.0, 1.0) for v in values)
-    low, high = (wilson_interval(int(sum(values)), len(values)) if binary
-                 else bootstrap_interval(values, statistic=np.mean))
-    return MetricRow(**ident, metric=metric, value=float(np.mean(values)), ci_low=low, ci_high=high,
-                     n=len(values), higher_is_better=higher, unit="ratio", group="quality")
+PART_SCORES = {"field_accuracy": "field."}
+"""Item scores that are the mean of binary part scores (a JSON object's fields): their interval is Wilson over
+all parts (successes = parts right, trials = parts scored), not over items."""
+
+
+def _parts(metric: str, records: list[ItemRecord]) -> tuple[float, int] | None:
+    """(parts right, parts scored) over the records; an item without part scores (it failed) counts as the
+    largest number of parts any item had, all wrong. None for a metric without parts."""
+    prefix = PART_SCORES.get(metric)
+    if prefix is None:
+        return None
+    per_item = [[v for k, v in r.scores.items() if k.startswith(prefix)] for r in records]
+    most = max((len(p) for p in per_item), default=0)
+    if most == 0:
+        return None
+    return (sum(sum(p) for p in per_item), sum(len(p) or most for p in per_item))
+
+
+def score_interval(values: Sequence[float], parts: tuple[float, int] | None = None) -> Interval | None:
+    """95% CI of a mean score. 0/1 scores: Wilson over items. Means of binary parts: Wilson over the parts.
+    Other scores: percentile bootstrap (sorted, seeded) from MIN_N_BOOTSTRAP items with some spread; otherwise,
+    for scores in [0, 1], the Wilson interval of the mean (conservative: their variance is at most p(1 - p));
+    otherwise none. An interval never collapses to a point because the sample happens to be uniform."""
+    n = len(values)
+    if n == 0:
+        return None
+    if parts is not None:
+        return wilson_interval(parts[0], parts[1])
+    if all(v in (0.0, 1.0) for v in values):
+        return wilson_interval(sum(values), n)
+    if n >= MIN_N_BOOTSTRAP and max(values) > min(values):
+        return bootstrap_interval(values, statistic=np.mean)
+    if all(0.0 <= v <= 1.0 for v in values):
+        return wilson_interval(sum(values), n)
+    return None
+
+
+def _mean_row(metric: str, values: list[float], higher: bool, ident: CellIdent,
+              parts: tuple[float, int] | None = None) -> MetricRow:
+    ci = score_interval(values, parts)
+    return MetricRow(**ident, metric=metric, value=float(np.mean(values)) if values else None,
+                     ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None, n=len(values),
+                     higher_is_better=higher, unit="ratio", group="quality")
 
 
 def _corpus_rows(scorer: Scorer, records: list[ItemRecord], ident: CellIdent) -> list[MetricRow]:
     if not records:
         return []
-    pairs = [(r.prediction, r.reference) for r in records]
+    keyed = [(record_key(r), r.prediction, r.reference) for r in records]
 
-    def compute(sample: list[tuple[Any, Any]]) -> dict[str, float]:
-        return scorer.corpus([p for p, _ in sample], [ref for _, ref in sample])
+    def compute(sample: list[tuple[Any, Any, Any]]) -> dict[str, float]:
+        return scorer.corpus([p for _, p, _ in sample], [ref for _, _, ref in sample])
 
     rows = []
-    for name, value in compute(pairs).items():
-        low, high = resample_interval(pairs, _metric_of(compute, name))
-        rows.append(MetricRow(**ident, metric=name, value=value, ci_low=low, ci_high=high, n=len(pairs),
+    for name, value in compute(keyed).items():
+        ci = resample_interval(keyed, _metric_of(compute, name), key=lambda t: t[0])
+        rows.append(MetricRow(**ident, metric=name, value=value, ci_low=ci[0] if ci else None,
+                              ci_high=ci[1] if ci else None, n=len(keyed),
                               higher_is_better=scorer.higher_is_better, unit="ratio", group="quality"))
     return rows
 
 
-def _metric_of(compute: Callable[[list[tuple[Any, Any]]], dict[str, float]],
-               name: str) -> Callable[[list[tuple[Any, Any]]], float]:
+def _metric_of(compute: Callable[[list[T]], dict[str, float]], name: str) -> Callable[[list[T]], float]:
     return lambda sample: compute(sample)[name]
 
 
@@ -185,24 +238,44 @@ def performance_rows(records: list[ItemRecord], segments: list[CellSegment],
 
 def _distribution_rows(name: str, values: Sequence[float], unit: str, up: bool,
                        ident: CellIdent) -> list[MetricRow]:
-    """Median with a bootstrap CI, plus p95/p99 for latencies."""
+    """Median with its exact order-statistic 95% CI (none below MIN_N_MEDIAN_CI values), plus p95/p99 for
+    latencies."""
     if not values:
         return []
-    low, high = bootstrap_interval(values)
-    rows = [MetricRow(**ident, metric=f"{name}_p50", value=percentile(values, 50), ci_low=low, ci_high=high,
-                      n=len(values), higher_is_better=up, unit=unit, group="performance")]
+    ci = median_interval(values)
+    rows = [MetricRow(**ident, metric=f"{name}_p50", value=percentile(values, 50), ci_low=ci[0] if ci else None,
+                      ci_high=ci[1] if ci else None, n=len(values), higher_is_better=up, unit=unit,
+                      group="performance")]
     if unit == "s":
         rows += [MetricRow(**ident, metric=f"{name}_p{q}", value=percentile(values, q), n=len(values),
                            higher_is_better=up, unit=unit, group="performance") for q in (95, 99)]
     return rows
 
 
+def measured_wall_s(segments: Sequence[CellSegment]) -> float:
+    """Wall time of the measured work: the sum of the segments' measured windows (after warm-up)."""
+    return sum(max(s.t_end - s.t_start, 0.0) for s in segments)
+
+
+def measured_records(records: Sequence[ItemRecord], segments: Sequence[CellSegment]) -> list[ItemRecord]:
+    """The records made inside these segments (the ones their wall time covers)."""
+    ids = {s.segment for s in segments}
+    return [r for r in records if r.segment in ids]
+
+
+def successful(records: Sequence[ItemRecord]) -> list[ItemRecord]:
+    """Items the server completed (status ok): the only work that counts as throughput."""
+    return [r for r in records if r.status == "ok"]
+
+
 def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident: CellIdent) -> list[MetricRow]:
-    wall = sum(max(s.t_end - s.t_start, 0.0) for s in segments)
-    done = sum(s.items_done for s in segments)
+    """Throughput and CPU per task count successful items only (failed work is never throughput); n is the
+    number of successful items."""
     if not segments:
         return []
-    out_tokens = sum(r.completion_tokens for r in records if r.status == "ok")
+    wall = measured_wall_s(segments)
+    ok = successful(measured_records(records, segments))
+    done, out_tokens = len(ok), sum(r.completion_tokens for r in ok)
     facts = [("tasks_per_s", done / wall if wall > 0 else None, "tasks/s", True, "performance"),
              ("output_tokens_per_s", out_tokens / wall if wall > 0 else None, "tokens/s", True, "performance"),
              ("load_time_s", float(np.median([s.load_time_s for s in segments])), "s", False, "performance"),
@@ -228,11 +301,15 @@ def _gpu_facts(segments: list[CellSegment]) -> list[tuple[str, float | None, str
 
 
 def cost_rows(perf: list[MetricRow], cost: CostSpec, ident: CellIdent) -> list[MetricRow]:
-    tps = next((r.value for r in perf if r.metric == "tasks_per_s"), None)
-    if not tps or cost.usd_per_hour <= 0:
+    """$ per 1000 successful tasks from the measured throughput; None ("–") when no item succeeded."""
+    tps = next((r for r in perf if r.metric == "tasks_per_s"), None)
+    if tps is None or tps.value is None or cost.usd_per_hour <= 0:
         return []
-    value = usd_per_1000_tasks(tps, cost.usd_per_hour)
-    return [MetricRow(**ident, metric="usd_per_1000_tasks", value=value, n=perf[0].n, higher_is_better=False,
+    if tps.value <= 0:
+        return [MetricRow(**ident, metric="usd_per_1000_tasks", value=None, n=0, higher_is_better=False, unit="USD",
+                          group="cost", basis="no successful item: no cost per task")]
+    value = usd_per_1000_tasks(tps.value, cost.usd_per_hour)
+    return [MetricRow(**ident, metric="usd_per_1000_tasks", value=value, n=tps.n, higher_is_better=False,
                       unit="USD", group="cost", basis=f"measured throughput x ${cost.usd_per_hour}/h ({cost.basis})")]
 
 

@@ -82,3 +82,14 @@ class CellSegment(BaseModel):
     """The backend stayed loaded from the previous cell of the same model; load_time_s is that one load."""
     error: str | None = None
     """Why the cell did not run (its backend could not be created); its items stay pending for --resume."""
+    contention_window_s: float | None = None
+    """Wall time over which other_cpu_s and steal_s were measured (the measured items, after warm-up).
+    None in runs made before contention was measured (then the cell is not judged for contention)."""
+    logical_cpus: int | None = None
+    other_cpu_s: float | None = None
+    """CPU seconds used by processes outside this run's process tree (and outside local servers it talked to)
+    during the window: system-wide busy time minus the tree's CPU time (bench/metrics/contention.py)."""
+    steal_s: float | None = None
+    """CPU seconds the hypervisor gave to other guests during the window (summed over CPUs; 0 on bare metal)."""
+    other_processes: dict[str, float] = {}
+    """The busiest other processes in the window: process name -> CPU seconds (at most 3)."""

@@ -1,7 +1,14 @@
-"""Statistics for small samples: Wilson intervals, seeded bootstrap CIs, percentiles."""
+"""Statistics that hold at any n and in any order: Wilson intervals, exact order-statistic CIs for medians,
+seeded bootstrap CIs (only from MIN_N_BOOTSTRAP items on), percentiles.
+
+Order: every resampling function sorts its input by a stable key first (numbers by value; items by the key the
+caller gives), so the same records in another file order (a concurrency cell, a resume) give the same interval.
+Minimum n: below the stated minimum an interval is not reported (None), never a zero-width one (docs/metrics.md).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -11,41 +18,73 @@ from scipy import stats
 T = TypeVar("T")
 BOOTSTRAP_RESAMPLES = 2000
 SEED = 20260101
+MIN_N_BOOTSTRAP = 10
+"""Fewer items than this: no bootstrap interval and no bootstrap test (the percentile bootstrap under-covers
+badly at tiny n); exact methods (Wilson, order statistics, exact permutation tests) are used instead."""
+MIN_N_MEDIAN_CI = 6
+"""The distribution-free 95% CI of a median needs n >= 6 (the widest one, [min, max], covers 1 - 2 * 0.5**n)."""
+
+Interval = tuple[float, float]
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (good at small n and near 0 or 1)."""
-    if n == 0:
+def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a proportion successes / n (good at small n and near 0 or 1); (0, 0) at n = 0.
+
+    successes may be fractional: for a mean of scores bounded in [0, 1] the variance is at most p(1 - p), so the
+    Wilson interval of the mean over n items is a conservative interval for it (used where a bootstrap would
+    collapse). Source: Wilson (1927); Brown, Cai & DasGupta (2001).
+    """
+    if n <= 0:
         return (0.0, 0.0)
-    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return (float(ci.low), float(ci.high))
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    p = min(max(successes / n, 0.0), 1.0)
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(centre - half, 0.0), min(centre + half, 1.0))
 
 
-def bootstrap_interval(values: Sequence[float], statistic: Callable[..., Any] = np.median,
-                       confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of a numpy reduction such as np.median or np.mean (seeded, so the same
-    records give the same interval). All resamples are reduced in one vectorized call."""
-    data = np.asarray(values, dtype=float)
-    if data.size < 2 or np.all(data == data[0]):
-        value = float(statistic(data)) if data.size else 0.0
-        return (value, value)
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> Interval | None:
+    """Exact, distribution-free CI of the median from order statistics [x(k), x(n-k+1)], with k the largest
+    count such that P(Binomial(n, 1/2) <= k - 1) <= (1 - confidence) / 2. None below MIN_N_MEDIAN_CI values.
+    Order-invariant by construction. Source: Conover, Practical Nonparametric Statistics, 3.2."""
+    data = np.sort(np.asarray(values, dtype=float))
+    n = data.size
+    if n == 0:
+        return None
+    k = int(np.sum(stats.binom.cdf(np.arange(n), n, 0.5) <= (1 - confidence) / 2))
+    if k < 1:
+        return None
+    return (float(data[k - 1]), float(data[n - k]))
+
+
+def bootstrap_interval(values: Sequence[float], statistic: Callable[..., Any] = np.mean,
+                       confidence: float = 0.95) -> Interval | None:
+    """Percentile bootstrap CI of a numpy reduction such as np.mean (seeded; values sorted first, so the order
+    they came in does not matter). None below MIN_N_BOOTSTRAP values."""
+    data = np.sort(np.asarray(values, dtype=float))
+    if data.size < MIN_N_BOOTSTRAP:
+        return None
     rng = np.random.default_rng(SEED)
     samples = rng.choice(data, size=(BOOTSTRAP_RESAMPLES, data.size), replace=True)
     estimates = statistic(samples, axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(estimates, [tail, 100 - tail])
-    return (float(low), float(high))
+    return _percentiles(estimates, confidence)
 
 
-def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float],
-                      confidence: float = 0.95) -> tuple[float, float]:
-    """Bootstrap CI for a corpus-level statistic (e.g. macro-F1) by resampling items."""
-    if len(items) < 2:
-        value = statistic(list(items))
-        return (value, value)
+def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float], key: Callable[[T], Any],
+                      confidence: float = 0.95) -> Interval | None:
+    """Bootstrap CI for a corpus-level statistic (e.g. macro-F1) by resampling items, after sorting them by key
+    (e.g. item id and repetition). None below MIN_N_BOOTSTRAP items."""
+    if len(items) < MIN_N_BOOTSTRAP:
+        return None
+    ordered = sorted(items, key=key)
     rng = np.random.default_rng(SEED)
-    indices = rng.integers(0, len(items), size=(BOOTSTRAP_RESAMPLES // 2, len(items)))
-    estimates = [statistic([items[i] for i in row]) for row in indices]
+    indices = rng.integers(0, len(ordered), size=(BOOTSTRAP_RESAMPLES // 2, len(ordered)))
+    estimates = np.array([statistic([ordered[i] for i in row]) for row in indices])
+    return _percentiles(estimates, confidence)
+
+
+def _percentiles(estimates: np.ndarray, confidence: float) -> Interval:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(estimates, [tail, 100 - tail])
     return (float(low), float(high))

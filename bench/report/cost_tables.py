@@ -12,10 +12,10 @@ from tabulate import tabulate
 from bench.report.naming import cell_name
 
 COST_COLUMNS = ["model", "hardware", "basis", "tasks/s", "$/1000 tasks", "$/1000 correct", "J/task", "p95 latency",
-                "fits"]
+                "fits", "flags"]
 
 
-def _num(value: float | None, spec: str, suffix: str = "") -> str:
+def number(value: float | None, spec: str, suffix: str = "") -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value:{spec}}{suffix}"
@@ -25,10 +25,10 @@ def cost_table_rows(costs: dict[str, Any], task_id: str) -> list[list[str]]:
     rows = [r for r in costs["rows"] if r["task_id"] == task_id]
     rows.sort(key=lambda r: (r["basis"] != "measured", r["usd_per_1000_tasks"] is None,
                              r["usd_per_1000_tasks"] or 0.0))
-    return [[cell_name(r), r["profile_id"], r["basis"], _num(r["tasks_per_s"], ".2f"),
-             _num(r["usd_per_1000_tasks"], ".4f"), _num(r["usd_per_1000_correct"], ".4f"),
-             _num(r["energy_j_per_task"], ".1f"), _num(r["p95_latency_s"], ".3f", " s"),
-             "yes" if r["fits"] else ("no" if r["fits"] is False else "?")] for r in rows]
+    return [[cell_name(r), r["profile_id"], r["basis"], number(r["tasks_per_s"], ".2f"),
+             number(r["usd_per_1000_tasks"], ".4f"), number(r["usd_per_1000_correct"], ".4f"),
+             number(r["energy_j_per_task"], ".1f"), number(r["p95_latency_s"], ".3f", " s"),
+             "yes" if r["fits"] else ("no" if r["fits"] is False else "?"), r.get("flags", "")] for r in rows]
 
 
 def procurement_lines(costs: dict[str, Any]) -> list[str]:
@@ -40,8 +40,9 @@ def procurement_lines(costs: dict[str, Any]) -> list[str]:
         if choice is None:
             lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
             continue
-        lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}): "
-                     f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {_num(choice['quality'], '.0%')}"
+        flags = f" [{choice['flags']}]" if choice.get("flags") else ""
+        lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}{flags}): "
+                     f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {number(choice['quality'], '.0%')}"
                      f"{_break_even_note(pick['break_even'])}")
     return lines
 
@@ -70,7 +71,7 @@ def cost_markdown(costs: dict[str, Any], task_ids: list[str]) -> list[str]:
                                                   tablefmt="github"), ""]
         apis = [a for a in costs["api"] if a["task_id"] == task_id]
         if apis:
-            api_rows = [[a["api_model"], a["provider"], f"{a['usd_per_1000_tasks']:.4f}"] for a in apis]
+            api_rows = [[a["api_model"], a["provider"], number(a["usd_per_1000_tasks"], ".4f")] for a in apis]
             parts += [f"Hosted APIs for {task_id} ({apis[0]['basis']}; their accuracy is not measured here):", "",
                       tabulate(api_rows, headers=["API model", "provider", "$/1000 tasks"], tablefmt="github"), ""]
     return parts

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from bench.report.cost_tables import COST_COLUMNS, cost_table_rows, procurement_lines
-from bench.report.tables import comparison_rows, headers
+from bench.report.cost_tables import COST_COLUMNS, cost_table_rows, number, procurement_lines
+from bench.report.tables import comparison_rows, flag_lines, headers
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SAMPLES_PER_CELL = 3
 MAX_OUTPUT_CHARS = 400
 OUTPUT_COLUMNS = {"prediction", "reference", "settings"}
-TEXT_COLUMNS = {"run", "model", "hardware", "basis", "API model", "provider", "item", "correct?", "engine",
+TEXT_COLUMNS = {"run", "model", "hardware", "basis", "flags", "API model", "provider", "item", "correct?", "engine",
                 "engine version", "model file", "model sha256"} | OUTPUT_COLUMNS
 PLOTS = [  # (element id, plots.FIGURES name, heading, caption)
     ("pareto-plot", "pareto", "Quality vs cost",
@@ -147,6 +147,9 @@ def comparison_section(runs: Sequence[RunData]) -> str:
                 rows += _with_run(runs, run, task_rows)
         parts.append(f'<section id="comparison-{slug(task_id)}" class="task"><h3>{escape(task_id)}</h3>'
                      f"{table(columns, rows, f'comparison-table-{slug(task_id)}')}</section>")
+    flagged = [escape(line) for run in runs for line in flag_lines(run.summary)]
+    if flagged:
+        parts.append('<ul class="flags">' + "".join(f"<li>{line}</li>" for line in flagged) + "</ul>")
     parts.append('<p class="note">Quality is the task\'s primary metric in % with its 95% confidence interval; '
                  "latency and tok/s are medians measured on this machine; $/1000 tasks uses this machine's "
                  "price per hour (see the cost tables).</p></section>")
@@ -207,7 +210,7 @@ def _api_table(runs: Sequence[RunData], task_id: str) -> str:
     bases: dict[str, None] = {}
     for run in runs:
         apis = [a for a in run.summary["costs"]["api"] if a["task_id"] == task_id]
-        rows += _with_run(runs, run, [[a["api_model"], a["provider"], f"{a['usd_per_1000_tasks']:.4f}"]
+        rows += _with_run(runs, run, [[a["api_model"], a["provider"], number(a["usd_per_1000_tasks"], ".4f")]
                                       for a in apis])
         bases.update(dict.fromkeys(str(a["basis"]) for a in apis))
     if not rows:

@@ -9,10 +9,13 @@ from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
 
+from bench.metrics.contention import MAX_OTHER_CPU_SHARE, MAX_STEAL_SHARE, MIN_WINDOW_S
+from bench.metrics.flags import CONTENDED, flag_labels, flags_by_cell
 from bench.report.cost_tables import cost_markdown, procurement_lines
 from bench.report.naming import cell_name
 
-COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err"]
+COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err",
+           "flags"]
 
 
 def headers(summary: dict[str, Any], task_id: str) -> list[str]:
@@ -39,6 +42,7 @@ def _quality(row: dict[str, Any] | None) -> str:
 def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
     """Per task: one row per model with quality ± 95% CI, speed, memory, cost and item counts."""
     tables: dict[str, list[list[str]]] = {}
+    flags = flags_by_cell(summary)
     for cell in summary["cells"]:
         metrics = _metrics(summary, cell["cell_id"])
         primary = summary["primary_metrics"][cell["task_id"]]
@@ -49,8 +53,20 @@ def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
             cell_name(cell), _quality(metrics.get(primary)),
             _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
-            _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}"])
+            _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}",
+            flag_labels(flags.get(cell["cell_id"], []))])
     return tables
+
+
+def flag_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per flagged cell (what was measured), then how contention is judged if a cell is contended."""
+    flags = summary.get("flags", [])
+    lines = [f"⚠ {cell_name(f)} × {f['task_id']}: {f['detail']}" for f in flags]
+    if any(f["flag"] == CONTENDED for f in flags):
+        lines.append(f"contended = other processes busy on more than {MAX_OTHER_CPU_SHARE:.0%} of the CPU capacity, "
+                     f"or steal above {MAX_STEAL_SHARE:.0%}, over at least {MIN_WINDOW_S:g} s of measured work: "
+                     "its speed and cost are not comparable (docs/metrics.md)")
+    return lines
 
 
 def sweep_markdown(summary: dict[str, Any]) -> list[str]:
@@ -86,7 +102,7 @@ def print_comparison(summary: dict[str, Any], console: Console) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(_cost_note(summary))
-    for line in skipped_lines(summary):
+    for line in [*flag_lines(summary), *skipped_lines(summary)]:
         console.print(line, markup=False, highlight=False)
 
 
@@ -108,6 +124,7 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
     parts += [_cost_note(summary), ""]
+    parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.get("flags") else [])
     parts += sweep_markdown(summary)
     parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.get("skipped") else [])
     if summary.get("costs"):
@@ -129,10 +146,11 @@ def metrics_csv(summaries: list[dict[str, Any]]) -> str:
 
     buffer = io.StringIO()
     fields = ["run_id", "cell_id", "model_id", "task_id", "metric", "value", "ci_low", "ci_high", "n",
-              "higher_is_better", "unit", "group", "basis"]
+              "higher_is_better", "unit", "group", "basis", "flags"]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for summary in summaries:
+        flags = {cell: ";".join(str(f["flag"]) for f in found) for cell, found in flags_by_cell(summary).items()}
         for row in summary["metrics"]:
-            writer.writerow({**row, "run_id": summary["run_id"]})
+            writer.writerow({**row, "run_id": summary["run_id"], "flags": flags.get(row["cell_id"], "")})
     return buffer.getvalue()

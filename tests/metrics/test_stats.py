@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
-from bench.metrics.stats import bootstrap_interval, percentile, resample_interval, wilson_interval
+from bench.metrics.stats import (
+    MIN_N_BOOTSTRAP,
+    bootstrap_interval,
+    median_interval,
+    percentile,
+    resample_interval,
+    wilson_interval,
+)
 
 Z95 = 1.959963984540054
 
@@ -58,50 +67,79 @@ def test_wilson_empty_sample_is_degenerate_not_an_error() -> None:
     assert wilson_interval(0, 0) == (0.0, 0.0)
 
 
-def test_bootstrap_is_deterministic_for_the_same_input() -> None:
-    values = [0.12, 0.5, 0.33, 0.9, 0.41, 0.27, 0.66, 0.8]
+def test_bootstrap_is_deterministic_and_ignores_the_order_of_values() -> None:
+    values = [0.12, 0.5, 0.33, 0.9, 0.41, 0.27, 0.66, 0.8, 0.05, 0.71, 0.44]
     first = bootstrap_interval(values)
-    second = bootstrap_interval(list(values))
-    assert first == second
-    assert bootstrap_interval(values, statistic=np.mean) == bootstrap_interval(values, statistic=np.mean)
+    assert first is not None and first == bootstrap_interval(list(values))
+    shuffled = list(values)
+    random.Random(7).shuffle(shuffled)
+    assert shuffled != values and bootstrap_interval(shuffled) == first
+    assert bootstrap_interval(values, statistic=np.median) == bootstrap_interval(shuffled[::-1], statistic=np.median)
 
 
 def test_bootstrap_interval_brackets_the_statistic() -> None:
     values = [float(v) for v in range(1, 21)]
-    low, high = bootstrap_interval(values)
+    ci = bootstrap_interval(values, statistic=np.median)
+    assert ci is not None
+    low, high = ci
     assert low <= float(np.median(values)) <= high
     assert min(values) <= low < high <= max(values)
-    mean_low, mean_high = bootstrap_interval(values, statistic=np.mean)
-    assert mean_low < 10.5 < mean_high
+    mean_ci = bootstrap_interval(values, statistic=np.mean)
+    assert mean_ci is not None and mean_ci[0] < 10.5 < mean_ci[1]
 
 
 def test_bootstrap_wider_at_higher_confidence() -> None:
     values = [0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.55, 0.6, 0.15, 0.7]
-    l80, h80 = bootstrap_interval(values, confidence=0.80)
-    l99, h99 = bootstrap_interval(values, confidence=0.99)
-    assert l99 <= l80 and h99 >= h80
-    assert h99 - l99 > h80 - l80
+    ci80, ci99 = bootstrap_interval(values, confidence=0.80), bootstrap_interval(values, confidence=0.99)
+    assert ci80 is not None and ci99 is not None
+    assert ci99[0] <= ci80[0] and ci99[1] >= ci80[1]
+    assert ci99[1] - ci99[0] > ci80[1] - ci80[0]
 
 
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [([], (0.0, 0.0)), ([3.5], (3.5, 3.5)), ([2.0, 2.0, 2.0], (2.0, 2.0))],
-)
-def test_bootstrap_degenerate_inputs(values: list[float], expected: tuple[float, float]) -> None:
-    assert bootstrap_interval(values) == expected
+@pytest.mark.parametrize("n", [0, 1, 3, MIN_N_BOOTSTRAP - 1])
+def test_bootstrap_below_its_minimum_n_reports_no_interval(n: int) -> None:
+    assert bootstrap_interval([0.1 * k for k in range(n)]) is None
+    assert bootstrap_interval([0.1 * k for k in range(MIN_N_BOOTSTRAP)]) is not None
 
 
-def test_resample_interval_deterministic_and_degenerate() -> None:
-    items = [(1, 1), (0, 1), (1, 0), (1, 1), (0, 0), (1, 1)]
+def test_resample_interval_sorts_items_by_key_and_needs_min_n() -> None:
+    items = [(f"i{k:02d}", k % 3 == 0, k % 2 == 0) for k in range(24)]
 
-    def share_equal(sample: list[tuple[int, int]]) -> float:
-        return sum(a == b for a, b in sample) / len(sample)
+    def share_equal(sample: list[tuple[str, bool, bool]]) -> float:
+        return sum(a == b for _, a, b in sample) / len(sample)
 
-    first = resample_interval(items, share_equal)
-    assert first == resample_interval(list(items), share_equal)
-    assert first[0] <= share_equal(items) <= first[1]
-    assert first[0] < first[1]
-    assert resample_interval(items[:1], share_equal) == (1.0, 1.0)
+    first = resample_interval(items, share_equal, key=lambda t: t[0])
+    assert first is not None and first[0] <= share_equal(items) <= first[1] and first[0] < first[1]
+    shuffled = list(items)
+    random.Random(3).shuffle(shuffled)
+    assert resample_interval(shuffled, share_equal, key=lambda t: t[0]) == first
+    assert resample_interval(items[:MIN_N_BOOTSTRAP - 1], share_equal, key=lambda t: t[0]) is None
+
+
+@pytest.mark.parametrize(("n", "k"), [(6, 1), (7, 1), (8, 1), (9, 2), (10, 2), (20, 6), (100, 40)])
+def test_median_interval_is_the_exact_order_statistic_interval(n: int, k: int) -> None:
+    """k from the binomial table (two-sided 95%): the CI is [x(k), x(n-k+1)] (Conover 3.2)."""
+    values = [float(v) for v in range(1, n + 1)]
+    random.Random(n).shuffle(values)
+    assert median_interval(values) == (float(k), float(n - k + 1))
+    coverage = 1 - 2 * scipy_stats.binom.cdf(k - 1, n, 0.5)
+    assert coverage >= 0.95 and 1 - 2 * scipy_stats.binom.cdf(k, n, 0.5) < 0.95  # the narrowest that covers
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_median_interval_below_six_values_is_not_reported(n: int) -> None:
+    assert median_interval([1.0] * n) is None
+
+
+def test_fractional_wilson_is_the_formula() -> None:
+    assert wilson_interval(1.5, 3) == pytest.approx(_wilson_p(0.5, 3))
+
+
+def _wilson_p(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return centre - half, centre + half
 
 
 def test_percentile_linear_interpolation() -> None:

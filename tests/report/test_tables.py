@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+from report_runs import make_report_run, report_suite
 from rich.console import Console
 
 from bench.report.tables import comparison_markdown, comparison_rows, headers, print_comparison
@@ -58,7 +63,7 @@ def test_one_table_per_task_one_row_per_model() -> None:
 
 def test_row_formatting() -> None:
     row = comparison_rows(summary())["triage"][0]
-    assert row == ["m-a", "83.3% [44–97]", "0.123 s", "41.3", "1.23 GB", "0.0123", "4/2"]
+    assert row == ["m-a", "83.3% [44–97]", "0.123 s", "41.3", "1.23 GB", "0.0123", "4/2", ""]
 
 
 def test_missing_and_non_finite_metrics_show_a_dash() -> None:
@@ -109,3 +114,105 @@ def test_terminal_output_uses_the_same_rows() -> None:
     assert "83.3% [44–97]" in text
     assert "m-b" in text
     assert "$2.0/h" in text
+
+
+# --- issue #10: failed work and contention are marked in every format ------------------------------------------------
+
+SIX = [(f"t{n}", f"ticket {n}", "billing") for n in range(6)]
+
+
+def report_text(run: Path, fmt: str, capsys: pytest.CaptureFixture[str], wide: bool = False) -> str:
+    from bench.cli import main
+
+    if fmt == "html":
+        assert main(["report", str(run), "--format", "html", "--out", str(run / "r.html")]) == 0
+        capsys.readouterr()
+        return (run / "r.html").read_text(encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        if wide:
+            mp.setenv("COLUMNS", "400")
+        assert main(["report", str(run), "--format", fmt]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.fixture
+def all_failed(tmp_path: Path) -> Path:
+    """Six items that all fail (the fake backend's fail_every=1 stands in for six HTTP 400s)."""
+    suite = report_suite(tmp_path, "fails", ["m-a"], items=SIX)
+    suite["models"][0]["backend"]["fail_every"] = 1
+    return make_report_run(tmp_path, suite).path
+
+
+def test_six_failed_items_report_no_throughput_no_cost_and_a_marked_row(
+        all_failed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = json.loads(report_text(all_failed, "json", capsys))
+    values = {m["metric"]: m["value"] for m in summary["metrics"]}
+    assert values["tasks_per_s"] == 0.0 and values["usd_per_1000_tasks"] is None and values["error_rate"] == 1.0
+    assert [f["flag"] for f in summary["flags"]] == ["no_successful_items"]
+    measured = [r for r in summary["costs"]["rows"] if r["basis"] == "measured"]
+    assert measured and all(r["tasks_per_s"] is None and r["usd_per_1000_tasks"] is None
+                            and r["usd_per_1000_correct"] is None for r in measured)
+    assert all(r["usd_per_1000_tasks"] is None for r in summary["costs"]["rows"])  # nor projected from nothing
+    assert all(a["usd_per_1000_tasks"] is None for a in summary["costs"]["api"])
+    assert all(p["choice"] is None for p in summary["costs"]["procurement"])
+    row = comparison_rows(summary)["triage"][0]
+    assert row[5] == "–" and row[6] == "0/6" and row[7] == "no successful item"
+    md = report_text(all_failed, "md", capsys)
+    assert "| no successful item" in md and "0 of 6 items succeeded" in md and "155 tasks/s" not in md
+    table = report_text(all_failed, "table", capsys, wide=True)
+    assert "no successful item" in table and "0 of 6 items succeeded" in table
+    csv_rows = list(csv.DictReader(io.StringIO(report_text(all_failed, "csv", capsys))))
+    assert {r["flags"] for r in csv_rows} == {"no_successful_items"}
+    assert "0 of 6 items succeeded" in report_text(all_failed, "html", capsys)
+
+
+def test_partly_failed_cells_count_the_successful_items(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = report_suite(tmp_path, "half", ["m-a"], items=SIX)
+    suite["models"][0]["backend"]["fail_every"] = 2
+    run = make_report_run(tmp_path, suite).path
+    summary = json.loads(report_text(run, "json", capsys))
+    rows = {m["metric"]: m for m in summary["metrics"]}
+    assert rows["tasks_per_s"]["n"] == 3 and rows["error_rate"]["value"] == 0.5
+    assert [f["flag"] for f in summary["flags"]] == ["failed_items"]
+    assert "3 of 6 items failed" in summary["flags"][0]["detail"]
+
+
+def mark_contended(run: Path, share: float) -> None:
+    segments = [json.loads(line) for line in (run / "cells.jsonl").read_text().splitlines()]
+    for segment in segments:
+        segment.update(contention_window_s=27.0, logical_cpus=2, other_cpu_s=54.0 * share, steal_s=0.0,
+                       other_processes={"llama-cli": 54.0 * share})
+    (run / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
+
+
+def test_a_contended_cell_is_marked_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_report_run(tmp_path, report_suite(tmp_path, "busy", ["m-a"])).path
+    mark_contended(run, 0.9)
+    summary = json.loads(report_text(run, "json", capsys))
+    assert [f["flag"] for f in summary["flags"]] == ["contended"]
+    assert summary["contention"][0]["other_cpu_share"] == pytest.approx(0.9)
+    assert summary["contention"][0]["contended"] is True
+    assert all(r["flags"] == "contended" for r in summary["costs"]["rows"])
+    assert all(p["choice"]["flags"] == "contended" for p in summary["costs"]["procurement"] if p["choice"])
+    procurement = report_text(run, "md", capsys).split("## Procurement summary")[1].split("##")[0]
+    assert " [contended]): $" in procurement
+    for fmt in ("md", "table", "html"):
+        text = report_text(run, fmt, capsys, wide=True)
+        assert "contended" in text and "90% of the CPU capacity" in text and "llama-cli" in text, fmt
+        assert "more than 10% of the CPU capacity" in text, fmt
+    csv_rows = list(csv.DictReader(io.StringIO(report_text(run, "csv", capsys))))
+    assert {r["flags"] for r in csv_rows} == {"contended"}
+
+
+def test_a_quiet_cell_and_an_old_run_are_not_marked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_report_run(tmp_path, report_suite(tmp_path, "quiet", ["m-a"])).path
+    mark_contended(run, 0.05)
+    summary = json.loads(report_text(run, "json", capsys))
+    assert summary["flags"] == [] and summary["contention"][0]["contended"] is False
+    segments = [json.loads(line) for line in (run / "cells.jsonl").read_text().splitlines()]
+    for segment in segments:  # as written before contention was measured
+        for key in ("contention_window_s", "logical_cpus", "other_cpu_s", "steal_s", "other_processes"):
+            segment.pop(key, None)
+    (run / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
+    summary = json.loads(report_text(run, "json", capsys))
+    assert summary["flags"] == [] and summary["contention"] == []
