@@ -292,4 +292,4 @@ def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> Ce
         peak_rss_bytes=monitor.peak_rss_bytes, cpu_user_s=monitor.cpu_user_s, cpu_system_s=monitor.cpu_system_s,
         energy_j=monitor.energy_j, energy_source=monitor.energy_source, error=state.error,
         gpu=monitor.gpu.stats.summary() if monitor.gpu.available else {},
-        completed=state.completed, backend_reused=state.reused)
+        completed=state.completed, backend_reused=state.reused, **monitor.contention_fields())

@@ -22,7 +22,8 @@ def start_server(port: int, extra_args: Sequence[str] = ()) -> subprocess.Popen[
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port with SmolLM2, once it answers."""
     from bench.models import resolve_model
 
-    command = [sys.executable, "-m", "bench.backends.llama_server", "--model", str(resolve_model("bundled:smollm2-135m-instruct")),
+    model = str(resolve_model("bundled:smollm2-135m-instruct"))
+    command = [sys.executable, "-m", "bench.backends.llama_server", "--model", model,
                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
                "--interrupt_requests", "False",  # queue concurrent requests instead of cutting the running one
                *extra_args]
