@@ -20,6 +20,7 @@ from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, load_s
 from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
 from bench.summary import SUITE_COPY, load_run_suite, write_report
 from bench.tasks.datasets import resolve_path
+from bench.tasks.sampling import sample_description
 from bench.tasks.lm_eval_source import lm_eval_fingerprint
 
 SECRET_KEY = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|auth|authorization|credentials?)$",
@@ -94,7 +95,8 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
 def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
     return {"cell_id": cell.id, "model_id": cell.model.id, "task_id": cell.task.id,
             "task_version": cell.task.version, "load": cell.load.label, "rate_rps": (cell.load.rates() or (None,))[0],
-            "key": cell.key, "limit": cell.limit, "n_items": len(cell_items(cell, suite))}
+            "key": cell.key, "limit": cell.limit, "sample": sample_description(cell.task, cell.limit),
+            "n_items": len(cell_items(cell, suite))}
 
 
 def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:

@@ -127,6 +127,7 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.get("flags") else [])
     parts += sweep_markdown(summary)
     parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.get("skipped") else [])
+    parts += sample_lines(manifest)
     if summary.get("costs"):
         parts += cost_markdown(summary["costs"], list(tables))
     parts += ["## Provenance", ""]
@@ -137,6 +138,15 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
         parts.append(f"- {model_id}: {info.get('engine')} {info.get('engine_version')}, "
                      f"model sha256 {str(info.get('model_sha256'))[:16]}, settings {info.get('settings')}")
     return "\n".join(parts) + "\n"
+
+
+def sample_lines(manifest: dict[str, Any]) -> list[str]:
+    """How each limited cell's items were drawn (seeded random, label-balanced or the data's own label mix)."""
+    limited = [c for c in manifest.get("cells", []) if c.get("limit")]
+    if not limited:
+        return []
+    return ["Items: " + "; ".join(f"{c['model_id']} × {c['task_id']}: {c.get('n_items')} of the task's items, "
+                                  f"{c.get('sample', 'balanced')} sample (seeded)" for c in limited), ""]
 
 
 def metrics_csv(summaries: list[dict[str, Any]]) -> str:
