@@ -20,8 +20,8 @@ from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, load_s
 from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
 from bench.summary import SUITE_COPY, load_run_suite, write_report
 from bench.tasks.datasets import resolve_path
-from bench.tasks.sampling import sample_description
 from bench.tasks.lm_eval_source import lm_eval_fingerprint
+from bench.tasks.sampling import sample_description
 
 SECRET_KEY = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|auth|authorization|credentials?)$",
                         re.IGNORECASE)
