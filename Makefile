@@ -2,13 +2,25 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines clean
+.PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines clean
+
+# llama-cpp-python compiles llama.cpp from source; bench never uses its multimodal (mtmd/llava) library, so it is
+# not built (about a third of the compile). Override with `make CMAKE_ARGS=... setup`.
+CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+export CMAKE_ARGS
+
+# The demo needs only the llama extra (the quickstart's embedded engine); tests and CI need everything.
+setup-demo: $(VENV)/.installed-llama
+
+$(VENV)/.installed-llama: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[llama]'
+	touch $@
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+$(VENV)/.installed: $(VENV)/.installed-llama
 	$(PY) -m pip install --quiet -e '.[llama,dev,vllm]'
 	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
@@ -19,7 +31,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed (not root?): the browser test will be skipped"
 
-demo: setup
+demo: setup-demo
 	$(VENV)/bin/bench run suites/quickstart.yaml
 
 lint: setup

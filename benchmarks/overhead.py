@@ -108,7 +108,7 @@ def measure(model: str, pairs: int, warmup: int, max_tokens: int, worker: bool =
 
 def ratios(rows: list[dict[str, Any]], metric: str) -> dict[str, float]:
     values = [row["bench"][metric] / row["bare"][metric] for row in rows]
-    low, high = bootstrap_interval(values)
+    low, high = bootstrap_interval(values) or (float("nan"), float("nan"))  # None below its minimum n
     return {"median_ratio": statistics.median(values), "ci_low": low, "ci_high": high,
             "bare_median": statistics.median(r["bare"][metric] for r in rows),
             "bench_median": statistics.median(r["bench"][metric] for r in rows)}

@@ -149,3 +149,28 @@ def test_sigterm_to_bench_alone_stops_its_worker_too(write_suite: WriteSuite, tm
     assert manifest(run_dir)["status"] == "interrupted"
     segments = [json.loads(line) for line in (run_dir / "cells.jsonl").read_text().splitlines()]
     assert len(segments) == 1 and segments[0]["items_done"] == len(record_keys(run_dir))
+
+
+@pytest.mark.model
+def test_a_real_llama_cpp_model_beside_a_crashing_engine(write_suite: WriteSuite, labels_jsonl: Path,
+                                                         tmp_path: Path) -> None:
+    """The crash of one engine costs only its cell; the real model's cells are measured in their own process."""
+    marker = tmp_path / "crashed"
+    models = [{"id": "smollm2", "backend": {"kind": "llama_cpp", "model": "bundled:smollm2-135m-instruct",
+                                            "n_ctx": 1024}},
+              crashing(marker, 2, "SIGSEGV"), {"id": "after", "backend": {"kind": "fake"}}]
+    store = start_run(RunRequest(write_suite(fake_suite(labels_jsonl, models=models)), PlanOptions(),
+                                 tmp_path / "runs"), SilentProgress())
+    first = manifest(store.path)
+    assert first["status"] == "incomplete" and [u["cell"] for u in first["unfinished"]] == ["crashy × triage"]
+    by_model = {r.model_id: r for r in store.records()}
+    assert by_model["smollm2"].status == "ok" and by_model["smollm2"].raw_output in {"billing", "technical",
+                                                                                    "shipping"}
+    segments = {s.model_id: s for s in store.segments() if s.error is None}
+    assert segments["smollm2"].backend["engine"].startswith("llama.cpp")
+    assert segments["smollm2"].backend["settings"]["repack_reason"].startswith("auto:")
+    # a fresh process per model: the fake after llama.cpp does not carry the model's memory
+    assert segments["after"].peak_rss_bytes < segments["smollm2"].peak_rss_bytes - 50e6
+    resume_run(store.path, SilentProgress())
+    assert manifest(store.path)["status"] == "complete"
+    assert set(record_keys(store.path).values()) == {1} and len(record_keys(store.path)) == 18
