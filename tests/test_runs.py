@@ -301,3 +301,60 @@ def test_redact_drops_secret_values_and_keeps_env_names() -> None:
     assert backend["kind"] == "openai"
     assert set(backend) == set(value["backend"])
     assert value["backend"]["api_key"] == "sk-live-123"  # the input is not modified
+
+
+def test_a_run_whose_every_cell_is_skipped_is_incomplete_and_exits_1(write_suite: WriteSuite, labels_jsonl: Path,
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.cli import main
+
+    monkeypatch.delenv("BENCH_TEST_UNSET_KEY", raising=False)
+    models = [{"id": "hosted", "backend": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m",
+                                           "api_key_env": "BENCH_TEST_UNSET_KEY"}}]
+    suite = write_suite(fake_suite(labels_jsonl, models=models))
+    assert main(["run", str(suite), "--out", str(tmp_path / "results")]) == 1
+    manifest = RunStore(only_run_dir(tmp_path / "results")).read_manifest()
+    assert manifest["status"] == "incomplete"
+    (cell,) = manifest["unfinished"]
+    assert (cell["done"], cell["total"]) == (0, 6) and "BENCH_TEST_UNSET_KEY" in cell["reason"]
+
+
+def test_a_resume_whose_cell_is_skipped_stays_incomplete(write_suite: WriteSuite, labels_jsonl: Path,
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        start(write_suite(fake_suite(labels_jsonl)), tmp_path / "results", executor="local")
+    monkeypatch.undo()
+    run_dir = only_run_dir(tmp_path / "results")
+    monkeypatch.setattr(FakeBackend, "__init__", _refuse_to_load)
+    resume_run(run_dir, SilentProgress(), executor="local")
+    manifest = RunStore(run_dir).read_manifest()
+    assert manifest["status"] == "incomplete"
+    assert [(c["done"], c["total"]) for c in manifest["unfinished"]] == [(2, 6)]
+    assert "model file unloadable" in manifest["unfinished"][0]["reason"]
+
+
+def _refuse_to_load(self: FakeBackend, params: Any) -> None:
+    from bench.errors import BackendError
+
+    raise BackendError("model file unloadable")
+
+
+def test_retryable_failures_are_asked_again_on_resume_and_counted_once(write_suite: WriteSuite,
+                                                                      labels_jsonl: Path, tmp_path: Path) -> None:
+    models = [{"id": "flaky", "backend": {"kind": "fake", "fail_every": 2, "fail_retryable": True}}]
+    store = start(write_suite(fake_suite(labels_jsonl, models=models)), tmp_path / "results")
+    manifest = store.read_manifest()
+    assert manifest["status"] == "incomplete" and manifest["unfinished"][0]["done"] == 3
+    assert "retryable" in manifest["unfinished"][0]["reason"]
+    resume_run(store.path, SilentProgress())  # 3 asked again: the 2nd of them fails again
+    assert RunStore(store.path).read_manifest()["status"] == "incomplete"
+    resume_run(store.path, SilentProgress())
+    final = RunStore(store.path)
+    assert final.read_manifest()["status"] == "complete"
+    records = final.records()
+    assert len(records) == 6 and {r.status for r in records} == {"ok"}
+    assert len((store.path / "records.jsonl").read_text().splitlines()) == 6 + 3 + 1  # earlier attempts kept
+    summary = json.loads((store.path / "summary.json").read_text())
+    n = {row["metric"]: row["n"] for row in summary["metrics"]}
+    assert n["accuracy"] == 6

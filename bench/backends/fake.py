@@ -20,6 +20,8 @@ class FakeParams(BackendParamsBase):
     json_output: dict[str, object] | None = None
     delay_s: float = 0.0
     fail_every: int = 0
+    fail_retryable: bool = False
+    """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
     completion_tokens: int = 4
     crash_after: int = 0
     """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
@@ -56,7 +58,8 @@ class FakeBackend:
         if self.params.delay_s:
             time.sleep(self.params.delay_s)
         if self.params.fail_every and call % self.params.fail_every == 0:
-            return Result(request.id, t_start=start, t_end=now(), error="scripted failure")
+            extra = {"retryable": True} if self.params.fail_retryable else {}
+            return Result(request.id, t_start=start, t_end=now(), error="scripted failure", extra=extra)
         index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
         text = self._text(request, index)
         end = now()
