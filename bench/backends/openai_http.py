@@ -24,7 +24,7 @@ from pydantic import Field
 
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
 from bench.backends.http_retry import RetryableError, RetryLog, RetryPolicy, call_with_retries, retry_after_s
-from bench.backends.openai_stream import Answer, Endpoint, read_answer
+from bench.backends.openai_stream import Answer, Endpoint, limit_duration, read_answer
 from bench.backends.openai_usage import Counting, count_tokens
 from bench.backends.stops import cut_at_stops
 from bench.backends.token_counter import load_counter
@@ -159,8 +159,9 @@ class OpenAIBackend:
         start = now()
         try:
             with self.client.stream("POST", self.path, json=self.body(request)) as response:
+                limit_duration(response, self.endpoint, start)
                 self._check_status(response)
-                answer = read_answer(response, self.endpoint, start)
+                answer = read_answer(response, self.endpoint)
                 end = now()  # before any token counting, which is not the endpoint's time
         except (self.httpx.ConnectError, self.httpx.ConnectTimeout) as exc:
             raise RetryableError(f"cannot connect to {self.endpoint.where}: {exc}", unreachable=True) from None

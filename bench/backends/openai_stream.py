@@ -68,9 +68,8 @@ def join_text(parts: list[str]) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def read_answer(response: httpx.Response, endpoint: Endpoint, start: float) -> Answer:
+def read_answer(response: httpx.Response, endpoint: Endpoint) -> Answer:
     """The complete answer in `response` (status already checked); RetryableError when it is not complete."""
-    limit_duration(response, endpoint, start)
     kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
         if kind == "text/event-stream":
