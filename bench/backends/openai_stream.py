@@ -94,12 +94,13 @@ def _peek(response: httpx.Response) -> str:
 
 def _read_events(response: httpx.Response, endpoint: Endpoint) -> Answer:
     answer = Answer()
+    response.encoding = "utf-8-sig"  # an event stream is UTF-8, and a leading byte-order mark is not data
     for event in httpx_sse.EventSource(response).iter_sse():
         if event.event == "error":
             raise RetryableError(f"{endpoint.where} sent an error event: {_message(_loads(event.data, endpoint))}")
         if event.event != "message" or event.data == "":  # named events (ping); an empty data buffer is no event
             continue
-        if event.data == "[DONE]":
+        if event.data.strip() == "[DONE]":
             answer.done = True
             break
         take_chunk(_loads(event.data, endpoint), answer, endpoint)
@@ -135,7 +136,7 @@ def take_chunk(chunk: Any, answer: Answer, endpoint: Endpoint) -> None:
     not shaped like a completion chunk."""
     if not isinstance(chunk, dict) or not isinstance(chunk.get("choices", []), list | None):
         raise RetryableError(f"malformed event from {endpoint.where}: not a completion chunk: {str(chunk)[:200]!r}")
-    if chunk.get("error"):
+    if chunk.get("error") or chunk.get("object") == "error":  # OpenAI, TGI / vLLM's {"object": "error", ...}
         raise RetryableError(f"{endpoint.where} reported an error: {_message(chunk)}")
     if isinstance(chunk.get("usage"), dict):
         answer.usage = chunk["usage"]

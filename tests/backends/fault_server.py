@@ -39,7 +39,8 @@ def event(payload: dict[str, Any] | str, prefix: str = "data: ") -> str:
 def answer_events(pieces: tuple[str, ...] = PARIS, usage: dict[str, Any] | None = USAGE,
                   finish: str = "stop") -> list[str]:
     """The events of a good answer: one chunk per piece, the last with finish_reason, usage, then [DONE]."""
-    chunks = [chunk(p, finish if i == len(pieces) - 1 else None) for i, p in enumerate(pieces)]
+    chunks = [chunk("", role="assistant")] + [chunk(p, finish if i == len(pieces) - 1 else None)
+                                              for i, p in enumerate(pieces)]
     usage_chunk = [{"object": "chat.completion.chunk", "choices": [], "usage": usage}] if usage else []
     return [event(c) for c in chunks + usage_chunk] + [DONE]
 
@@ -113,6 +114,14 @@ class Handler(BaseHTTPRequestHandler):
     def fault_done_no_space(self, attempt: int) -> None:
         """`data:[DONE]` and `data:{...}` without the optional space: legal SSE."""
         self.stream([e.replace("data: ", "data:") for e in answer_events()])
+
+    def fault_bom_start(self, attempt: int) -> None:
+        """A UTF-8 byte-order mark before the first event, "Par" (SSE: the mark is stripped, not data)."""
+        first, *rest = answer_events()[1:]
+        self.stream(["\ufeff" + first, *rest])
+
+    def fault_done_with_spaces(self, attempt: int) -> None:
+        self.stream([*answer_events()[:-1], "data:  [DONE]  \n\n"])
 
     def fault_crlf_lines(self, attempt: int) -> None:
         self.stream([e.replace("\n", "\r\n") for e in answer_events()])
@@ -213,6 +222,11 @@ class Handler(BaseHTTPRequestHandler):
     def fault_error_event(self, attempt: int) -> None:
         """"Par", then {"error": {"message": "overloaded"}}, then [DONE]."""
         self.stream([event(chunk("Par")), event({"error": {"message": "overloaded"}}), DONE])
+
+    def fault_error_object_event(self, attempt: int) -> None:
+        """vLLM's in-stream error: {"object": "error", "message": ..., "code": ...}, then [DONE]."""
+        self.stream([event(chunk("Par")), event({"object": "error", "message": "KV cache exhausted", "code": 503}),
+                     DONE])
 
     def fault_error_named_event(self, attempt: int) -> None:
         self.stream([event(chunk("Par")), event({"message": "model crashed"}, "event: error\ndata: ")])

@@ -45,13 +45,15 @@ def failed(reason: str, attempts: int = MAX_RETRIES + 1) -> Expect:
 
 
 EXPECTED: dict[str, Expect] = {
-    "ok": ok(), "done_no_space": ok(), "crlf_lines": ok(), "missing_usage": ok(), "usage_zero": ok(),
+    "ok": ok(), "done_no_space": ok(), "done_with_spaces": ok(), "bom_start": ok(), "crlf_lines": ok(),
+    "missing_usage": ok(), "usage_zero": ok(),
     "duplicate_done": ok(), "ping_comments": ok(), "finish_length": ok("Par"), "finish_no_done": ok(),
     "unicode_split_bytes": ok("Café ☕"), "surrogate_split": ok("😀"), "split_events": ok(),
     "not_streamed": ok(), "stop_ignored": ok(), "reasoning": ok(),
     "rate_limited": ok(attempts=2), "busy_503": ok(attempts=2), "http500_then_ok": ok(attempts=2),
     "malformed_then_ok": ok(attempts=2),
     "error_event": failed("overloaded"), "error_named_event": failed("model crashed"),
+    "error_object_event": failed("KV cache exhausted"),
     "cut_early": failed("stream ended early"), "cut_chunked": failed("stream ended early"),
     "reset_mid_stream": failed("stream ended early"), "malformed_chunk": failed("malformed event from POST http"),
     "empty_choices": failed("sent no choices"), "finish_error": failed("finish_reason 'error'"),
