@@ -168,7 +168,7 @@ class OpenAIBackend:
         except self.httpx.TimeoutException as exc:
             raise RetryableError(f"no answer from {self.endpoint.where} within timeout_s {self.params.timeout_s:g}"
                                  f" ({type(exc).__name__})", timeout=True) from None
-        except self.httpx.TransportError as exc:
+        except self.httpx.RequestError as exc:  # other transport errors; an undecodable error body
             raise RetryableError(f"connection error with {self.endpoint.where}: {type(exc).__name__}: {exc}") from None
         return self._result(request, start, end, answer)
 

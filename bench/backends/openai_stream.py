@@ -84,6 +84,8 @@ def read_answer(response: httpx.Response, endpoint: Endpoint) -> Answer:
     except httpx.TransportError as exc:
         raise RetryableError(f"stream ended early: the connection to {endpoint.where} broke mid-answer "
                              f"({type(exc).__name__}: {exc})") from None
+    except httpx.DecodingError as exc:
+        raise RetryableError(f"malformed body from {endpoint.where}: cannot decode it ({exc})") from None
     _check_complete(answer, endpoint)
     return answer
 

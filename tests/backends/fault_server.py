@@ -272,6 +272,12 @@ class Handler(BaseHTTPRequestHandler):
     def fault_non_json_200(self, attempt: int) -> None:
         self.reply(200, "<html>upstream says hello</html>")
 
+    def fault_bad_gzip(self, attempt: int) -> None:
+        """Content-Encoding: gzip over bytes that are not gzip."""
+        self.head(headers={"Content-Encoding": "gzip"})
+        self.write(b"this is not gzip at all")
+        self.end()
+
     def fault_error_json_200(self, attempt: int) -> None:
         self.reply(200, {"error": {"message": "quota exceeded", "code": 429}})
 

@@ -60,6 +60,7 @@ EXPECTED: dict[str, Expect] = {
     "http502_html": failed("HTTP 502"), "http400": failed("max_tokens is too large", attempts=1),
     "retry_after_too_long": failed("more than max_retry_wait_s", attempts=1),
     "wrong_content_type": failed("content-type 'text/plain'"), "non_json_200": failed("malformed body"),
+    "bad_gzip": failed("malformed body"),
     "error_json_200": failed("quota exceeded"), "slow_first_byte": failed("within timeout_s"),
     "trickle_pings": failed("longer than max_request_s"),
 }
