@@ -99,7 +99,7 @@ def _read_events(response: httpx.Response, endpoint: Endpoint) -> Answer:
     response.encoding = "utf-8-sig"  # an event stream is UTF-8, and a leading byte-order mark is not data
     for event in httpx_sse.EventSource(response).iter_sse():
         if event.event == "error":
-            raise RetryableError(f"{endpoint.where} sent an error event: {_message(_loads(event.data, endpoint))}")
+            raise RetryableError(f"{endpoint.where} sent an error event: {_message(_json_or_text(event.data))}")
         if event.event != "message" or event.data == "":  # named events (ping); an empty data buffer is no event
             continue
         if event.data.strip() == "[DONE]":
@@ -116,6 +116,13 @@ def _read_json(response: httpx.Response, endpoint: Endpoint) -> Answer:
     take_chunk(_loads(body, endpoint, "body"), answer, endpoint)
     answer.t_first = None
     return answer
+
+
+def _json_or_text(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
 
 
 def _loads(data: str, endpoint: Endpoint, what: str = "event") -> Any:

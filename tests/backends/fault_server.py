@@ -231,6 +231,10 @@ class Handler(BaseHTTPRequestHandler):
     def fault_error_named_event(self, attempt: int) -> None:
         self.stream([event(chunk("Par")), event({"message": "model crashed"}, "event: error\ndata: ")])
 
+    def fault_error_named_event_text(self, attempt: int) -> None:
+        """`event: error` whose data is plain text, then [DONE]."""
+        self.stream([event(chunk("Par")), event("GPU fell off the bus", "event: error\ndata: "), DONE])
+
     def fault_cut_early(self, attempt: int) -> None:
         """"bill", "ing", then the connection closes cleanly: no finish_reason, no [DONE]."""
         self.head(chunked=False)

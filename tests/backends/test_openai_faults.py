@@ -53,6 +53,7 @@ EXPECTED: dict[str, Expect] = {
     "rate_limited": ok(attempts=2), "busy_503": ok(attempts=2), "http500_then_ok": ok(attempts=2),
     "malformed_then_ok": ok(attempts=2),
     "error_event": failed("overloaded"), "error_named_event": failed("model crashed"),
+    "error_named_event_text": failed("sent an error event: GPU fell off the bus"),
     "error_object_event": failed("KV cache exhausted"),
     "cut_early": failed("stream ended early"), "cut_chunked": failed("stream ended early"),
     "reset_mid_stream": failed("stream ended early"), "malformed_chunk": failed("malformed event from POST http"),
