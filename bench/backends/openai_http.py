@@ -1,15 +1,21 @@
 """Any OpenAI-compatible endpoint (vllm serve, llama.cpp / llama-cpp-python servers, Ollama, TGI, SGLang,
 hosted APIs) over httpx, streamed so TTFT and token times are measured per request.
 
+An answer is `ok` only when the server said it was complete (openai_stream.py); a broken one is asked again
+like a 5xx. Retries (http_retry.py): HTTP 408, 409, 429 and 5xx, broken or cut answers, timeouts and refused
+connections, waiting the server's Retry-After (never less; beyond `max_retry_wait_s` the item fails at once),
+else exponential backoff; every retry is in the record (retries, retry_waits_s, retry_reasons) and an item that
+failed after them is marked `retryable` (and `unreachable` when the connection was refused). Other 4xx fail the
+item at once. A successful item's timings are those of the attempt that succeeded; `t_first_attempt` says when
+the first one started. Stop strings are sent to the server and applied again to what it returns.
+
 The API key is read from the environment variable named in the suite (`api_key_env`) and never stored.
-Retries with exponential backoff on 429, 5xx and connection errors only; other 4xx fail the item at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Literal
@@ -17,11 +23,16 @@ from typing import Any, Literal
 from pydantic import Field
 
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.http_retry import RetryableError, RetryLog, RetryPolicy, call_with_retries, retry_after_s
+from bench.backends.openai_stream import Answer, Endpoint, limit_duration, read_answer
+from bench.backends.openai_usage import Counting, count_tokens
+from bench.backends.stops import cut_at_stops
 from bench.backends.token_counter import load_counter
 from bench.errors import BackendError
 from bench.optional import require
 
-RETRY_STATUS = {429, 500, 502, 503, 504}
+RETRY_STATUS = {408, 409, 429}
+"""Retried besides every 5xx (the statuses OpenAI's own client retries)."""
 
 
 class OpenAIParams(BackendParamsBase):
@@ -37,17 +48,17 @@ class OpenAIParams(BackendParamsBase):
     """Engine-specific request fields, e.g. {repeat_penalty: 1.0} for llama-cpp-python's server (default 1.1)."""
     concurrency: int = Field(1, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
+    """The longest wait to connect or for the next byte of an answer."""
+    max_request_s: float = Field(600.0, gt=0)
+    """The longest one attempt may take in all, from sending to the end of the answer."""
     max_retries: int = Field(3, ge=0, le=10)
     backoff_s: float = Field(0.5, ge=0)
+    max_retry_wait_s: float = Field(60.0, ge=0)
+    """The longest wait honoured before a retry: a longer Retry-After fails the item at once (marked retryable),
+    and the exponential backoff is capped at it."""
     tokenizer: str | None = None
     """The served model's tokenizer (bundled:NAME, a GGUF path or an HF folder) to count tokens when the endpoint
     sends no usage; without it completion tokens are counted as stream chunks and prompt tokens are unknown."""
-
-
-class RetryableError(Exception):
-    def __init__(self, message: str, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
 
 
 def _answer_label(text: str) -> str:
@@ -57,6 +68,17 @@ def _answer_label(text: str) -> str:
     except ValueError:
         return text.strip()
     return str(value.get("answer", "")) if isinstance(value, dict) else text.strip()
+
+
+def _server_message(text: str) -> str:
+    """An error body in the server's own words: the OpenAI error message, else the text, whitespace collapsed."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and isinstance(value.get("error"), dict) and value["error"].get("message"):
+        return str(value["error"]["message"])[:300]
+    return " ".join(text.split())[:200]
 
 
 class OpenAIBackend:
@@ -74,7 +96,12 @@ class OpenAIBackend:
         self.client = self.httpx.Client(base_url=params.base_url.rstrip("/"), headers=headers,
                                         timeout=params.timeout_s, limits=limits)
         self.model = params.model or self._first_model()
-        self.counter = load_counter(params.tokenizer) if params.tokenizer else None
+        self.path = "/chat/completions" if params.endpoint == "chat" else "/completions"
+        self.endpoint = Endpoint(f"POST {params.base_url.rstrip('/')}{self.path}", params.endpoint == "chat",
+                                 params.max_request_s)
+        self.policy = RetryPolicy(params.max_retries, params.backoff_s, params.max_retry_wait_s)
+        counter = load_counter(params.tokenizer) if params.tokenizer else None
+        self.counting = Counting(counter, params.tokenizer, params.endpoint == "chat")
 
     def _api_key(self) -> str:
         assert self.params.api_key_env is not None
@@ -89,7 +116,7 @@ class OpenAIBackend:
             response = self.client.get("/models")
             response.raise_for_status()
             return str(response.json()["data"][0]["id"])
-        except (self.httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+        except (self.httpx.HTTPError, KeyError, IndexError, ValueError, TypeError) as exc:
             raise BackendError(f"cannot list models at {self.params.base_url}/models ({exc}); "
                                "set model: in the suite") from None
 
@@ -109,80 +136,64 @@ class OpenAIBackend:
                 yield future.result()
 
     def _request(self, request: Request) -> Result:
+        """One item's result: the answer of the attempt that succeeded, or the last failure; never raises."""
         start = now()
         if request.mode == "choices" and request.continuation_delimiter is not None:
             return Result(request.id, t_start=start, t_end=now(), error=(
                 "the openai backend cannot score choices by log-likelihood (lm-eval multiple choice): "
                 "use the llama_cpp or vllm backend for this task"))
-        for attempt in range(self.params.max_retries + 1):
-            try:
-                return self._stream(request, now())
-            except RetryableError as exc:
-                if attempt == self.params.max_retries:
-                    return Result(request.id, t_start=start, t_end=now(), error=f"{exc} (after {attempt} retries)",
-                                  extra={"unreachable": exc.unreachable})
-                time.sleep(self.params.backoff_s * 2**attempt)
-            except Exception as exc:  # one item's failure is recorded, never fatal to the run
-                return Result(request.id, t_start=start, t_end=now(), error=f"{type(exc).__name__}: {exc}")
-        raise AssertionError("unreachable")
-
-    def _stream(self, request: Request, start: float) -> Result:
-        path = "/chat/completions" if self.params.endpoint == "chat" else "/completions"
-        state: dict[str, Any] = {"text": [], "first": None, "chunks": 0, "usage": None, "end": None}
+        log = RetryLog()
         try:
-            with self.client.stream("POST", path, json=self.body(request)) as response:
+            result = call_with_retries(self.policy, log, lambda: self._attempt(request))
+        except RetryableError as exc:
+            result = Result(request.id, t_start=start, t_end=now(), error=log.final_error(exc, self.policy),
+                            extra=exc.marks())
+        except BackendError as exc:
+            result = Result(request.id, t_start=start, t_end=now(), error=str(exc))
+        except Exception as exc:  # one item's failure is recorded, never fatal to the run
+            result = Result(request.id, t_start=start, t_end=now(), error=f"{type(exc).__name__}: {exc}")
+        result.extra |= log.extra() | ({"t_first_attempt": start} if log.waits_s else {})
+        return result
+
+    def _attempt(self, request: Request) -> Result:
+        start = now()
+        try:
+            with self.client.stream("POST", self.path, json=self.body(request)) as response:
+                limit_duration(response, self.endpoint, start)
                 self._check_status(response)
-                for line in response.iter_lines():
-                    self._consume(line, state)
-            state["end"] = now()  # before any token counting, which is not the endpoint's time
+                answer = read_answer(response, self.endpoint)
+                end = now()  # before any token counting, which is not the endpoint's time
         except (self.httpx.ConnectError, self.httpx.ConnectTimeout) as exc:
-            raise RetryableError(f"cannot connect: {exc}", unreachable=True) from None
-        except (self.httpx.TransportError, self.httpx.RemoteProtocolError) as exc:
-            raise RetryableError(f"connection error: {exc}") from None
-        return self._result(request, start, state)
+            raise RetryableError(f"cannot connect to {self.endpoint.where}: {exc}", unreachable=True) from None
+        except self.httpx.TimeoutException as exc:
+            raise RetryableError(f"no answer from {self.endpoint.where} within timeout_s {self.params.timeout_s:g}"
+                                 f" ({type(exc).__name__})", timeout=True) from None
+        except self.httpx.RequestError as exc:  # other transport errors; an undecodable error body
+            raise RetryableError(f"connection error with {self.endpoint.where}: {type(exc).__name__}: {exc}") from None
+        return self._result(request, start, end, answer)
 
     def _check_status(self, response: Any) -> None:
-        if response.status_code in RETRY_STATUS:
-            response.read()
-            raise RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
-        if response.status_code >= 400:
-            response.read()
-            raise BackendError(f"HTTP {response.status_code}: {response.text[:300]}")
-
-    def _consume(self, line: str, state: dict[str, Any]) -> None:
-        if not line.startswith("data:") or line.strip() == "data: [DONE]":
+        code = response.status_code
+        if code < 400:
             return
-        chunk = json.loads(line[5:])
-        if chunk.get("usage"):
-            state["usage"] = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            piece = (choice.get("delta") or {}).get("content") if self.params.endpoint == "chat" \
-                else choice.get("text")
-            if piece:
-                state["first"] = state["first"] or now()
-                state["text"].append(piece)
-                state["chunks"] += 1
+        response.read()
+        message = f"HTTP {code} from {self.endpoint.where}: {_server_message(response.text)}"
+        if code in RETRY_STATUS or code >= 500:
+            raise RetryableError(message, retry_after=retry_after_s(response.headers))
+        raise BackendError(message)
 
-    def _result(self, request: Request, start: float, state: dict[str, Any]) -> Result:
-        usage = state["usage"] or {}
-        text = "".join(state["text"])
+    def _result(self, request: Request, start: float, end: float, answer: Answer) -> Result:
+        counts = count_tokens(answer, request, self.counting)
+        text, cut = cut_at_stops(answer.text, request.generation.stop)
         label = _answer_label(text) if request.mode == "choices" else text.strip()
         index = request.choices.index(label) if label in request.choices else None
-        prompt_tokens, completion_tokens, source = self._token_counts(request, text, usage, state["chunks"])
-        return Result(request.id, text=text, choice_index=index, prompt_tokens=prompt_tokens,
-                      completion_tokens=completion_tokens, t_start=start, t_first_token=state["first"],
-                      t_end=state["end"] or now(),
-                      extra={"token_count_source": source})
-
-    def _token_counts(self, request: Request, text: str, usage: dict[str, Any], chunks: int) -> tuple[int, int, str]:
-        """(prompt, completion, source): the endpoint's usage, else the model's tokenizer, else stream chunks."""
-        if usage:
-            return int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", chunks)), "usage"
-        if self.counter is not None:
-            chat = self.params.endpoint == "chat"
-            return (self.counter.prompt(request, chat), self.counter.completion(text),
-                    f"tokenizer {self.params.tokenizer} (the endpoint sent no usage)")
-        return 0, chunks, "stream chunks (one token each; the endpoint sent no usage; prompt tokens unknown)"
+        extra = counts.extra | {"finish_reason": answer.finish_reason} | ({"stop_applied_client_side": True}
+                                                                           if cut else {})
+        if not answer.streamed:
+            extra["streamed"] = False  # the server ignored stream: true; no time to first token
+        return Result(request.id, text=text, choice_index=index, prompt_tokens=counts.prompt,
+                      completion_tokens=counts.completion, cached_prompt_tokens=counts.cached, t_start=start,
+                      t_first_token=answer.t_first, t_end=end, extra=extra)
 
     def body(self, request: Request) -> dict[str, Any]:
         gen = request.generation

@@ -368,3 +368,22 @@ def test_killing_the_server_mid_run_keeps_every_item_and_resume_finishes(tmp_pat
     assert len(records) == len({r["item_id"] for r in records}) == 12
     assert all(r["status"] == "ok" for r in records[len(first):])
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
+
+
+def completions_sse(*pieces: str, finish: str | None = "stop", done: bool = True) -> list[str]:
+    chunks = [{"choices": [{"index": 0, "text": p, "finish_reason": finish if i == len(pieces) - 1 else None}]}
+              for i, p in enumerate(pieces)]
+    return [f"data: {json.dumps(c)}\n\n" for c in chunks] + (["data: [DONE]\n\n"] if done else [])
+
+
+def test_completions_endpoint_cuts_at_stops_and_refuses_a_cut_stream(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.replies = [(200, completions_sse(" Paris", "\nQuestion: next?")),
+                      (200, completions_sse(" bill", "ing", finish=None, done=False))]
+    backend = OpenAIBackend(OpenAIParams(base_url=url, endpoint="completions", max_retries=0))
+    req = Request(id="r1", messages=(), completion="Capital of France:", mode="text",
+                  generation=GenerationSpec(max_tokens=8, stop=("\n", "###")))
+    stopped, cut = answer(backend, req), answer(backend, req)
+    assert (stopped.error, stopped.text, stopped.extra["stop_applied_client_side"]) == (None, " Paris", True)
+    assert script.seen[0]["body"]["stop"] == ["\n", "###"] and script.seen[0]["path"].endswith("/completions")
+    assert cut.error is not None and cut.error.startswith("stream ended early") and cut.text == ""

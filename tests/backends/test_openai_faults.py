@@ -1,0 +1,270 @@
+"""The openai backend against the scripted fault server (tests/backends/fault_server.py): every fault kind at
+concurrency 1 and 4, through the backend and through `bench run`: no faulty answer recorded ok, none lost, none
+duplicated; and the examples of issue #10 with their exact values."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from backends.fault_server import FAULTS, FaultServer
+
+from bench.backends.base import Request, Result
+from bench.backends.openai_http import OpenAIBackend, OpenAIParams
+from bench.metrics.aggregate import tpot_s, ttft_s
+from bench.metrics.records import ItemRecord
+from bench.spec import GenerationSpec
+
+REPO = Path(__file__).resolve().parents[2]
+STOP = ("\n", "###")
+MAX_RETRIES = 1
+
+
+@dataclass(frozen=True)
+class Expect:
+    text: str | None = None
+    """The right answer when the item must be ok."""
+    error: str | None = None
+    """A part of the right reason when the item must fail."""
+    attempts: int = 1
+
+
+def ok(text: str = "Paris", attempts: int = 1) -> Expect:
+    return Expect(text=text, attempts=attempts)
+
+
+def failed(reason: str, attempts: int = MAX_RETRIES + 1) -> Expect:
+    return Expect(error=reason, attempts=attempts)
+
+
+EXPECTED: dict[str, Expect] = {
+    "ok": ok(), "done_no_space": ok(), "done_with_spaces": ok(), "bom_start": ok(), "crlf_lines": ok(),
+    "missing_usage": ok(), "usage_zero": ok(),
+    "duplicate_done": ok(), "ping_comments": ok(), "finish_length": ok("Par"), "finish_no_done": ok(),
+    "unicode_split_bytes": ok("Café ☕"), "surrogate_split": ok("😀"), "split_events": ok(),
+    "not_streamed": ok(), "stop_ignored": ok(), "reasoning": ok(),
+    "rate_limited": ok(attempts=2), "busy_503": ok(attempts=2), "http500_then_ok": ok(attempts=2),
+    "malformed_then_ok": ok(attempts=2),
+    "error_event": failed("overloaded"), "error_named_event": failed("model crashed"),
+    "error_named_event_text": failed("sent an error event: GPU fell off the bus"),
+    "error_object_event": failed("KV cache exhausted"),
+    "cut_early": failed("stream ended early"), "cut_chunked": failed("stream ended early"),
+    "reset_mid_stream": failed("stream ended early"), "malformed_chunk": failed("malformed event from POST http"),
+    "empty_choices": failed("sent no choices"), "finish_error": failed("finish_reason 'error'"),
+    "http502_html": failed("HTTP 502"), "http400": failed("max_tokens is too large", attempts=1),
+    "retry_after_too_long": failed("more than max_retry_wait_s", attempts=1),
+    "wrong_content_type": failed("content-type 'text/plain'"), "non_json_200": failed("malformed body"),
+    "bad_gzip": failed("malformed body"),
+    "error_json_200": failed("quota exceeded"), "slow_first_byte": failed("within timeout_s"),
+    "trickle_pings": failed("longer than max_request_s"),
+}
+BACKEND = {"max_retries": MAX_RETRIES, "backoff_s": 0.01, "timeout_s": 1.0, "max_request_s": 1.5}
+
+
+def test_every_fault_kind_has_an_expected_outcome() -> None:
+    assert sorted(EXPECTED) == FAULTS and len(FAULTS) >= 15
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with FaultServer(lifetime_s=120, slow_s=3.0) as running:
+        yield running
+
+
+def request(fault: str, rid: str | None = None, stop: tuple[str, ...] = STOP) -> Request:
+    prompt = f"Answer in one word. fault:{fault}"
+    return Request(id=rid or fault, messages=({"role": "user", "content": prompt},), completion=prompt, mode="text",
+                   generation=GenerationSpec(max_tokens=16, stop=stop))
+
+
+def backend(server: FaultServer, **params: Any) -> OpenAIBackend:
+    return OpenAIBackend(OpenAIParams(base_url=server.url, **BACKEND | params))
+
+
+def one(server: FaultServer, fault: str, **params: Any) -> Result:
+    return next(iter(backend(server, **params).generate([request(fault)])))
+
+
+def check(fault: str, result: Result) -> None:
+    """The result is what EXPECTED says: ok with the right text, or an error with the right reason."""
+    want = EXPECTED[fault]
+    if want.error is not None:
+        assert result.error is not None and want.error in result.error, (fault, result.error)
+    else:
+        assert result.error is None and result.text == want.text, (fault, result.error, result.text)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_every_fault_through_the_backend(server: FaultServer, concurrency: int) -> None:
+    results = list(backend(server, concurrency=concurrency).generate([request(f) for f in FAULTS]))
+    assert Counter(r.request_id for r in results) == Counter(FAULTS)  # none lost, none duplicated
+    for result in results:
+        check(result.request_id, result)
+        assert len(server.requests_for(result.request_id)) == EXPECTED[result.request_id].attempts
+        assert result.extra["retries"] == EXPECTED[result.request_id].attempts - 1
+    faulty_ok = [r.request_id for r in results if EXPECTED[r.request_id].error and r.error is None]
+    assert faulty_ok == []
+
+
+# --- class 1: an answer is ok only when the server said it was complete ------------------------------------------
+
+def test_done_without_a_space_gives_the_full_text(server: FaultServer) -> None:
+    result = one(server, "done_no_space")
+    assert (result.error, result.text, result.completion_tokens) == (None, "Paris", 2)
+
+
+def test_an_error_event_in_the_stream_is_an_error_with_the_servers_message(server: FaultServer) -> None:
+    result = one(server, "error_event", max_retries=0)
+    assert result.error is not None and result.text == ""
+    assert result.error.startswith(f"POST {server.url}/chat/completions reported an error: overloaded")
+
+
+def test_a_stream_cut_before_finish_and_done_is_an_error_not_its_partial_text(server: FaultServer) -> None:
+    result = one(server, "cut_early", max_retries=0)
+    assert result.error is not None and result.error.startswith("stream ended early")
+    assert result.text == "" and "billing" not in result.error
+
+
+def test_a_malformed_chunk_names_the_endpoint_and_event_and_is_retried_like_a_5xx(server: FaultServer) -> None:
+    result = one(server, "malformed_chunk", max_retries=2)
+    assert result.error is not None
+    assert f"malformed event from POST {server.url}/chat/completions: Unterminated string" in result.error
+    assert '{"choices": [{"index": 0, "delta": {"content": "is' in result.error  # the event itself
+    assert len(server.requests_for("malformed_chunk")) == 3 and result.extra["retries"] == 2
+    assert result.extra["retryable"] is True and "after 2 retries" in result.error
+
+
+def test_usage_of_zero_tokens_after_four_chunks_is_counted_and_flagged(server: FaultServer) -> None:
+    result = one(server, "usage_zero")
+    assert (result.error, result.text, result.completion_tokens) == (None, "Paris", 4)
+    assert "completion_tokens 0 with 4 chunks" in result.extra["usage_implausible"]
+    assert result.extra["usage_reported"] == {"prompt_tokens": 5, "completion_tokens": 0}
+    assert result.prompt_tokens == 5 and "usage implausible" in result.extra["token_count_source"]
+
+
+def test_a_non_streamed_answer_is_complete_but_has_no_time_to_first_token(server: FaultServer) -> None:
+    result = one(server, "not_streamed")
+    assert (result.error, result.text, result.completion_tokens, result.t_first_token) == (None, "Paris", 2, None)
+    assert result.extra["streamed"] is False
+
+
+# --- class 2: retries follow the server and stay visible ---------------------------------------------------------
+
+def test_429_with_retry_after_4_waits_at_least_4_s_then_succeeds() -> None:
+    with FaultServer(retry_after_s=4) as server:
+        result = one(server, "rate_limited", max_retries=3, backoff_s=0.5)
+        first, second = server.requests_for("rate_limited")
+    assert result.error is None and result.text == "Paris"
+    assert second["t"] - first["t"] >= 4.0
+    assert (result.extra["retries"], result.extra["retry_waits_s"]) == (1, [4.0])
+    assert "HTTP 429" in result.extra["retry_reasons"][0] and "rate limited" in result.extra["retry_reasons"][0]
+    assert result.extra["t_first_attempt"] + 4.0 <= result.t_start
+
+
+def test_503_retry_after_is_honoured_too(server: FaultServer) -> None:
+    result = one(server, "busy_503")
+    first, second = server.requests_for("busy_503")
+    assert result.error is None and second["t"] - first["t"] >= 1.0 and result.extra["retry_waits_s"] == [1.0]
+
+
+def test_a_retry_after_beyond_the_cap_fails_at_once_marked_retryable(server: FaultServer) -> None:
+    result = one(server, "retry_after_too_long", max_retries=3, max_retry_wait_s=60)
+    assert result.error is not None and "asked to retry after 3600 s" in result.error
+    assert result.extra["retryable"] is True and len(server.requests_for("retry_after_too_long")) == 1
+
+
+def test_other_4xx_fail_at_once_and_are_not_marked_retryable(server: FaultServer) -> None:
+    result = one(server, "http400", max_retries=3)
+    assert result.error is not None and "HTTP 400" in result.error and "max_tokens is too large" in result.error
+    assert "retryable" not in result.extra and len(server.requests_for("http400")) == 1
+
+
+def test_a_refused_connection_is_marked_unreachable_and_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: connections are refused
+        b = OpenAIBackend(OpenAIParams(base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=1,
+                                       backoff_s=0.0))
+        result = next(iter(b.generate([request("ok")])))
+    assert result.error is not None and result.error.startswith("cannot connect")
+    assert result.extra["unreachable"] is True and result.extra["retryable"] is True
+    assert result.extra["retries"] == 1
+
+
+def test_a_timeout_is_marked_as_one(server: FaultServer) -> None:
+    result = one(server, "slow_first_byte", max_retries=0, timeout_s=0.5)
+    assert result.error is not None and result.extra["timeout"] is True and result.extra["retryable"] is True
+
+
+# --- class 3: one definition of time and tokens ------------------------------------------------------------------
+
+def test_reasoning_counts_as_the_first_token_and_in_tpot_and_on_its_own(server: FaultServer) -> None:
+    result = one(server, "reasoning")
+    assert result.error is None and result.text == "Paris" and result.completion_tokens == 7
+    assert result.t_first_token is not None
+    ttft = result.t_first_token - result.t_start
+    tpot = (result.t_end - result.t_first_token) / (result.completion_tokens - 1)
+    assert ttft == pytest.approx(0.2, abs=0.08)
+    assert tpot == pytest.approx((1.4 - 0.2) / 6, abs=0.015)
+    assert result.extra["reasoning_tokens"] == 5
+
+
+# --- class 6: stop strings are applied to what the server returns ------------------------------------------------
+
+def test_stop_strings_are_sent_and_applied_to_what_the_server_returns(server: FaultServer) -> None:
+    result = one(server, "stop_ignored")
+    assert (result.error, result.text) == (None, "Paris")
+    assert result.extra["stop_applied_client_side"] is True
+    assert server.requests_for("stop_ignored")[0]["body"]["stop"] == ["\n", "###"]
+    assert result.completion_tokens == 12  # the server generated them, in the measured time window
+
+
+# --- end to end: `bench run` on a small suite ----------------------------------------------------------------------
+
+def fault_suite(tmp_path: Path, url: str) -> Path:
+    data = tmp_path / "faults.jsonl"
+    data.write_text("".join(json.dumps({"id": f, "text": f"fault:{f}", "answer": EXPECTED[f].text or "Paris"})
+                            + "\n" for f in FAULTS))
+    suite = {"name": "faults", "warmup": 0,
+             "load": [{"mode": "latency"}, {"mode": "concurrency", "concurrency": 4}],
+             "models": [{"id": "faulty", "backend": {"kind": "openai", "base_url": url, **BACKEND},
+                         "generation": {"max_tokens": 16, "stop": list(STOP)}}],
+             "tasks": [{"id": "capital", "dataset": {"path": str(data),
+                                                     "fields": {"input": "text", "expected": "answer"}},
+                        "prompt": {"user": "Answer in one word. {input}"}, "answer": {"mode": "text"},
+                        "scorers": ["exact_match"]}]}
+    path = tmp_path / "faults.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def test_bench_run_records_every_fault_once_and_no_faulty_answer_ok(server: FaultServer, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "run", str(fault_suite(tmp_path, server.url)),
+                           "--out", str(tmp_path / "runs"), "--profiles", "nvidia-l4"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    cells = {r["cell_id"] for r in records}
+    assert len(cells) == 2
+    for cell in cells:
+        mine = [r for r in records if r["cell_id"] == cell]
+        assert Counter(r["item_id"] for r in mine) == Counter(FAULTS)
+    for r in records:
+        want = EXPECTED[r["item_id"]]
+        if want.error is not None:
+            assert r["status"] == "error" and want.error in r["error"] and r["prediction"] is None, r
+        else:
+            assert r["status"] == "ok" and r["prediction"] == want.text and r["scores"]["exact_match"] == 1.0, r
+    for r in (ItemRecord.model_validate(r) for r in records if r["item_id"] == "reasoning"):
+        assert r.engine_extra["reasoning_tokens"] == 5 and r.completion_tokens == 7
+        assert ttft_s(r) == pytest.approx(0.2, abs=0.08) and tpot_s(r) == pytest.approx(0.2, abs=0.015)
