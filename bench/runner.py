@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bench.backends.base import Backend, Request, Result, backend_factory, now
 from bench.errors import BackendError, BackendUnavailable
@@ -268,7 +268,7 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
         cell_id=work.cell.id, model_id=work.cell.model.id, task_id=task.id, task_version=task.version,
         item_id=item.id, repetition=repetition, segment=segment, prompt_sha256=prompt_sha,
         prediction=prediction, raw_output=result.text, reference=item.expected, scores=scores,
-        status="error" if result.error else "ok", error=result.error, parse_error=parse_error,
+        status=_status(result), error=result.error, parse_error=parse_error,
         prompt_tokens=result.prompt_tokens, cached_prompt_tokens=result.cached_prompt_tokens,
         completion_tokens=result.completion_tokens, t_start=result.t_start,
         t_first_token=result.t_first_token, t_end=result.t_end, t_arrival=result.extra.pop("t_arrival", None),
@@ -293,3 +293,10 @@ def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> Ce
         energy_j=monitor.energy_j, energy_source=monitor.energy_source, error=state.error,
         gpu=monitor.gpu.stats.summary() if monitor.gpu.available else {},
         completed=state.completed, backend_reused=state.reused, **monitor.contention_fields())
+
+
+def _status(result: Result) -> Literal["ok", "error", "timeout"]:
+    """ok, or how the item failed: `timeout` when the backend marked its failure as one, else `error`."""
+    if result.error is None:
+        return "ok"
+    return "timeout" if result.extra.get("timeout") else "error"
