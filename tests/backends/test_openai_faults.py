@@ -262,7 +262,8 @@ def test_bench_run_records_every_fault_once_and_no_faulty_answer_ok(server: Faul
     for r in records:
         want = EXPECTED[r["item_id"]]
         if want.error is not None:
-            assert r["status"] == ("timeout" if r["engine_extra"].get("timeout") else "error") and want.error in r["error"] and r["prediction"] is None, r
+            status = "timeout" if r["engine_extra"].get("timeout") else "error"
+            assert r["status"] == status and want.error in r["error"] and r["prediction"] is None, r
         else:
             assert r["status"] == "ok" and r["prediction"] == want.text and r["scores"]["exact_match"] == 1.0, r
     for r in (ItemRecord.model_validate(r) for r in records if r["item_id"] == "reasoning"):
