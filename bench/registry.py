@@ -1,13 +1,31 @@
-"""A small registry of named implementations with 'did you mean' hints and lazy targets."""
+"""A small registry of named implementations with 'did you mean' hints, lazy targets and plugins.
+
+Third-party packages add implementations through an entry-point group (`bench.backends`, `bench.scorers`,
+`bench.generators`), e.g. in their pyproject.toml:
+
+    [project.entry-points."bench.backends"]
+    my_engine = "my_package.backend:MyBackend"
+
+A plugin is imported only when a suite names it; one that fails to import is reported in one line naming its
+distribution (PluginError, exit 2) and never breaks the CLI or the built-in implementations. A built-in name
+always wins over a plugin of the same name.
+"""
 
 from __future__ import annotations
 
 import difflib
 import importlib
 from collections.abc import Callable
+from importlib import metadata
 from typing import Generic, TypeVar
 
+from bench.errors import BenchError
+
 T = TypeVar("T")
+
+
+class PluginError(BenchError):
+    """A plugin named by a suite could not be loaded (ImportError, a syntax error, a missing attribute...)."""
 
 
 def suggest(name: str, options: list[str]) -> str:
@@ -21,9 +39,12 @@ def suggest(name: str, options: list[str]) -> str:
 class Registry(Generic[T]):
     """Names mapped to objects, or to lazy "module:attr" strings imported on first use."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, group: str | None = None) -> None:
         self.kind = kind
+        self.group = group
+        """The entry-point group plugins register in (None: built-ins only)."""
         self._items: dict[str, T | str] = {}
+        self._plugins: dict[str, metadata.EntryPoint] | None = None
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator registering an object under name."""
@@ -40,11 +61,18 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} '{name}' is registered twice")
         self._items[name] = target
 
+    def plugins(self) -> dict[str, metadata.EntryPoint]:
+        """Entry points of the group not shadowed by a built-in (read once, nothing imported)."""
+        if self._plugins is None:
+            found = metadata.entry_points(group=self.group) if self.group else ()
+            self._plugins = {ep.name: ep for ep in found if ep.name not in self._items}
+        return self._plugins
+
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return sorted({*self._items, *self.plugins()})
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or (isinstance(name, str) and name in self.plugins())
 
     def hint(self, name: str) -> str:
         return suggest(name, self.names())
@@ -52,10 +80,22 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """Return the object for name, importing a lazy target; KeyError names a close match."""
         if name not in self._items:
-            raise KeyError(f"unknown {self.kind} '{name}' ({self.hint(name)})")
+            if name not in self.plugins():
+                raise KeyError(f"unknown {self.kind} '{name}' ({self.hint(name)})")
+            self._items[name] = self._load_plugin(self.plugins()[name])
         target = self._items[name]
         if isinstance(target, str):
             module_name, _, attr = target.partition(":")
             target = getattr(importlib.import_module(module_name), attr)
             self._items[name] = target
         return target
+
+    def _load_plugin(self, entry: metadata.EntryPoint) -> T:
+        """Import a plugin's target; any failure becomes one PluginError line naming the distribution."""
+        dist = entry.dist.name if entry.dist is not None else "unknown distribution"
+        try:
+            loaded: T = entry.load()
+        except Exception as exc:
+            raise PluginError(f"{self.kind} '{entry.name}' from plugin '{dist}' ({entry.value}) failed to load: "
+                              f"{type(exc).__name__}: {exc}") from None
+        return loaded

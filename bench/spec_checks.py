@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from bench.backends.base import BACKENDS
 from bench.errors import BackendError, Problem, SpecError
 from bench.models import BUNDLED, BUNDLED_PREFIX
-from bench.registry import suggest
+from bench.registry import PluginError, Registry, suggest
 from bench.spec import (
     DatasetSpec,
     FileDataset,
@@ -120,13 +120,24 @@ def check_backend(backend: dict[str, Any], where: str, file: str, base_dir: Path
     kind = str(backend.get("kind"))
     if kind not in BACKENDS:
         return [Problem(file, f"{where}.kind", f"unknown backend kind '{kind}'", BACKENDS.hint(kind))]
-    params_cls = BACKENDS.get(kind).Params
+    try:
+        params_cls = plugin_params(BACKENDS, kind)
+    except PluginError as exc:
+        return [Problem(file, f"{where}.kind", str(exc))]
     try:
         params = params_cls.model_validate(backend)
     except ValidationError as exc:
         return _prefixed(_own_hints(pydantic_problems(exc, file), list(params_cls.model_fields)), where)
     field = params_cls.model_file_field
     return _check_model_file(getattr(params, field), f"{where}.{field}", file, base_dir) if field else []
+
+
+def plugin_params(registry: Registry[Any], name: str) -> Any:
+    """The Params model of a registered implementation; PluginError when a plugin cannot load or declares none."""
+    params = getattr(registry.get(name), "Params", None)
+    if params is None:
+        raise PluginError(f"{registry.kind} '{name}' declares no Params model (a pydantic class attribute)")
+    return params
 
 
 def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) -> list[Problem]:
@@ -203,7 +214,11 @@ def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
         if ref.name not in SCORERS:
             problems.append(Problem(file, f"{loc}.name", f"unknown scorer '{ref.name}'", SCORERS.hint(ref.name)))
             continue
-        params_cls = SCORERS.get(ref.name).Params
+        try:
+            params_cls = plugin_params(SCORERS, ref.name)
+        except PluginError as exc:
+            problems.append(Problem(file, f"{loc}.name", str(exc)))
+            continue
         try:
             params_cls.model_validate(ref.model_dump())
         except ValidationError as exc:

@@ -124,7 +124,7 @@ def split_continuation(whole: list[int], prompt: list[int], alone: Callable[[], 
     return alone()
 
 
-BACKENDS: Registry[Any] = Registry("backend kind")
+BACKENDS: Registry[Any] = Registry("backend kind", "bench.backends")
 BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend")
 BACKENDS.add("fake", "bench.backends.fake:FakeBackend")
 BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend")

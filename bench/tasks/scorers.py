@@ -65,7 +65,7 @@ class Scorer:
         return {}
 
 
-SCORERS: Registry[type[Scorer]] = Registry("scorer")
+SCORERS: Registry[type[Scorer]] = Registry("scorer", "bench.scorers")
 SCORERS.add("lm_eval", "bench.tasks.lm_eval_scorer:LmEvalScorer")
 
 

@@ -12,5 +12,5 @@ from bench.tasks.items import Item
 
 Generator = Callable[[int, int], list[Item]]
 
-GENERATORS: Registry[Generator] = Registry("generator")
+GENERATORS: Registry[Generator] = Registry("generator", "bench.generators")
 GENERATORS.add("invoices", "bench.tasks.generators.invoices:generate_invoices")
