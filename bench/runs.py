@@ -13,9 +13,10 @@ from typing import Any
 
 from bench.calibrate import calibrate_machine
 from bench.errors import RunError
+from bench.executors import EXECUTORS
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
-from bench.runner import Progress, cell_items, done_keys, execute, prepare
+from bench.runner import Progress, cell_items, done_keys, prepare
 from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, load_suite
 from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
 from bench.summary import SUITE_COPY, load_run_suite, write_report
@@ -49,6 +50,7 @@ def redact(value: Any) -> Any:
 
 
 def start_run(request: RunRequest, progress: Progress) -> RunStore:
+    check_executor(request.executor)
     suite = load_suite(request.suite_path)
     plan = build_plan(suite, request.options)
     cost = suite.spec.cost
@@ -157,23 +159,17 @@ def _retry_reason(pending: list[Any]) -> str:
     return f"{len(pending)} items failed with retryable errors (connection refused or a busy server)"
 
 
-EXECUTORS = ("process", "local", "ray")
+def check_executor(executor: str) -> None:
+    """RunError for an executor name no registry entry has (before any run directory is created)."""
+    kind = executor.partition(":")[0]
+    if kind not in EXECUTORS:
+        raise RunError(f"unknown executor '{executor}' ({EXECUTORS.hint(kind)}; ray takes ray:ADDRESS)")
 
 
 def _execute(plan: Plan, store: RunStore, progress: Progress, executor: str) -> None:
+    check_executor(executor)
     kind, _, address = executor.partition(":")
-    if kind == "process" and not address:
-        from bench.executors.process import execute_process
-
-        execute_process(plan, store, progress)
-    elif kind == "local" and not address:
-        execute(plan, store, progress)
-    elif kind == "ray":
-        from bench.executors.ray_executor import execute_ray
-
-        execute_ray(plan, store, progress, address or None)
-    else:
-        raise RunError(f"unknown executor '{executor}' (use process, local, ray or ray:ADDRESS)")
+    EXECUTORS.get(kind)(plan, store, progress, address or None)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.backends.base import BACKENDS
-from bench.errors import BackendUnavailable
+from bench.errors import BackendUnavailable, RunError
 from bench.executors.worker import WorkOrder, worker_main
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.plan import Cell, Plan
-from bench.runner import Progress, done_keys, prepare
+from bench.runner import Progress, done_keys, execute, prepare
 from bench.store import RunStore
 
 POLL_S = 0.2
@@ -44,8 +44,20 @@ class WorkerOutcome:
     exitcode: int | None = None
 
 
-def execute_process(plan: Plan, store: RunStore, progress: Progress) -> None:
+def execute_local(plan: Plan, store: RunStore, progress: Progress, address: str | None = None) -> None:
+    """Every cell in this process (the `local` executor, for debugging)."""
+    _no_address("local", address)
+    execute(plan, store, progress)
+
+
+def _no_address(name: str, address: str | None) -> None:
+    if address:
+        raise RunError(f"the {name} executor takes no address (got '{name}:{address}'); ray:ADDRESS does")
+
+
+def execute_process(plan: Plan, store: RunStore, progress: Progress, address: str | None = None) -> None:
     """Run every cell with pending items, one worker per model (a fresh one after a crash)."""
+    _no_address("process", address)
     done = done_keys(store.records())
     for group in model_groups(plan, done):
         remaining = list(group)

@@ -174,3 +174,15 @@ def test_a_real_llama_cpp_model_beside_a_crashing_engine(write_suite: WriteSuite
     resume_run(store.path, SilentProgress())
     assert manifest(store.path)["status"] == "complete"
     assert set(record_keys(store.path).values()) == {1} and len(record_keys(store.path)) == 18
+
+
+@pytest.mark.parametrize(("executor", "message"), [
+    ("bogus", "unknown executor 'bogus'"), ("process:host", "takes no address"), ("local:x", "takes no address")])
+def test_an_unknown_executor_is_bad_input(executor: str, message: str, write_suite: WriteSuite, labels_jsonl: Path,
+                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    suite = write_suite(fake_suite(labels_jsonl))
+    assert main(["run", str(suite), "--out", str(tmp_path / "runs"), "--executor", executor]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or executor != "bogus"  # refused before a run directory exists

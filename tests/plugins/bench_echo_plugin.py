@@ -26,7 +26,8 @@ class EchoBackend:
         self.params = params
 
     def info(self) -> BackendInfo:
-        return BackendInfo(engine="echo-plugin", engine_version="0.1", model="echo", settings={"pick": self.params.pick})
+        return BackendInfo(engine="echo-plugin", engine_version="0.1", model="echo",
+                           settings={"pick": self.params.pick})
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
         for request in requests:
