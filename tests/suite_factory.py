@@ -22,3 +22,12 @@ def fake_suite(dataset: Path | str, **overrides: Any) -> dict[str, Any]:
     }
     suite.update(overrides)
     return suite
+
+
+def one_label_items(path: Path, n: int) -> Path:
+    """n JSONL items i00..i{n-1}, all labelled billing."""
+    import json
+
+    path.write_text("".join(json.dumps({"id": f"i{k:02d}", "text": f"t{k}", "label": "billing"}) + "\n"
+                            for k in range(n)))
+    return path

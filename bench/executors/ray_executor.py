@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.executors.worker import MessageSink
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.optional import require
 from bench.plan import Plan, PlanOptions, build_plan
@@ -18,19 +19,6 @@ from bench.spec import NoChecks, parse_suite
 from bench.store import RunStore
 
 TASK_RETRIES = 2
-
-
-class QueueSink:
-    """Inside a Ray worker: send each record and segment back to the driver as soon as it exists."""
-
-    def __init__(self, queue: Any) -> None:
-        self.queue = queue
-
-    def append_record(self, record: ItemRecord) -> None:
-        self.queue.put(("record", record.model_dump(mode="json")))
-
-    def append_segment(self, segment: CellSegment) -> None:
-        self.queue.put(("segment", segment.model_dump(mode="json")))
 
 
 class _Silent:
@@ -50,7 +38,7 @@ def remote_cell(queue: Any, suite_text: str, suite_path: str, options: dict[str,
     plan = build_plan(suite, PlanOptions(limit=options["limit"], models=tuple(options["models"]),
                                          tasks=tuple(options["tasks"])))
     cell = next(c for c in plan.cells if c.id == cell_id)
-    run_cell(prepare(cell, suite, set(map(tuple, done))), suite, QueueSink(queue), _Silent())  # type: ignore[arg-type]
+    run_cell(prepare(cell, suite, set(map(tuple, done))), suite, MessageSink(queue.put), _Silent())  # type: ignore[arg-type]
     return cell_id
 
 

@@ -11,6 +11,7 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,29 +38,37 @@ class WorkOrder:
     cwd: str = "."
 
 
-class PipeSink:
-    """RecordSink and Progress for run_cell: every event goes to the parent as a (kind, payload) message."""
+class MessageSink:
+    """A RecordSink that sends every record and segment as a (kind, JSON payload) message the moment it exists:
+    to the parent through a pipe (process executor) or to the driver through a Ray queue."""
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+    def __init__(self, send: Callable[[tuple[str, Any]], None]) -> None:
+        self.send = send
 
     def append_record(self, record: ItemRecord) -> None:
-        self.conn.send(("record", record.model_dump(mode="json")))
+        self.send(("record", record.model_dump(mode="json")))
 
     def append_segment(self, segment: CellSegment) -> None:
-        self.conn.send(("segment", segment.model_dump(mode="json")))
+        self.send(("segment", segment.model_dump(mode="json")))
+
+
+class PipeSink(MessageSink):
+    """RecordSink and Progress for run_cell in a worker: progress events go to the parent as messages too."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn.send)
 
     def start_cell(self, cell: Cell, total: int, done: int) -> None:
-        self.conn.send(("start", (cell.id, total, done)))
+        self.send(("start", (cell.id, total, done)))
 
     def advance(self, record: ItemRecord) -> None:
         return None  # the parent advances its progress when it stores the record
 
     def end_cell(self) -> None:
-        self.conn.send(("end", None))
+        self.send(("end", None))
 
     def skip_cell(self, cell: Cell, reason: str) -> None:
-        self.conn.send(("skip", (cell.id, reason)))
+        self.send(("skip", (cell.id, reason)))
 
 
 def worker_main(conn: Any, order: WorkOrder) -> None:

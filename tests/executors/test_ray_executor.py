@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from suite_factory import fake_suite
+from suite_factory import one_label_items as items
 
-import bench.runs
 from bench.plan import PlanOptions
 from bench.progress import SilentProgress
 from bench.runs import RunRequest, start_run
@@ -25,17 +25,6 @@ def local_ray() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
-
-
-@pytest.fixture(autouse=True)
-def _fixed_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
-
-
-def items(path: Path, n: int) -> Path:
-    path.write_text("".join(json.dumps({"id": f"i{k:02d}", "text": f"t{k}", "label": "billing"}) + "\n"
-                            for k in range(n)))
-    return path
 
 
 def keys(run_dir: Path) -> list[tuple[str, str]]:
