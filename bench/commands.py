@@ -13,6 +13,7 @@ from rich.table import Table
 from bench.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, err, out, print_json
 from bench.cost_report import CostOptions
 from bench.errors import BenchError
+from bench.metrics.flags import NO_SUCCESS
 from bench.plan import Plan, PlanOptions, build_plan
 from bench.progress import RichProgress
 from bench.report.cost_tables import print_costs
@@ -109,14 +110,18 @@ def run(args: argparse.Namespace) -> int:
         print_comparison(summary, out)
         print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=False)
     err.print(f"results: {store.path}")
-    return _run_status(store)
+    return _run_status(store, summary)
 
 
-def _run_status(store: RunStore) -> int:
-    """EXIT_OK for a complete run; otherwise one line per unfinished cell and exit 1."""
+def _run_status(store: RunStore, summary: dict[str, Any]) -> int:
+    """EXIT_OK for a complete run in which every cell had a successful item; otherwise one line per unfinished or
+    wholly failed cell and exit 1 (a failure found)."""
     manifest = store.read_manifest()
+    failed = [f for f in summary.get("flags", []) if f["flag"] == NO_SUCCESS]
+    for flag in failed:
+        err.print(f"failed: {flag['model_id']} × {flag['task_id']}: {flag['detail']}", markup=False, highlight=False)
     if manifest["status"] == "complete":
-        return EXIT_OK
+        return EXIT_FAILURE if failed else EXIT_OK
     for cell in manifest.get("unfinished", []):
         err.print(f"unfinished: {cell['cell']}: {cell['done']}/{cell['total']} items: {cell['reason']}",
                   markup=False, highlight=False)

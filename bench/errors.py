@@ -43,6 +43,7 @@ class RunError(BenchError):
 
 
 class BackendUnavailable(BenchError):
-    """The backend stopped answering mid-run; the run is saved as interrupted and can be resumed."""
+    """The backend stopped answering mid-run: its model's remaining cells are skipped (the run ends incomplete
+    and can be resumed); the other models still run."""
 
     exit_code = 1

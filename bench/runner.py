@@ -107,14 +107,39 @@ def done_keys(records: Iterable[ItemRecord]) -> set[tuple[str, str, int]]:
 
 
 def execute(plan: Plan, store: RunStore, progress: Progress) -> None:
-    """Run every cell of the plan in this process, skipping items already settled in the store (resume)."""
+    """Run every cell of the plan in this process, skipping items already settled in the store (resume).
+    A model whose backend stops answering has its remaining cells skipped; the other models still run."""
     done = done_keys(store.records())
+    stopped: dict[str, str] = {}
     with BackendPool() as pool:
         for cell in plan.cells:
             work = prepare(cell, plan.suite, done)
-            if work.pending:
-                pool.keep_only(cell.model)  # the previous model's teardown is not measured as this cell's
+            key = cell.model.backend.model_dump_json()
+            if not work.pending:
+                continue
+            if key in stopped:
+                skip_cell(store, progress, cell, stopped[key])
+                continue
+            pool.keep_only(cell.model)  # the previous model's teardown is not measured as this cell's
+            try:
                 run_cell(work, plan.suite, store, progress, pool)
+            except BackendUnavailable as exc:
+                stopped[key] = str(exc)
+                skip_cell(store, progress, cell, str(exc))
+
+
+def skip_cell(store: RecordSink, progress: Progress, cell: Cell, reason: str) -> None:
+    """Say why a cell stopped or did not run: an error segment (its items stay pending for --resume)."""
+    progress.skip_cell(cell, reason)
+    store.append_segment(failure_segment(cell, reason))
+
+
+def failure_segment(cell: Cell, reason: str) -> CellSegment:
+    """A segment that measured nothing and says why (a crash, a backend that stopped answering)."""
+    return CellSegment(
+        cell_id=cell.id, model_id=cell.model.id, task_id=cell.task.id, segment=f"failed-{uuid.uuid4().hex[:8]}",
+        backend={}, load_time_s=0.0, warmup_items=0, items_done=0, t_start=0.0, t_end=0.0, rss_before_bytes=0,
+        peak_rss_bytes=0, cpu_user_s=0.0, cpu_system_s=0.0, completed=False, error=reason)
 
 
 class BackendPool:
@@ -203,7 +228,7 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
                     if unreachable >= MAX_UNREACHABLE:
                         raise BackendUnavailable(
                             f"{work.cell.model.id} stopped answering ({unreachable} requests in a row could not "
-                            "connect); the items so far are recorded, finish with: bench run --resume RUN_DIR")
+                            "connect); its items so far are recorded, its remaining cells skipped")
                 state.completed = True
             finally:
                 state.t1 = now()

@@ -10,7 +10,7 @@ from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.metrics.contention import cell_contention
-from bench.metrics.flags import cell_flags, flag_labels, flags_by_cell
+from bench.metrics.flags import cell_flags, flag_labels, flags_by_cell, unfinished_flag
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
 from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
@@ -49,7 +49,8 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
         primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
         values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
-        flags += [{**_ident(cell), **flag} for flag in cell_flags(records, cell_segments)]
+        flags += [{**_ident(cell), **flag} for flag in cell_flags(records, cell_segments)
+                  + unfinished_flag(cell["cell_id"], manifest.get("unfinished", []))]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
     costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())
@@ -59,7 +60,7 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
             "primary_metrics": primaries,
             "metrics": [row.model_dump() for row in rows],
             "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
-            "flags": flags, "contention": contention,
+            "flags": flags, "contention": contention, "unfinished": manifest.get("unfinished", []),
             "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
                                    suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
             "costs": costs}

@@ -358,3 +358,18 @@ def test_retryable_failures_are_asked_again_on_resume_and_counted_once(write_sui
     summary = json.loads((store.path / "summary.json").read_text())
     n = {row["metric"]: row["n"] for row in summary["metrics"]}
     assert n["accuracy"] == 6
+
+
+def test_a_run_whose_cell_failed_every_item_exits_1_naming_it(write_suite: WriteSuite, labels_jsonl: Path,
+                                                              tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    models = [{"id": "broken", "backend": {"kind": "fake", "fail_every": 1}},
+              {"id": "fine", "backend": {"kind": "fake"}}]
+    suite = write_suite(fake_suite(labels_jsonl, models=models))
+    assert main(["run", str(suite), "--out", str(tmp_path / "results")]) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1 and failed[0].startswith("failed: broken × triage: 0 of 6 items succeeded")
+    assert RunStore(only_run_dir(tmp_path / "results")).read_manifest()["status"] == "complete"

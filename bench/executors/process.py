@@ -16,18 +16,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.backends.base import BACKENDS
-from bench.errors import BackendUnavailable, RunError
+from bench.errors import RunError
 from bench.executors.worker import WorkOrder, worker_main
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.plan import Cell, Plan
-from bench.runner import Progress, done_keys, execute, prepare
+from bench.runner import Progress, done_keys, execute, prepare, skip_cell
 from bench.store import RunStore
 
 POLL_S = 0.2
 STOP_WAIT_S = 10.0
 SIGNAL_HINTS = {
-    signal.SIGKILL: "SIGKILL usually means the kernel's OOM killer: check free memory (dmesg) or use a smaller model",
-    signal.SIGABRT: "the engine aborted (an assertion or an allocation failure in native code)",
+    "SIGKILL": "SIGKILL usually means the kernel's OOM killer: check free memory (dmesg) or use a smaller model",
+    "SIGTERM": "something outside bench stopped the worker (an out-of-memory daemon such as earlyoom or systemd-oomd "
+               "sends SIGTERM first)",
+    "SIGABRT": "the engine aborted (an assertion or an allocation failure in native code)",
 }
 
 
@@ -37,6 +39,7 @@ class WorkerOutcome:
 
     ended: set[str] = field(default_factory=set)
     current: str | None = None
+    last: str | None = None
     finished: bool = False
     unavailable: str | None = None
     interrupted: bool = False
@@ -63,15 +66,30 @@ def execute_process(plan: Plan, store: RunStore, progress: Progress, address: st
         remaining = list(group)
         while remaining:
             outcome = _run_worker(plan, remaining, store, progress)
-            if outcome.unavailable is not None:
-                raise BackendUnavailable(outcome.unavailable)
             if outcome.interrupted:
                 raise KeyboardInterrupt
             if outcome.finished:
                 break
-            crashed = outcome.current or remaining[0].id
-            _record_crash(store, progress, _cell(remaining, crashed), outcome)
-            remaining = remaining[[c.id for c in remaining].index(crashed) + 1:]
+            rest = _from_stop(outcome, remaining)
+            if not rest:  # it died after its last cell ended (at teardown): nothing was lost
+                break
+            if outcome.unavailable is not None:  # the model's server is gone: skip its cells, go on with the others
+                for cell in rest:
+                    skip_cell(store, progress, cell, outcome.unavailable)
+                break
+            progress.end_cell()
+            skip_cell(store, progress, rest[0], crash_reason(rest[0], outcome))
+            remaining = rest[1:]
+
+
+def _from_stop(outcome: WorkerOutcome, cells: list[Cell]) -> list[Cell]:
+    """The cells from the one the worker stopped in: the running one (a crash), the last started one (its server
+    stopped answering: that cell ended with an error), else the first that never ended."""
+    ids = [c.id for c in cells]
+    at = outcome.current or (outcome.last if outcome.unavailable is not None else None)
+    if at is None:
+        at = next((i for i in ids if i not in outcome.ended), None)
+    return [] if at is None else cells[ids.index(at):]
 
 
 def model_groups(plan: Plan, done: set[tuple[str, str, int]]) -> Iterator[list[Cell]]:
@@ -136,7 +154,7 @@ class _Handler:
 
     def _on_start(self, payload: tuple[str, int, int]) -> None:
         cell_id, total, done = payload
-        self.outcome.current = cell_id
+        self.outcome.current = self.outcome.last = cell_id
         self.progress.start_cell(self.cells[cell_id], total, done)
 
     def _on_end(self, payload: None) -> None:
@@ -190,10 +208,6 @@ def _stop(process: Any, receive: Any, handle: _Handler) -> None:
         process.join()
 
 
-def _cell(cells: list[Cell], cell_id: str) -> Cell:
-    return next(c for c in cells if c.id == cell_id)
-
-
 def crash_reason(cell: Cell, outcome: WorkerOutcome) -> str:
     """One line: which engine died, by which signal (or Python error), and what to try."""
     kind, exitcode = cell.model.backend.kind, outcome.exitcode
@@ -201,24 +215,24 @@ def crash_reason(cell: Cell, outcome: WorkerOutcome) -> str:
     if outcome.failure is not None:
         how, hint = f"failed with {outcome.failure}", "the items before it are kept; fix the cause and resume"
     elif exitcode is not None and exitcode < 0:
-        sig = signal.Signals(-exitcode)
-        how = f"crashed with {sig.name} (signal {-exitcode})"
-        hint = _hint(kind, sig)
+        name = _signal_name(-exitcode)
+        how = f"crashed with {name} (signal {-exitcode})"
+        hint = _hint(kind, name)
     else:
         how, hint = f"exited with code {exitcode} without finishing", "see the messages above"
     return f"{engine} ({kind} backend) {how} in the worker process while running this cell; {hint}"
 
 
-def _hint(kind: str, sig: signal.Signals) -> str:
+def _signal_name(number: int) -> str:
+    """SIGSEGV, SIGKILL...; real-time signals have no name in the enum (SIGRTMIN+1...)."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _hint(kind: str, name: str) -> str:
     hints = getattr(BACKENDS.get(kind), "crash_hints", {})
-    return str(hints.get(sig.name) or SIGNAL_HINTS.get(sig) or "a native crash in the engine")
+    return str(hints.get(name) or SIGNAL_HINTS.get(name) or "a native crash in the engine")
 
 
-def _record_crash(store: RunStore, progress: Progress, cell: Cell, outcome: WorkerOutcome) -> None:
-    reason = crash_reason(cell, outcome)
-    progress.end_cell()
-    progress.skip_cell(cell, reason)
-    store.append_segment(CellSegment(
-        cell_id=cell.id, model_id=cell.model.id, task_id=cell.task.id, segment=f"crash-{os.urandom(4).hex()}",
-        backend={}, load_time_s=0.0, warmup_items=0, items_done=0, t_start=0.0, t_end=0.0, rss_before_bytes=0,
-        peak_rss_bytes=0, cpu_user_s=0.0, cpu_system_s=0.0, completed=False, error=reason))

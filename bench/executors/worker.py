@@ -75,6 +75,7 @@ def worker_main(conn: Any, order: WorkOrder) -> None:
     """Entry point of the child process. Exits 0 after ("done", None); 130 after Ctrl-C; a native crash ends
     it by a signal, which the parent turns into the running cell's error."""
     _die_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a SIGTERM to the worker alone ends it, as a crash of its cell
     os.environ.clear()
     os.environ.update(order.env)  # as the parent sees it now (a fork server may have started earlier)
     os.chdir(order.cwd)

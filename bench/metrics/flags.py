@@ -11,7 +11,9 @@ from bench.metrics.records import CellSegment, ItemRecord
 NO_SUCCESS = "no_successful_items"
 FAILED = "failed_items"
 CONTENDED = "contended"
-LABELS = {NO_SUCCESS: "no successful item", FAILED: "failed items", CONTENDED: "contended"}
+UNFINISHED = "unfinished"
+LABELS = {NO_SUCCESS: "no successful item", FAILED: "failed items", CONTENDED: "contended",
+          UNFINISHED: "unfinished"}
 """Short labels for table cells; the detail line says what was measured."""
 SPEED_FLAGS = (CONTENDED,)
 """Flags under which speed and cost figures are not comparable."""
@@ -31,6 +33,15 @@ def cell_flags(records: Sequence[ItemRecord], segments: Sequence[CellSegment]) -
     if contention is not None and contention.contended:
         flags.append({"flag": CONTENDED, "detail": "measured under contention: " + contention.detail()})
     return flags
+
+
+def unfinished_flag(cell_id: str, unfinished: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """[{flag, detail}] when the run left this cell with items to do (a crash, a skip, retryable errors)."""
+    for row in unfinished:
+        if row.get("cell_id") == cell_id:
+            return [{"flag": UNFINISHED, "detail": f"{row['done']} of {row['total']} items done: {row['reason']} "
+                                                   "(bench run --resume finishes it)"}]
+    return []
 
 
 def flags_by_cell(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

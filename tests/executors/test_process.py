@@ -71,6 +71,10 @@ def test_the_cli_names_the_crash_in_one_line_and_exits_1(write_suite: WriteSuite
     lines = [line for line in run.stderr.splitlines() if line.startswith("unfinished:")]
     assert len(lines) == 1 and "crashy" in lines[0] and "SIGSEGV" in lines[0] and "2/5" in lines[0]
     (run_dir,) = (tmp_path / "runs").iterdir()
+    assert f"--resume {run_dir}" in run.stderr
+    assert "unfinished" in run.stdout  # the crashed cell's row is marked in the table
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [(f["model_id"], f["flag"]) for f in summary["flags"]] == [("crashy", "unfinished")]
     again = subprocess.run([sys.executable, "-m", "bench", "run", "--resume", str(run_dir)],
                            capture_output=True, text=True, timeout=120, cwd=REPO)
     assert again.returncode == 0, again.stderr
@@ -175,3 +179,26 @@ def test_an_unknown_executor_is_bad_input(executor: str, message: str, write_sui
     assert main(["run", str(suite), "--out", str(tmp_path / "runs"), "--executor", executor]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or executor != "bogus"  # refused before a run directory exists
+
+
+@pytest.mark.parametrize("executor", ["process", "local"])
+def test_a_model_that_stops_answering_skips_its_cells_and_the_others_run(executor: str, write_suite: WriteSuite,
+                                                                         tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: every connection is refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead = {"id": "dead", "backend": {"kind": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "model": "x",
+                                      "max_retries": 0}}
+    suite = fake_suite(items(tmp_path / "items.jsonl", 5), models=[dead, {"id": "alive", "backend": {"kind": "fake"}}])
+    suite["tasks"].append({**suite["tasks"][0], "id": "triage-2"})
+    store = start_run(RunRequest(write_suite(suite), PlanOptions(), tmp_path / "runs", executor=executor),
+                      SilentProgress())
+    first = manifest(store.path)
+    assert first["status"] == "incomplete"
+    assert [u["cell"] for u in first["unfinished"]] == ["dead × triage", "dead × triage-2"]
+    assert all("stopped answering" in u["reason"] for u in first["unfinished"])
+    counts = record_keys(store.path)
+    assert sum(v for (model, _), v in counts.items() if model == "alive") == 10
+    assert sum(v for (model, _), v in counts.items() if model == "dead") == 3
