@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,14 +29,37 @@ def _csv(value: str) -> tuple[str, ...]:
 def _price(value: str) -> tuple[str, float]:
     profile, _, price = value.partition("=")
     try:
-        return profile.strip(), float(price)
+        return profile.strip(), _non_negative(price)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected PROFILE=USD_PER_HOUR with a finite price ≥ 0, got '{value}'"
+                                         ) from None
+
+
+def _non_negative(value: str) -> float:
+    """A finite number ≥ 0 (prices, latencies): not nan, inf or negative."""
+    try:
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected PROFILE=USD_PER_HOUR, got '{value}'") from None
+        raise argparse.ArgumentTypeError(f"not a number: '{value}'") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got '{value}'")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{value}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _add_plan_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--limit", type=int, help="at most N items per task: a seeded random sample (choices tasks: "
-                        "label-balanced, or the data's own label mix with the task's sample: natural)")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="at most N items per task: a seeded random sample (choices tasks: label-balanced, or the "
+                        "data's own label mix with the task's sample: natural)")
     parser.add_argument("--models", type=_csv, default=(), help="comma-separated model ids to run")
     parser.add_argument("--tasks", type=_csv, default=(), help="comma-separated task ids to run")
 
@@ -43,8 +67,9 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
 def _add_cost_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiles", type=_csv, default=("all",),
                         help="hardware profiles to price the run on: all (default) or ids, comma-separated")
-    parser.add_argument("--min-accuracy", type=float, help="quality floor (0-1) for the procurement summary")
-    parser.add_argument("--max-p95-latency", type=float, help="p95 latency limit (s) for the procurement summary")
+    parser.add_argument("--min-accuracy", type=_non_negative, help="quality floor (0-1) for the procurement summary")
+    parser.add_argument("--max-p95-latency", type=_non_negative,
+                        help="p95 latency limit (s) for the procurement summary")
     parser.add_argument("--price", action="append", default=[], type=_price, metavar="PROFILE=USD_PER_HOUR",
                         help="override a hardware profile's hourly price (repeatable)")
 
@@ -57,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("suite", nargs="?", type=Path, help="suite YAML file")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish an interrupted run")
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for run directories")
-    run.add_argument("--usd-per-hour", type=float, help="price of this machine per hour, for $/1000 tasks")
+    run.add_argument("--usd-per-hour", type=_non_negative, help="price of this machine per hour, for $/1000 tasks")
     run.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     run.add_argument("--executor", default="process", metavar="process|local|ray[:ADDRESS]",
                      help="where cells run: a worker process per model, so an engine crash costs only its cell "

@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return plan(args) if args.suite else EXIT_BAD_INPUT
     progress = RichProgress(err)
+    if args.resume and (args.limit or args.models or args.tasks or args.usd_per_hour is not None):
+        raise BenchError("--resume finishes a run with its own options: leave out --limit, --models, --tasks and "
+                         "--usd-per-hour (start a new run to change them)")
     if args.resume:
         store = resume_run(args.resume, progress, args.executor)
     else:

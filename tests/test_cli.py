@@ -243,3 +243,17 @@ def test_interrupt_exit_code_and_resume(suite: Path, tmp_path: Path, capsys: Cap
     assert main(["run", "--resume", str(run_dir), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "complete"
     assert len(records(run_dir)) == 24
+
+
+@pytest.mark.parametrize("argv", [["--limit", "0"], ["--limit", "-1"], ["--usd-per-hour", "-5"],
+                                  ["--usd-per-hour", "nan"], ["--usd-per-hour", "inf"],
+                                  ["--price", "aws-m7g-large=-1"], ["--max-p95-latency", "-2"]])
+def test_impossible_numbers_are_bad_input(argv: list[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", str(tmp_path / "suite.yaml"), *argv])
+    assert caught.value.code == 2
+
+
+def test_resume_refuses_options_it_would_ignore(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--resume", str(tmp_path), "--limit", "3"]) == 2
+    assert "--resume finishes a run with its own options" in capsys.readouterr().err

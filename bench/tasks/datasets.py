@@ -31,6 +31,9 @@ def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
     file = resolve_path(spec.path, base_dir)
     rows = _read_jsonl(file) if isinstance(spec, JsonlDataset) else _read_csv(file, spec)
     items = [_to_item(row, line, spec.fields, file) for line, row in rows]
+    if not items:
+        raise SpecError([Problem(str(file), "", "the dataset has no items", "add rows (one JSON object per line, or "
+                                                                            "CSV rows under a header)")])
     _check_unique_ids(items, file)
     return items
 
@@ -44,7 +47,7 @@ def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
 
 def _json_row(line: str, where: str, file: Path) -> dict[str, Any]:
     try:
-        row = json.loads(line, object_pairs_hook=_unique_keys)
+        row = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise SpecError([Problem(str(file), where, f"invalid JSON: {exc.msg}", _kind_hint(file))]) from None
     except DuplicateKey as exc:
@@ -53,6 +56,11 @@ def _json_row(line: str, where: str, file: Path) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise SpecError([Problem(str(file), where, "each line must be a JSON object")])
     return row
+
+
+def _no_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity are not JSON (Python's json accepts them): refuse, as other readers do."""
+    raise json.JSONDecodeError(f"{name} is not a JSON value (write null or a string)", name, 0)
 
 
 class DuplicateKey(ValueError):
@@ -130,7 +138,18 @@ def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> It
                 else {key: row[col] for key, col in fields.expected.items()})
     item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
     tags = {name: str(row.get(name, "")) for name in fields.tags}
-    return Item(id=item_id, input=str(row[fields.input]), expected=expected, tags=tags, fields=dict(row))
+    return Item(id=item_id, input=_text(row[fields.input], fields.input, line, file), expected=expected, tags=tags,
+                fields=dict(row))
+
+
+def _text(value: Any, column: str, line: int, file: Path) -> str:
+    """The input as text: strings as they are, numbers and JSON objects/lists as JSON (never a Python repr);
+    an empty input is refused (an Excel-style empty row `,,` would otherwise be scored)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if not text.strip():
+        raise SpecError([Problem(str(file), f"line {line}", f"column '{column}' is empty",
+                                 "remove the empty row, or fill in its input")])
+    return text
 
 
 def _check_columns(row: dict[str, Any], fields: FieldMap, where: str, file: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.spec import AnswerSpec, FewShotSpec, PromptSpec
 from bench.tasks.items import Item
-from bench.tasks.normalize import normalize_label
+from bench.tasks.normalize import normalize_label, normalize_text
 from bench.tasks.sampling import balanced_sample
 
 Message = dict[str, str]
@@ -100,8 +100,9 @@ def few_shot_candidates(pool: list[Item], spec: FewShotSpec) -> list[Item]:
 
 
 def document_key(item: Item) -> str:
-    """What makes two items the same question (their input text): one is never the other's example."""
-    return item.input
+    """What makes two items the same question: their input text up to case, Unicode form, whitespace and
+    trailing punctuation ("Alpha " and "alpha" are one question); one is never the other's example."""
+    return normalize_text(item.input)
 
 
 def same_document(a: Item, b: Item) -> bool:

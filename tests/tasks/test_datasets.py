@@ -342,3 +342,35 @@ def test_item_columns_are_those_every_item_has() -> None:
     items = [Item("1", "a", "x", fields={"subject": "s", "id": "1"}), Item("2", "b", "y", fields={"id": "2"})]
     assert item_columns(items) == {"input", "id"}
     assert item_columns([]) == {"input"}
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_are_refused_with_the_line(tmp_path: Path, constant: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": "a", "text": "ok", "label": "x"}\n{"id": "b", "text": %s, "label": "x"}\n' % constant)
+    with pytest.raises(SpecError) as caught:
+        load_items(jsonl(str(path), input="text", expected="label"), tmp_path)
+    assert "line 2" in str(caught.value) and f"{constant} is not a JSON value" in str(caught.value)
+
+
+def test_a_json_object_input_is_sent_as_json_not_a_python_repr(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "text": {"k": 1, "name": "Zoë"}, "label": "x"}])
+    (item,) = load_items(jsonl(str(path), input="text", expected="label"), tmp_path)
+    assert item.input == '{"k": 1, "name": "Zoë"}'
+
+
+def test_an_empty_csv_row_is_refused_not_scored(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("id,text,label\n1,hello,x\n,,\n")
+    with pytest.raises(SpecError) as caught:
+        load_items(csv_spec(str(path), input="text", expected="label"), tmp_path)
+    assert "line 3" in str(caught.value) and "column 'text' is empty" in str(caught.value)
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "id,text,label\n"])
+def test_a_dataset_without_items_is_refused(tmp_path: Path, content: str) -> None:
+    path = tmp_path / ("d.csv" if "," in content else "d.jsonl")
+    path.write_text(content)
+    spec = csv_spec(str(path)) if "," in content else jsonl(str(path))
+    with pytest.raises(SpecError, match="the dataset has no items"):
+        load_items(spec, tmp_path)

@@ -225,3 +225,11 @@ def test_expected_label_matches_the_labels_only() -> None:
 
 def test_render_answer_of_a_normalized_expected_value() -> None:
     assert render_answer(item("1", "x", "Technical "), CHOICES) == "technical problem"
+
+
+def test_the_same_question_up_to_case_and_spaces_is_never_its_own_example() -> None:
+    from bench.tasks.prompts import shots_for
+
+    item = Item(id="t1", input="alpha", expected="x")
+    pool = [Item(id="s1", input="Alpha ", expected="x"), Item(id="s2", input="beta", expected="y")]
+    assert [shot.id for shot in shots_for(item, pool, 1)] == ["s2"]
