@@ -347,7 +347,8 @@ def test_item_columns_are_those_every_item_has() -> None:
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_json_constants_are_refused_with_the_line(tmp_path: Path, constant: str) -> None:
     path = tmp_path / "d.jsonl"
-    path.write_text('{"id": "a", "text": "ok", "label": "x"}\n' + '{"id": "b", "text": ' + constant + ', "label": "x"}\n')
+    bad = '{"id": "b", "text": ' + constant + ', "label": "x"}'
+    path.write_text('{"id": "a", "text": "ok", "label": "x"}\n' + bad + "\n")
     with pytest.raises(SpecError) as caught:
         load_items(jsonl(str(path), input="text", expected="label"), tmp_path)
     assert "line 2" in str(caught.value) and f"{constant} is not a JSON value" in str(caught.value)
