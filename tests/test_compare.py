@@ -138,7 +138,7 @@ def test_planted_slowdown_fails_the_latency_rule(thirty: Path, base_run: Path, t
     document = json.loads(out)
     assert document["failures"] == [{"rule": "latency:+10%", "cell": "fake-a/triage", "metric": "e2e_latency_s_p50"}]
     rows = rows_by_metric(document)
-    assert rows["e2e_latency_s_p50"]["ci_low"] > 5  # ~10x slower: the ratio-of-medians CI is far from 1
+    assert rows["e2e_latency_s_p50"]["ci_low"] > 2  # ~10x slower when quiet, >3x on a busy machine: far from 1
     assert rows["tasks_per_s"]["significant"] and rows["tasks_per_s"]["direction"] == "worse"
     assert rows["usd_per_1000_tasks"]["ci_low"] > 1 and rows["usd_per_1000_tasks"]["test"] == "bootstrap (throughput)"
     assert rows["tasks_per_s"]["ci_high"] < 1

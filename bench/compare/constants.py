@@ -14,7 +14,7 @@ of a segment also gets the time to the segment's end, so the gaps of a cell sum 
 OK_SAMPLES = "completion_ok"
 """Per item, aligned with GAP_SAMPLES: 1.0 when it succeeded (status ok), else 0.0."""
 DEFAULT_RULES = ("accuracy:-2pp", "error_rate:+2pp", "latency:+10%", "ttft:+10%", "tpot_s_p50:+10%",
-                 "decode_tps:-10%", "tasks_per_s:-10%", "usd_per_1000:+10%")
+                 "decode_tps:-10%", "prefill_tps_p50:-10%", "tasks_per_s:-10%", "usd_per_1000:+10%")
 """The policy without --fail-on (after asv: a change fails only when significant AND beyond a factor): quality
 2 points worse (the task's primary metric; errors 2 points more frequent), speed and cost 10% worse."""
 ALIASES = {"decode_tps": "decode_tps_p50", "ttft": "ttft_s_p50", "latency": "e2e_latency_s_p50",
