@@ -471,3 +471,14 @@ def test_a_quiet_machine_and_old_runs_are_compared_as_before(base_run: Path, tmp
             segment.pop(key, None)
     (old / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
     assert run_cli(capsys, "compare", old, base_run, "--fail-on", "accuracy:-2pp")[0] == 0
+
+
+def test_worse_rows_that_cannot_be_tested_are_inconclusive_not_no_regression(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two items, three times slower: every speed row is worse but untestable; the verdict says so."""
+    base = make_run(write_suite(tmp_path, ["billing", "billing"]), tmp_path / "results", monkeypatch)
+    slow = slowed_copy(base, tmp_path / "slow", 3.0)
+    code, out, _ = run_cli(capsys, "compare", base, slow, "--format", "json")
+    document = json.loads(out)
+    assert code == 0 and document["summary"].startswith("⚠️ inconclusive:")
+    assert "no regression shown" in document["summary"] and "✅" not in document["summary"]

@@ -188,6 +188,12 @@ class CompareResult:
         """Rows that got significantly worse, whether or not a rule failed them."""
         return [row for row in self.rows if row.significantly_worse]
 
+    @property
+    def untested_worse(self) -> list[Comparison]:
+        """Rows that look worse but could not be tested (too few samples, or no test for the metric)."""
+        return [row for row in self.rows if row.direction == "worse" and (
+            row.significance.significant is None or row.significance.test == "insufficient data")]
+
 
 def compare(baseline: Comparable, candidate: Comparable, options: CompareOptions | None = None) -> CompareResult:
     """Every metric of every cell present on both sides, with its test, and the rules' failures."""

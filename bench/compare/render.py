@@ -88,6 +88,10 @@ def summary_line(result: CompareResult) -> str:
     if worse:
         return (f"⚠️ no rule failed, but {worse} change{'s are' if worse != 1 else ' is'} significantly worse "
                 "(within the rules' thresholds)")
+    untested = len(result.untested_worse)
+    if untested:
+        return (f"⚠️ inconclusive: {untested} change{'s look' if untested != 1 else ' looks'} worse but could not be "
+                "tested (too few samples: see the minimum n in docs/metrics.md); no regression shown")
     return "✅ no regression"
 
 
