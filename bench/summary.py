@@ -11,7 +11,7 @@ from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
-from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
+from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic, write_text_atomic
 from bench.sweep import sweep_curves
 
 SUITE_COPY = "suite.yaml"
@@ -86,6 +86,6 @@ def write_report(store: RunStore, cost_options: CostOptions | None = None) -> di
     summary = summarize_run(store, cost_options)
     write_json_atomic(store.path / "summary.json", summary)
     manifest = store.read_manifest()
-    (store.path / "report.md").write_text(comparison_markdown(summary, manifest), encoding="utf-8")
+    write_text_atomic(store.path / "report.md", comparison_markdown(summary, manifest))
     return summary
 

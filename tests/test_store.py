@@ -17,6 +17,7 @@ from bench.store import (
     RECORDS,
     SCHEMA_VERSION,
     RunStore,
+    WriteError,
     new_run_dir,
     repair_torn_tail,
     validate_records,
@@ -66,9 +67,10 @@ def test_manifest_write_is_atomic(store: RunStore, monkeypatch: pytest.MonkeyPat
         raise OSError("disk full at the worst moment")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match=r"manifest\.json: disk full at the worst moment"):
         store.update_manifest(status="complete")
     assert (store.path / MANIFEST).read_text() == before
+    assert not [p for p in store.path.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
     assert store.read_manifest()["status"] == "running"
 
 
