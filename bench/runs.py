@@ -49,6 +49,7 @@ def start_run(request: RunRequest, progress: Progress) -> RunStore:
     store = RunStore(create_run_dir(request.out_root, suite.spec.name, {SUITE_COPY: suite.text}, manifest))
     with run_lock(store.path):
         run_plan(store, plan, progress, request.executor)
+        store.release_reserve()
     return store
 
 
@@ -67,6 +68,7 @@ def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> Ru
         _check_datasets_unchanged(suite, manifest, run_dir)
         store.set_aside_unsegmented()  # a stretch killed before its cells.jsonl line is measured again
         run_plan(store, plan, progress, executor)
+        store.release_reserve()
     return store
 
 

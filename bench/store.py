@@ -78,6 +78,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _make_reserve(folder: Path) -> None:
+    """RESERVE_BYTES of zeros (really allocated, not sparse); best effort: without room for it, no reserve."""
+    try:
+        (folder / RESERVE).write_bytes(bytes(RESERVE_BYTES))
+    except OSError:
+        _free_reserve(folder)
+
+
 def _free_reserve(folder: Path) -> bool:
     try:
         (folder / RESERVE).unlink()
@@ -103,7 +111,7 @@ def create_run_dir(out_root: Path, suite_name: str, files: dict[str, str], manif
     try:
         for name, text in files.items():
             write_text_atomic(staging / name, text)
-        (staging / RESERVE).write_bytes(bytes(RESERVE_BYTES))
+        _make_reserve(staging)
         return _publish(staging, out_root, suite_name, manifest)
     except BaseException:
         _remove_tree(staging)
@@ -166,6 +174,8 @@ def run_lock(path: Path) -> Iterator[None]:
         _write_owner(path)
         yield
     finally:
+        with contextlib.suppress(OSError):
+            (path / LOCK_OWNER).unlink()
         lock.release()
 
 
@@ -271,6 +281,10 @@ class RunStore:
     def close(self) -> None:
         for name in list(self._handles):
             self._drop_handle(name)
+
+    def release_reserve(self) -> None:
+        """Free the space set aside for a full disk (RESERVE) once the run has ended."""
+        _free_reserve(self.path)
 
     def set_aside_unsegmented(self) -> int:
         """Move records whose segment has no cells.jsonl line to SET_ASIDE; return how many moved.
