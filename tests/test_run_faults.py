@@ -228,7 +228,7 @@ def test_two_resumes_at_once_measure_every_item_once(tmp_path: Path, monkeypatch
     while not (run_dir / ".lock-owner").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     code, _, err = run_bench("run", "--resume", str(run_dir))
-    first_out, first_err = first.communicate(timeout=120)
+    _, first_err = first.communicate(timeout=120)
     assert first.returncode == 0, first_err
     assert code == 2
     one_error_line(err, f"is in use by another bench process (pid {first.pid}")
