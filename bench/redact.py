@@ -39,8 +39,10 @@ def looks_secret(name: str) -> bool:
 
 
 def is_env_name(value: str) -> bool:
-    """Whether a string can be an environment variable's name (letters, digits, underscores)."""
-    return bool(ENV_NAME.match(value))
+    """Whether a string can be an environment variable's name (letters, digits, underscores) and does not look
+    like a key itself (16+ characters mixing lower case and digits, as `sk_live_4eC39HqLyjWD...`)."""
+    looks_like_key = len(value) >= 16 and any(c.isdigit() for c in value) and any(c.islower() for c in value)
+    return bool(ENV_NAME.match(value)) and not looks_like_key
 
 
 def register(value: str) -> None:
@@ -54,9 +56,9 @@ def register(value: str) -> None:
 
 def register_config(value: Any, key: str = "") -> None:
     """Remember every secret in a parsed suite (or any configuration): see the module's rule 3."""
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # under a secret-looking key, every string inside is a secret too
         for name, item in value.items():
-            register_config(item, str(name))
+            register_config(item, key if looks_secret(key) else str(name))
     elif isinstance(value, list):
         for item in value:
             register_config(item, key)
@@ -100,14 +102,14 @@ def mask(text: str) -> str:
 
 def redact_config(value: Any, key: str = "") -> Any:
     """A copy of a configuration (dicts, lists, strings) with rules 1-3 applied; other values unchanged."""
+    if looks_secret(key) and isinstance(value, (str, dict, list, tuple)) and value:
+        return REDACTED
     if isinstance(value, dict):
         return {name: redact_config(item, str(name)) for name, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact_config(item, key) for item in value]
     if isinstance(value, str):
-        if (looks_secret(key) and value) or (key.lower().endswith("_env") and not is_env_name(value)):
-            return REDACTED
-        return mask(value)
+        return REDACTED if key.lower().endswith("_env") and not is_env_name(value) else mask(value)
     return value
 
 
