@@ -255,7 +255,8 @@ def _load(spec: DatasetSpec, where: str, file: str, base_dir: Path) -> tuple[lis
     except SpecError as exc:
         return [], [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
                     for p in exc.problems]
-    except (ValueError, RecursionError, csv.Error) as exc:  # e.g. JSON nested 1000 deep, a 5000-digit number
+    except (ValueError, RecursionError, TypeError, csv.Error) as exc:  # e.g. JSON nested 1000 deep, a 5000-digit
+        # number, a CSV row with more fields than the header (a None column name)
         path = resolve_path(getattr(spec, "path", ""), base_dir)
         return [], [Problem(str(path), "", f"cannot read dataset: {_short_cause(exc)}",
                             f"referenced by {file}: {where}")]
