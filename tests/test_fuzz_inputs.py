@@ -28,11 +28,13 @@ CASE_LIMIT_S = 5.0
 """Longer than this for one case is a hang (cases take milliseconds)."""
 LABELS = ["billing", "technical", "shipping"]
 ROWS = [{"id": f"i{n}", "text": f"text {n}", "label": LABELS[n % 3]} for n in range(6)]
-TOKENS = ["[", "]", "{", "}", ": ", "- ", "&a ", "*a", "*b", "? ", "? [a, b]\n: 1\n", "!!binary ", "!!python/name:os.system ",
-          "!!set ", "<<: *a\n", "\x00", "\x07", "\x1b", "\t", "\n  ", "\n", "'", '"', "\\", "%YAML 1.1\n", "---\n",
-          "...\n", "~", "\ufeff", "\x85", "\u2028", "9" * 5000, "[" * 300, "{a: " * 100, "1e999", ".nan", "-.inf",
-          "0x7f", "0o17", "2001-12-14t21:59:43.10-05:00", "[/]", "[red]", "%", "@", "`", "|\n  x\n", ">-\n  y\n",
-          "a" * 300, "/" * 3, "\\0", '"\\0"', "\r\n", "#"]
+TOKENS = ["[", "]", "{", "}", ": ", "- ", "&a ", "*a", "*b", "? ", "? [a, b]\n: 1\n", "!!binary ",
+          "!!python/name:os.system ", "!!set ", "<<: *a\n", "\x00", "\x07", "\x1b", "\t", "\n  ", "\n", "'", '"',
+          "\\", "%YAML 1.1\n", "---\n", "...\n", "~", "\ufeff", "\x85", "\u2028", "9" * 5000, "[" * 300,
+          "{a: " * 100, "1e999", ".nan", "-.inf", "0x7f", "0o17", "2001-12-14t21:59:43.10-05:00", "[/]", "[red]",
+          "%", "@", "`", "|\n  x\n", ">-\n  y\n", "a" * 300, "/" * 3, "\\0", '"\\0"', "\r\n", "#"]
+
+
 def cases(n: int) -> settings:
     return settings(max_examples=n, derandomize=True, database=None, deadline=None, print_blob=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
