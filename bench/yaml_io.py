@@ -132,7 +132,8 @@ def load_yaml_strict(text: str) -> Any:
         raise YamlLoadError(line, f"invalid YAML: {exc.problem or exc.context}") from None
     except yaml.reader.ReaderError as exc:  # a control character or an invalid byte
         line = _reader_line(text, exc.position)
-        raise YamlLoadError(line, f"character {exc.character!r} is not allowed in YAML (only printable text)") from None
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise YamlLoadError(line, f"character U+{code:04X} is not allowed in YAML (only printable text)") from None
     except yaml.YAMLError as exc:
         raise YamlLoadError(0, f"invalid YAML: {exc}") from None
 
