@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines clean
+.PHONY: setup browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines bench-bad-inputs clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,9 @@ bench-ci-gate: setup
 
 bench-engines: setup
 	$(PY) benchmarks/engines.py
+
+bench-bad-inputs: setup
+	$(PY) benchmarks/bad_inputs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -223,3 +223,8 @@ def test_dry_run_of_a_bad_file_is_exit_2_too(write: Callable[[str], Path], capsy
 def test_an_error_json_dump_is_one_line_per_problem(write: Callable[[str], Path], capsys: Capsys) -> None:
     lines = check(["validate", str(write(json.dumps({"name": "x", "models": [], "tasks": []})))], capsys)
     assert len(lines) == 2  # models and tasks, each too short
+
+
+def test_a_suite_over_4_mib_is_refused_before_parsing(write: Callable[[str], Path], capsys: Capsys) -> None:
+    check(["validate", str(write("name: x\ndescription: " + "a" * (5 << 20) + "\n"))], capsys,
+          "suite is larger than 4 MiB")
