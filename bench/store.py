@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bench.errors import RunError
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.redact import mask, mask_known, redact_config
+from bench.spec import CostSpec
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -31,6 +32,58 @@ RESERVE = ".reserve"
 RESERVE_BYTES = 256 << 10
 """Space set aside when a run starts and freed when the disk fills, so the manifest and reports still fit."""
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _SuiteRef(_Open):
+    name: str
+    version: str = "1"
+    path: str
+    sha256: str
+
+
+class _Options(_Open):
+    limit: int | None = None
+    models: list[str] = []
+    tasks: list[str] = []
+
+
+class _Cell(_Open):
+    cell_id: str
+    model_id: str
+    task_id: str
+    task_version: str = "1"
+    load: str = "latency"
+    rate_rps: float | None = None
+    key: str | None = None
+    limit: int | None = None
+    n_items: int | None = None
+
+
+class _TaskRef(_Open):
+    version: str
+    datasets: dict[str, str]
+
+
+class ManifestShape(_Open):
+    """What readers of manifest.json rely on (types checked on read; other keys are kept as they are)."""
+
+    schema_version: int
+    run_id: str
+    status: str
+    suite: _SuiteRef
+    options: _Options
+    cost: CostSpec
+    tasks: dict[str, _TaskRef]
+    cells: list[_Cell]
+    models: dict[str, Any] = {}
+    backends: dict[str, dict[str, Any]] = {}
+    machine: dict[str, Any] = {}
+    git: dict[str, Any] = {}
+    calibration: dict[str, Any] | None = None
 
 
 class WriteError(RunError):
@@ -208,11 +261,19 @@ class RunStore:
             raise RunError(f"{self.path} is not a run directory (no {MANIFEST})") from None
         except OSError as exc:
             raise RunError(f"cannot read {file}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise RunError(f"{file}: invalid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise RunError(f"{file}: invalid JSON ({str(exc)[:120]})") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{file}: not a manifest (a JSON object is expected)")
         if data.get("schema_version") != SCHEMA_VERSION:
             raise RunError(f"{file}: schema_version {data.get('schema_version')} is not supported "
                            f"(this bench reads {SCHEMA_VERSION})")
+        try:
+            ManifestShape.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise RunError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']} (the manifest was edited or "
+                           "is damaged)") from None
         return dict(data)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -255,7 +316,13 @@ class RunStore:
         return [ItemRecord.model_validate(row) for row in self._read_lines(RECORDS)]
 
     def segments(self) -> list[CellSegment]:
-        return [CellSegment.model_validate(row) for row in self._read_lines(CELLS)]
+        """Every cells.jsonl line; RunError names the line of one that does not match the schema."""
+        rows = self._read_lines(CELLS)
+        try:
+            return [CellSegment.model_validate(row) for row in rows]
+        except ValidationError as exc:
+            raise RunError(f"{self.path / CELLS}: a segment does not match the schema: {exc.errors()[0]['msg']} "
+                           f"at {'.'.join(map(str, exc.errors()[0]['loc']))}") from None
 
     def _read_lines(self, name: str) -> list[dict[str, Any]]:
         file = self.path / name
@@ -270,12 +337,15 @@ class RunStore:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
-            except ValueError:
+                row = json.loads(line)
+            except (ValueError, RecursionError):
                 if number == len(lines):  # torn final line of a killed run: that item is redone on resume
                     print(f"warning: {file}: ignoring incomplete last line {number}", file=sys.stderr)
                     continue
                 raise RunError(f"{file}: line {number} is not valid JSON; the run is corrupt") from None
+            if not isinstance(row, dict):
+                raise RunError(f"{file}: line {number} is not a JSON object; the run is corrupt")
+            rows.append(row)
         return _validated(rows, file)
 
     def close(self) -> None:

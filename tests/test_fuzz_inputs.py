@@ -9,6 +9,7 @@ spliced in; a valid suite whose JSONL or CSV data file is mutated the same ways.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from bench.cli import main
 Capsys = pytest.CaptureFixture[str]
 CASE_LIMIT_S = 5.0
 """Longer than this for one case is a hang (cases take milliseconds)."""
+REPORT_LIMIT_S = 30.0
+"""A report recomputes bootstrap intervals: about a second, several on a loaded machine; longer is a hang."""
 LABELS = ["billing", "technical", "shipping"]
 ROWS = [{"id": f"i{n}", "text": f"text {n}", "label": LABELS[n % 3]} for n in range(6)]
 TOKENS = ["[", "]", "{", "}", ": ", "- ", "&a ", "*a", "*b", "? ", "? [a, b]\n: 1\n", "!!binary ",
@@ -163,3 +166,63 @@ def test_data_files_with_anything_in_them(kind: str, edits: list[tuple[int, str]
     write_data(folder, **({"jsonl": content} if kind == "jsonl" else {"csv": content}))
     suite = valid_suite(f"items.{kind}", kind)
     validate(folder, yaml.safe_dump(suite, sort_keys=False), capsys)
+
+
+# ------------------------------------------------------------------------------------------ run folders
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small complete run (fake backend) to mutate."""
+    import bench.runs
+    from bench.metrics import stats
+    from bench.plan import PlanOptions
+    from bench.progress import SilentProgress
+    from bench.runs import RunRequest, start_run
+
+    folder = tmp_path_factory.mktemp("run")
+    write_data(folder)
+    (folder / "suite.yaml").write_text(yaml.safe_dump(valid_suite(), sort_keys=False))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    patch.setattr(stats, "BOOTSTRAP_RESAMPLES", 50)
+    store = start_run(RunRequest(folder / "suite.yaml", PlanOptions(), folder / "out"), SilentProgress())
+    yield store.path
+    patch.undo()
+
+
+def mutate_json_text(text: str, data: st.DataObject, document: bool) -> str:
+    """Replace one value of one JSON line (or of the whole document) with any value, or splice text in."""
+    lines = [text] if document else text.splitlines() or [""]
+    index = data.draw(st.integers(0, len(lines) - 1))
+    if data.draw(st.booleans()):
+        lines[index] = splice(lines[index], data.draw(text_edits), data.draw(cuts))
+    else:
+        try:
+            node = json.loads(lines[index])
+        except ValueError:
+            node = {}
+        where = data.draw(st.sampled_from(list(paths(node))[1:] or [()])) if isinstance(node, dict) else ()
+        node = mutate(node, where, data.draw(st.sampled_from(["replace", "delete", "add"])), data.draw(values)) \
+            if where else data.draw(values)
+        lines[index] = json.dumps(node, allow_nan=True)
+    return "\n".join(lines) + "\n"
+
+
+@cases(int(os.environ.get("BENCH_FUZZ_RUN_CASES", "300")))
+@given(data=st.data(), name=st.sampled_from(["records.jsonl", "cells.jsonl", "manifest.json"]))
+def test_run_folders_with_anything_in_them(data: st.DataObject, name: str, finished_run: Path, folder: Path,
+                                           capsys: Capsys) -> None:
+    import shutil
+
+    run = folder / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(finished_run, run)
+    text = mutate_json_text((run / name).read_text(), data, name.endswith(".json"))
+    (run / name).write_text(text, encoding="utf-8", errors="surrogatepass")
+    start = time.perf_counter()
+    code = main(["report", str(run), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code in (0, 2), captured.err
+    assert time.perf_counter() - start < REPORT_LIMIT_S
+    assert "Traceback" not in captured.err
