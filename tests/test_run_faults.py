@@ -389,3 +389,12 @@ def test_sigterm_during_a_run_marks_it_interrupted(tmp_path: Path) -> None:
     assert process.returncode == 130, err
     manifest = json.loads((run_dirs(tmp_path / "out")[0] / MANIFEST).read_text())
     assert manifest["status"] == "interrupted"
+
+
+def test_resume_of_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    run_dir = interrupted(tmp_path, monkeypatch)
+    with read_only(run_dir) as folder:
+        assert main(["run", "--resume", str(folder)]) == 2
+        line = one_error_line(capsys.readouterr().err, f"cannot lock {folder / '.lock'}")
+        assert "Read-only file system" in line or "Permission denied" in line
+        assert RunStore(folder).read_manifest()["status"] == "interrupted"
