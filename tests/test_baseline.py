@@ -139,3 +139,13 @@ def test_missing_paths_and_non_run_directories(tmp_path: Path, run_dir: Path,
     (tmp_path / "file.json").write_text("{}")
     code, _, err = cli(capsys, "baseline", "save", tmp_path / "file.json", tmp_path / "b.json")
     assert code == 2 and "needs a run directory" in err
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe{}", b'{"kind": 1' + b"9" * 5000])
+def test_a_broken_baseline_file_is_one_error_line(content: bytes, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "base.json"
+    path.write_bytes(content)
+    assert main(["compare", str(path), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith(f"error: {path}: not a baseline file")
