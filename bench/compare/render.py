@@ -101,7 +101,7 @@ def result_markdown(result: CompareResult) -> str:
     lines = [f"### bench compare: {summary_line(result)}", "",
              f"Baseline `{result.baseline}` vs candidate `{result.candidate}`; α = {result.alpha}; rules: "
              + (", ".join(f"`{rule.text}`" for rule in result.rules) or "none"), ""]
-    lines += [f"> ⚠️ compared despite a mismatch: {problem}" for problem in result.mismatches]
+    lines += [f"> ⚠️ compared despite a mismatch: {_md(str(problem))}" for problem in result.mismatches]
     if result.failures:
         lines += ["| rule | " + " | ".join(TABLE_HEADER[:-1]) + " |", "|---" * len(TABLE_HEADER) + "|"]
         rows = {id(row): cells for row, cells in zip(result.rows, table_rows(result), strict=True)}
@@ -116,4 +116,5 @@ def result_markdown(result: CompareResult) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    """A table cell or line of text: pipes escaped, and no raw HTML (suite text shows as written)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
