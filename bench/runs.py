@@ -14,7 +14,7 @@ from bench.calibrate import calibrate_machine
 from bench.errors import RunError
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
-from bench.redact import redact_config
+from bench.redact import REDACTED, redact_config
 from bench.runner import Progress, cell_items, execute
 from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, NoChecks, load_suite, parse_suite, sha256_text
 from bench.store import SCHEMA_VERSION, RunStore, create_run_dir, run_lock
@@ -64,7 +64,8 @@ def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> Ru
         plan = build_plan(suite, PlanOptions(limit=saved["limit"], models=tuple(saved["models"]),
                                              tasks=tuple(saved["tasks"])))
         if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
-            raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume")
+            raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume"
+                           + _redacted_copy_note(suite))
         _check_datasets_unchanged(suite, manifest, run_dir)
         store.set_aside_unsegmented()  # a stretch killed before its cells.jsonl line is measured again
         run_plan(store, plan, progress, executor)
@@ -85,6 +86,13 @@ def _resume_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
         return load_run_suite(store, manifest)
     except OSError as exc:
         raise RunError(f"cannot read {store.path / SUITE_COPY}: {exc.strerror or exc}") from None
+
+
+def _redacted_copy_note(suite: LoadedSuite) -> str:
+    if REDACTED not in suite.text:
+        return ""
+    return (f" (the run's suite copy has credentials redacted and the original {suite.path} is changed or gone: "
+            "restore the original suite file to resume)")
 
 
 def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:

@@ -189,3 +189,16 @@ def test_resume_uses_the_unredacted_original_while_it_is_unchanged(hostile: str,
     assert CANARY not in (run_dir / "suite.yaml").read_text()
     assert main(["run", "--resume", str(run_dir)]) == 0
     assert CANARY not in capsys.readouterr().err + everything_written(run_dir)
+
+
+def test_resume_without_the_original_says_to_restore_it(hostile: str, tmp_path: Path, capsys: Capsys,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.backends.fake import FakeBackend
+
+    suite = suite_with(tmp_path, {"base_url": f"http://{hostile}/v1?key={CANARY}"})
+    monkeypatch.setattr(FakeBackend, "_answer", lambda self, request: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["run", str(suite), "--out", str(tmp_path / "out")]) == 130
+    suite.unlink()
+    assert main(["run", "--resume", str(next((tmp_path / "out").iterdir()))]) == 2
+    err = capsys.readouterr().err
+    assert "restore the original suite file to resume" in err and CANARY not in err
