@@ -141,7 +141,7 @@ def _file_sha256(path: Path, task_id: str) -> str:
 
 def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_dir: Path) -> None:
     for task in suite.spec.tasks:
-        if dataset_hashes(suite, task.id) != manifest["tasks"][task.id]["datasets"]:
+        if dataset_hashes(suite, task.id) != manifest["tasks"].get(task.id, {}).get("datasets"):
             raise RunError(f"{run_dir}: a data file of task '{task.id}' changed since the run started; "
                            "resuming would mix two datasets (start a new run)")
 

@@ -46,9 +46,9 @@ class _SuiteRef(_Open):
 
 
 class _Options(_Open):
-    limit: int | None = None
-    models: list[str] = []
-    tasks: list[str] = []
+    limit: int | None
+    models: list[str]
+    tasks: list[str]
 
 
 class _Cell(_Open):
@@ -313,7 +313,12 @@ class RunStore:
                 handle.close()
 
     def records(self) -> list[ItemRecord]:
-        return [ItemRecord.model_validate(row) for row in self._read_lines(RECORDS)]
+        """Every records.jsonl line; RunError names the first that does not match the schema."""
+        rows = self._read_lines(RECORDS)
+        try:
+            return [ItemRecord.model_validate(row) for row in rows]
+        except ValidationError as exc:
+            raise RunError(f"{self.path / RECORDS}: a record does not match the schema: {exc.errors()[0]}") from None
 
     def segments(self) -> list[CellSegment]:
         """Every cells.jsonl line; RunError names the line of one that does not match the schema."""
@@ -362,7 +367,8 @@ class RunStore:
         A kill between a cell's last record and its segment line loses that stretch's wall time, load time and
         memory; resume then measures those items again in a new segment. Only under the run's lock.
         """
-        segments = {row.get("segment") for row in self._read_lines(CELLS)}
+        segments = {segment.segment for segment in self.segments()}
+        self.records()  # RunError for a record that does not match the schema
         rows = self._read_lines(RECORDS)
         orphans = [row for row in rows if row.get("segment") not in segments]
         if not orphans:
@@ -414,7 +420,4 @@ def repair_torn_tail(file: Path) -> None:
 
 def validate_records(store: RunStore) -> list[ItemRecord]:
     """All records; RunError names the line of a record that does not match the schema."""
-    try:
-        return store.records()
-    except ValidationError as exc:
-        raise RunError(f"{store.path / RECORDS}: a record does not match the schema: {exc.errors()[0]}") from None
+    return store.records()

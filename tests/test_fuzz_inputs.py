@@ -209,10 +209,11 @@ def mutate_json_text(text: str, data: st.DataObject, document: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-@cases(int(os.environ.get("BENCH_FUZZ_RUN_CASES", "300")))
-@given(data=st.data(), name=st.sampled_from(["records.jsonl", "cells.jsonl", "manifest.json"]))
-def test_run_folders_with_anything_in_them(data: st.DataObject, name: str, finished_run: Path, folder: Path,
-                                           capsys: Capsys) -> None:
+@cases(int(os.environ.get("BENCH_FUZZ_RUN_CASES", "150")))
+@given(data=st.data(), name=st.sampled_from(["records.jsonl", "cells.jsonl", "manifest.json"]),
+       command=st.sampled_from(["report", "resume"]))
+def test_run_folders_with_anything_in_them(data: st.DataObject, name: str, command: str, finished_run: Path,
+                                           folder: Path, capsys: Capsys) -> None:
     import shutil
 
     run = folder / "run"
@@ -221,7 +222,7 @@ def test_run_folders_with_anything_in_them(data: st.DataObject, name: str, finis
     text = mutate_json_text((run / name).read_text(), data, name.endswith(".json"))
     (run / name).write_text(text, encoding="utf-8", errors="surrogatepass")
     start = time.perf_counter()
-    code = main(["report", str(run), "--format", "json"])
+    code = main(["report", str(run), "--format", "json"] if command == "report" else ["run", "--resume", str(run)])
     captured = capsys.readouterr()
     assert code in (0, 2), captured.err
     assert time.perf_counter() - start < REPORT_LIMIT_S

@@ -54,7 +54,8 @@ def store(tmp_path: Path) -> RunStore:
 
 def minimal_manifest() -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "run_id": "run", "status": "running",
-            "suite": {"name": "s", "path": "/s.yaml", "sha256": "0" * 64}, "options": {}, "cost": {},
+            "suite": {"name": "s", "path": "/s.yaml", "sha256": "0" * 64},
+            "options": {"limit": None, "models": [], "tasks": []}, "cost": {},
             "tasks": {}, "cells": []}
 
 
