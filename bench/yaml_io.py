@@ -107,7 +107,8 @@ class _Open:
 def _leaf(event: Any, anchors: dict[str, tuple[int, int]]) -> tuple[int, int]:
     if isinstance(event, yaml.AliasEvent):
         if event.anchor not in anchors:
-            raise YamlLoadError(_line(event), f"unknown alias *{event.anchor}")
+            raise YamlLoadError(_line(event), f"alias *{event.anchor} is not defined before it, or refers to "
+                                "the list or mapping that contains it")
         return anchors[event.anchor]
     if event.anchor:
         anchors[event.anchor] = (1, 0)

@@ -228,3 +228,8 @@ def test_an_error_json_dump_is_one_line_per_problem(write: Callable[[str], Path]
 def test_a_suite_over_4_mib_is_refused_before_parsing(write: Callable[[str], Path], capsys: Capsys) -> None:
     check(["validate", str(write("name: x\ndescription: " + "a" * (5 << 20) + "\n"))], capsys,
           "suite is larger than 4 MiB")
+
+
+def test_a_recursive_alias_is_refused(write: Callable[[str], Path], capsys: Capsys) -> None:
+    check(["validate", str(write("name: x\ndescription: &a [1, *a]\n"))], capsys,
+          "line 2: alias *a is not defined before it, or refers to the list or mapping that contains it")

@@ -222,7 +222,7 @@ def test_a_second_resume_exits_2_naming_the_holder(tmp_path: Path, monkeypatch: 
 
 
 def test_two_resumes_at_once_measure_every_item_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run_dir = interrupted(tmp_path, monkeypatch, items=40)
+    run_dir = interrupted(tmp_path, monkeypatch, items=40, delay_s=0.2)  # the first still runs when the second starts
     first = bench_process("run", "--resume", str(run_dir))
     deadline = time.monotonic() + 60
     while not (run_dir / ".lock-owner").exists() and time.monotonic() < deadline:
