@@ -310,8 +310,10 @@ def load_suite(path: str | Path) -> LoadedSuite:
 def read_text_file(file: Path, what: str, max_bytes: int = MAX_SUITE_BYTES) -> str:
     """A small UTF-8 text file; SpecError names the file and the cause (missing, a folder, too large, not UTF-8)."""
     try:
-        with file.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = _read_bounded(file, max_bytes + 1)
+    except TimeoutError:
+        raise SpecError([Problem(str(file), "", f"cannot read {what}: nothing arrived in {PIPE_WAIT_S:g} s "
+                                 "(a pipe with no writer?)")]) from None
     except OSError as exc:
         raise SpecError([Problem(str(file), "", f"cannot read {what}: {exc.strerror or exc}")]) from None
     if len(data) > max_bytes:
@@ -322,6 +324,36 @@ def read_text_file(file: Path, what: str, max_bytes: int = MAX_SUITE_BYTES) -> s
         line = data.count(b"\n", 0, exc.start) + 1
         raise SpecError([Problem(str(file), f"line {line}", f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
                                  "save the file as UTF-8")]) from None
+
+
+PIPE_WAIT_S = 3.0
+"""How long a pipe (`bench validate <(generate-suite)`, a FIFO) may stay silent before reading gives up."""
+
+
+def _read_bounded(file: Path, limit: int) -> bytes:
+    """Up to `limit` bytes; a pipe or device is opened without blocking and read with a timeout (TimeoutError),
+    so a FIFO with no writer cannot hang bench."""
+    import os
+    import select
+    import stat
+
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.set_blocking(fd, True)
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                return handle.read(limit)
+        chunks: list[bytes] = []
+        while sum(map(len, chunks)) < limit:
+            if not select.select([fd], [], [], PIPE_WAIT_S)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)[:limit]
+    finally:
+        os.close(fd)
 
 
 def parse_suite(text: str, file: Path, checks: SuiteChecks) -> LoadedSuite:

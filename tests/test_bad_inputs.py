@@ -5,6 +5,7 @@ in process through the CLI's main function."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -233,3 +234,12 @@ def test_a_suite_over_4_mib_is_refused_before_parsing(write: Callable[[str], Pat
 def test_a_recursive_alias_is_refused(write: Callable[[str], Path], capsys: Capsys) -> None:
     check(["validate", str(write("name: x\ndescription: &a [1, *a]\n"))], capsys,
           "line 2: alias *a is not defined before it, or refers to the list or mapping that contains it")
+
+
+def test_a_fifo_with_no_writer_does_not_hang(tmp_path: Path, capsys: Capsys) -> None:
+    os.mkfifo(tmp_path / "suite.yaml")
+    check(["validate", str(tmp_path / "suite.yaml")], capsys, "cannot read suite: nothing arrived in 3 s")
+
+
+def test_a_device_as_suite_is_read_no_further_than_the_limit(capsys: Capsys) -> None:
+    check(["validate", "/dev/zero"], capsys, "/dev/zero: suite is larger than 4 MiB")
