@@ -11,6 +11,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from bench.atomic import WriteError, write_text_atomic
 from bench.cli import EXIT_BAD_INPUT, EXIT_OK, err, out, print_json
 from bench.cost_report import CostOptions
 from bench.errors import BenchError
@@ -21,7 +22,7 @@ from bench.report.cost_tables import print_costs
 from bench.report.tables import comparison_markdown, print_comparison
 from bench.runs import RunRequest, resume_run, start_run
 from bench.spec import load_suite
-from bench.store import RunStore, WriteError, write_text_atomic
+from bench.store import RunStore
 from bench.summary import write_report
 
 

@@ -15,9 +15,10 @@ from bench.errors import RunError
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
 from bench.redact import REDACTED, redact_config
+from bench.run_folder import create_run_dir, run_lock
 from bench.runner import Progress, cell_items, execute
 from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, NoChecks, load_suite, parse_suite, sha256_text
-from bench.store import SCHEMA_VERSION, RunStore, create_run_dir, run_lock
+from bench.store import SCHEMA_VERSION, RunStore
 from bench.summary import SUITE_COPY, load_run_suite, write_report
 from bench.tasks.datasets import resolve_path
 from bench.tasks.lm_eval_source import lm_eval_fingerprint

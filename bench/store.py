@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bench.atomic import NO_SPACE, WriteError, free_reserve, replace_with, write_json_atomic, write_text_atomic
 from bench.errors import RunError
 from bench.metrics.records import CellSegment, ItemRecord
-from bench.redact import mask, mask_known, redact_config
+from bench.redact import mask_known, redact_config
+from bench.run_folder import LOCK, LOCK_OWNER, MANIFEST, create_run_dir, new_run_dir, run_lock
 from bench.spec import CostSpec
 
+__all__ = ["CELLS", "LOCK", "LOCK_OWNER", "MANIFEST", "RECORDS", "SCHEMA_VERSION", "SET_ASIDE", "RunStore",
+           "WriteError", "create_run_dir", "new_run_dir", "repair_torn_tail", "run_lock", "validate_records",
+           "write_json_atomic", "write_text_atomic"]
+
 SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 CELLS = "cells.jsonl"
 SET_ASIDE = "unsegmented-records.jsonl"
 """Records of a segment whose cells.jsonl line was never written (SIGKILL): kept here, re-measured on resume."""
-LOCK = ".lock"
-LOCK_OWNER = ".lock-owner"
-RESERVE = ".reserve"
-RESERVE_BYTES = 256 << 10
-"""Space set aside when a run starts and freed when the disk fills, so the manifest and reports still fit."""
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class _Open(BaseModel):
@@ -84,166 +79,6 @@ class ManifestShape(_Open):
     machine: dict[str, Any] = {}
     git: dict[str, Any] = {}
     calibration: dict[str, Any] | None = None
-
-
-class WriteError(RunError):
-    """A file could not be written (read-only folder, full disk, file-size limit); names the path and cause."""
-
-    def __init__(self, path: Path, exc: OSError, advice: str = "") -> None:
-        self.path = path
-        self.errno = exc.errno
-        super().__init__(f"cannot write {path}: {exc.strerror or exc}" + (f"; {advice}" if advice else ""))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text (secrets masked) through a temporary file and rename, so a reader never sees half a file.
-
-    On a full disk the run folder's reserve (RESERVE) is freed and the write tried once more. WriteError
-    otherwise; the previous file, if any, is left as it was.
-    """
-    data = mask(text).encode("utf-8")
-    try:
-        _replace_with(path, data)
-    except OSError as exc:
-        if exc.errno not in _NO_SPACE or not _free_reserve(path.parent):
-            raise WriteError(path, exc) from None
-        try:
-            _replace_with(path, data)
-        except OSError as again:
-            raise WriteError(path, again) from None
-
-
-def _replace_with(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON atomically (see write_text_atomic)."""
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _make_reserve(folder: Path) -> None:
-    """RESERVE_BYTES of zeros (really allocated, not sparse); best effort: without room for it, no reserve."""
-    try:
-        (folder / RESERVE).write_bytes(bytes(RESERVE_BYTES))
-    except OSError:
-        _free_reserve(folder)
-
-
-def _free_reserve(folder: Path) -> bool:
-    try:
-        (folder / RESERVE).unlink()
-        return True
-    except OSError:
-        return False
-
-
-def new_run_dir(out_root: Path, suite_name: str) -> Path:
-    """results/<suite>-<UTC timestamp>, with a numeric suffix if that name is taken."""
-    return create_run_dir(out_root, suite_name, {})
-
-
-def create_run_dir(out_root: Path, suite_name: str, files: dict[str, str], manifest: dict[str, Any] | None = None
-                   ) -> Path:
-    """results/<suite>-<UTC timestamp>[-n], appearing at once with its first files and manifest.
-
-    Everything is written in a hidden staging folder that is then renamed, so a run folder without its
-    manifest never exists (a kill before the rename leaves only the hidden folder). `manifest["run_id"]`
-    is set to the folder's name. RunError names --out and the cause when it cannot be created.
-    """
-    staging = _staging_dir(out_root, suite_name)
-    try:
-        for name, text in files.items():
-            write_text_atomic(staging / name, text)
-        _make_reserve(staging)
-        return _publish(staging, out_root, suite_name, manifest)
-    except BaseException:
-        _remove_tree(staging)
-        raise
-
-
-def _staging_dir(out_root: Path, suite_name: str) -> Path:
-    if out_root.exists() and not out_root.is_dir():
-        raise RunError(f"--out {out_root}: is not a folder")
-    staging = out_root / f".{suite_name}.{os.getpid()}.partial"
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        _remove_tree(staging)
-        staging.mkdir()
-    except OSError as exc:
-        raise RunError(f"--out {out_root}: cannot create a run folder there ({exc.strerror or exc})") from None
-    return staging
-
-
-def _publish(staging: Path, out_root: Path, suite_name: str, manifest: dict[str, Any] | None) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    for n in range(1000):
-        path = out_root / (f"{suite_name}-{stamp}" + (f"-{n}" if n else ""))
-        if path.exists():
-            continue
-        if manifest is not None:
-            write_json_atomic(staging / MANIFEST, {**manifest, "run_id": path.name})
-        try:
-            os.rename(staging, path)
-            return path
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise RunError(f"cannot create {path}: {exc.strerror or exc}") from None
-    raise RunError(f"cannot create a run directory under {out_root}")
-
-
-def _remove_tree(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def run_lock(path: Path) -> Iterator[None]:
-    """Hold the run folder's exclusive lock (filelock, an OS lock released even on SIGKILL) for one writer.
-
-    RunError when another process holds it, naming that process (pid, since when).
-    """
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(path / LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RunError(f"{path} is in use by another bench process ({_holder(path)}); "
-                       "wait for it to finish or stop it, then resume") from None
-    except OSError as exc:
-        raise RunError(f"cannot lock {path / LOCK}: {exc.strerror or exc}") from None
-    try:
-        _write_owner(path)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            (path / LOCK_OWNER).unlink()
-        lock.release()
-
-
-def _write_owner(path: Path) -> None:
-    owner = {"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
-    with contextlib.suppress(OSError):  # the lock itself protects the run; the owner note only helps the message
-        (path / LOCK_OWNER).write_text(json.dumps(owner) + "\n", encoding="utf-8")
-
-
-def _holder(path: Path) -> str:
-    try:
-        owner = json.loads((path / LOCK_OWNER).read_text(encoding="utf-8"))
-        return f"pid {owner['pid']}, since {owner['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "pid unknown"
 
 
 class RunStore:
@@ -301,8 +136,8 @@ class RunStore:
             os.fsync(handle.fileno())
         except OSError as exc:
             self._drop_handle(name)
-            if exc.errno in _NO_SPACE:
-                _free_reserve(self.path)  # room for the segment line, the manifest and the reports
+            if exc.errno in NO_SPACE:
+                free_reserve(self.path)  # room for the segment line, the manifest and the reports
             raise WriteError(file, exc, f"the items before it are saved; fix that, then: bench run --resume "
                              f"{self.path}") from None
 
@@ -359,7 +194,7 @@ class RunStore:
 
     def release_reserve(self) -> None:
         """Free the space set aside for a full disk (RESERVE) once the run has ended."""
-        _free_reserve(self.path)
+        free_reserve(self.path)
 
     def set_aside_unsegmented(self) -> int:
         """Move records whose segment has no cells.jsonl line to SET_ASIDE; return how many moved.
@@ -379,7 +214,7 @@ class RunStore:
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            _replace_with(self.path / RECORDS, "".join(_line(row) for row in kept).encode("utf-8"))
+            replace_with(self.path / RECORDS, "".join(_line(row) for row in kept).encode("utf-8"))
         except OSError as exc:
             raise WriteError(self.path / RECORDS, exc) from None
         return len(orphans)

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import write_json_atomic, write_text_atomic
 from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
-from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic, write_text_atomic
+from bench.store import SCHEMA_VERSION, RunStore, validate_records
 from bench.sweep import sweep_curves
 
 SUITE_COPY = "suite.yaml"
