@@ -120,20 +120,27 @@ class MaskingStream:
     def __init__(self, target: Any) -> None:
         self._target = target
 
+    def _stream(self) -> TextIO:
+        """The target, or the stream behind rich's FileProxy (a live progress display redirects sys.stdout and
+        sys.stderr to the console itself; writing there again would loop)."""
+        stream = self._target()
+        while hasattr(stream, "rich_proxied_file"):
+            stream = stream.rich_proxied_file
+        return stream  # type: ignore[no-any-return]
+
     def write(self, text: str) -> int:
-        stream: TextIO = self._target()
-        stream.write(mask(text))
+        self._stream().write(mask(text))
         return len(text)
 
     def flush(self) -> None:
-        self._target().flush()
+        self._stream().flush()
 
     def isatty(self) -> bool:
-        return bool(self._target().isatty())
+        return bool(self._stream().isatty())
 
     def fileno(self) -> int:
-        return int(self._target().fileno())
+        return int(self._stream().fileno())
 
     @property
     def encoding(self) -> str:
-        return str(getattr(self._target(), "encoding", "utf-8") or "utf-8")
+        return str(getattr(self._stream(), "encoding", "utf-8") or "utf-8")

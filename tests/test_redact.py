@@ -202,3 +202,57 @@ def test_resume_without_the_original_says_to_restore_it(hostile: str, tmp_path: 
     assert main(["run", "--resume", str(next((tmp_path / "out").iterdir()))]) == 2
     err = capsys.readouterr().err
     assert "restore the original suite file to resume" in err and CANARY not in err
+
+
+def test_the_masking_console_writes_past_richs_live_redirect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live progress display on a terminal redirects sys.stderr to the console itself; the console's masking
+    stream must write to the stream behind that proxy, not back into it (an endless loop)."""
+    import io
+    import sys
+
+    from rich.console import Console
+    from rich.file_proxy import FileProxy
+
+    from bench.redact import MaskingStream
+
+    sink = io.StringIO()
+    console = Console(file=MaskingStream(lambda: sys.stderr))  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "stderr", FileProxy(console, sink))
+    register("terminal-secret-99")
+    console.print("hello terminal-secret-99")
+    assert sink.getvalue().strip() == f"hello {REDACTED}"
+
+
+def test_a_run_on_a_terminal_ends(tmp_path: Path) -> None:
+    """bench run with its progress bars on a pseudo-terminal finishes (it looped when the live display
+    redirected the masked stream into itself)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    suite = suite_with(tmp_path, {"base_url": "http://127.0.0.1:9/v1"})
+    suite.write_text(yaml.safe_dump({**yaml.safe_load(suite.read_text()), "models": [
+        {"id": "local", "backend": {"kind": "fake", "text": "x", "delay_s": 0.05}}]}))
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    process = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(suite), "--out", str(tmp_path / "out")],
+                               stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    output, deadline = b"", time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.5)[0]:
+                try:
+                    output += os.read(leader, 1 << 16)
+                except OSError:  # the terminal closed: the process ended
+                    break
+            elif process.poll() is not None:
+                break
+    finally:
+        process.kill()
+        os.close(leader)
+    assert process.wait(timeout=10) == 0, output[-2000:]
+    assert b"results:" in output
