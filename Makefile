@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines clean
+.PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines bench-bad-inputs clean
 
 # llama-cpp-python compiles llama.cpp from source; bench never uses its multimodal (mtmd/llava) library, so it is
 # not built (about a third of the compile). Override with `make CMAKE_ARGS=... setup`.
@@ -52,6 +52,9 @@ bench-ci-gate: setup
 
 bench-engines: setup
 	$(PY) benchmarks/engines.py
+
+bench-bad-inputs: setup
+	$(PY) benchmarks/bad_inputs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -198,8 +198,8 @@ def _from_run_dir(path: Path) -> Comparable:
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CompareError(f"{path}: not a baseline file (invalid JSON: {exc})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CompareError(f"{path}: not a baseline file (invalid JSON: {str(exc)[:120]})") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise CompareError(f'{path}: not a baseline file (expected "kind": "{KIND}"; '
                            "write one with `bench baseline save RUN_DIR PATH`)")

@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from bench.errors import BenchError, SpecError
+from bench.redact import MaskingStream, mask
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _WIDTH = None if sys.stdout.isatty() else 160  # rich assumes 80 columns when piped, which wraps tables
-out = Console(width=_WIDTH)
-err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped
+# Both consoles mask secrets (bench.redact) on their way out; the streams are looked up at each write.
+out = Console(width=_WIDTH, file=MaskingStream(lambda: sys.stdout))  # type: ignore[arg-type]
+err = Console(soft_wrap=True, file=MaskingStream(lambda: sys.stderr))  # type: ignore[arg-type]  # one problem a line
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -148,22 +151,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": commands.report, "models": commands.models_list, "hardware": commands.hardware,
         "compare": commands.compare, "baseline": commands.baseline, "export": commands.export,
     }
+    _ignore_file_size_signal()
     try:
         return handlers[args.command](args)
     except SpecError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
+            print_error(str(problem))
         return EXIT_BAD_INPUT
     except BenchError as exc:
-        err.print(f"[red]error[/red]: {exc}", markup=True, highlight=False)
+        print_error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # a disk or permission fault outside the places that name their own file
+        print_error(describe_os_error(exc))
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.print("interrupted: the run is saved; finish it with bench run --resume RUN_DIR")
         return EXIT_INTERRUPTED
 
 
+def print_error(message: str) -> None:
+    """One error line on stderr: the text as it is (never read as rich markup), secrets masked."""
+    err.print(f"[red]error[/red]: {escape(message)}", markup=True, highlight=False)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'PATH: cause' for an OSError (its file name, then the system's words for the errno)."""
+    where = exc.filename if exc.filename is not None else "file"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _ignore_file_size_signal() -> None:
+    """A file-size limit (ulimit -f) then fails the write with EFBIG, which ends the run cleanly, instead of
+    killing the process with SIGXFSZ before it can mark the run interrupted."""
+    import contextlib
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        with contextlib.suppress(ValueError):  # not the main thread (main() called from a library)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
 def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(mask(json.dumps(data, indent=2, default=str)) + "\n")
 
 
 if __name__ == "__main__":

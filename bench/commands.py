@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
+from bench.atomic import WriteError, write_text_atomic
 from bench.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, err, out, print_json
 from bench.cost_report import CostOptions
 from bench.errors import BenchError
 from bench.metrics.flags import NO_SUCCESS
 from bench.plan import Plan, PlanOptions, build_plan
 from bench.progress import RichProgress
+from bench.redact import mask
 from bench.report.cost_tables import print_costs
 from bench.report.tables import comparison_markdown, print_comparison
 from bench.runs import RunRequest, resume_run, start_run
@@ -65,7 +68,7 @@ def validate(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     for level, note in suite_notes(suite):
         err.print(f"{level}: {note}", markup=False, highlight=False)
-    err.print(f"{args.suite}: ok ({len(suite.spec.models)} models, {len(suite.spec.tasks)} tasks)")
+    err.print(f"{args.suite}: ok ({len(suite.spec.models)} models, {len(suite.spec.tasks)} tasks)", markup=False)
     return EXIT_OK
 
 
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_comparison(summary, out)
         print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=False)
-    err.print(f"results: {store.path}")
+    err.print(f"results: {store.path}", markup=False)
     return _run_status(store, summary)
 
 
@@ -134,9 +137,13 @@ def _run_status(store: RunStore, summary: dict[str, Any]) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """One run: recompute and write summary.json + report.md. Several: one combined report."""
+    """One run: recompute and write summary.json + report.md. Several: one combined report.
+
+    A run folder that cannot be written (read-only) still gets its report where --out or stdout says, with a
+    warning; the run folder's own summary.json and report.md are then left as they were.
+    """
     stores = [RunStore(Path(p)) for p in args.run_dir]
-    summaries = [write_report(store, _cost_options(args)) for store in stores]
+    summaries = [_summary(store, _cost_options(args)) for store in stores]
     if args.format == "html":
         return _write_html(stores, summaries, args)
     if args.format == "table":
@@ -146,11 +153,24 @@ def report(args: argparse.Namespace) -> int:
         return EXIT_OK
     text = _render(args.format, summaries, [store.read_manifest() for store in stores])
     if args.out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(mask(text))
     else:
-        args.out.write_text(text, encoding="utf-8")
-        err.print(f"report: {args.out}")
+        write_text_atomic(args.out, text)
+        err.print(f"report: {args.out}", markup=False)
     return EXIT_OK
+
+
+def _summary(store: RunStore, options: CostOptions) -> dict[str, Any]:
+    """write_report, or (the run folder not writable) the same summary computed without writing it."""
+    from bench.summary import summarize_run
+
+    try:
+        return write_report(store, options)
+    except WriteError as exc:
+        if exc.path.parent != store.path:
+            raise
+        err.print(f"warning: {exc}; the report goes to its destination only", markup=False)
+        return summarize_run(store, options)
 
 
 def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str, Any]]) -> str:
@@ -173,9 +193,13 @@ def _write_html(stores: list[RunStore], summaries: list[dict[str, Any]], args: a
     runs = [RunData(store.path, store.read_manifest(), summary, validate_records(store))
             for store, summary in zip(stores, summaries, strict=True)]
     target: Path = args.out or stores[0].path / "report.html"
-    target.write_text(render_html(runs), encoding="utf-8")
-    written = write_all(runs, target.parent / "plots")
-    err.print(f"report: {target}; plots: {sum(len(v) for v in written.values())} files in {target.parent / 'plots'}")
+    write_text_atomic(target, render_html(runs))
+    try:
+        written = write_all(runs, target.parent / "plots")
+    except OSError as exc:
+        raise WriteError(Path(exc.filename or target.parent / "plots"), exc) from None
+    err.print(f"report: {target}; plots: {sum(len(v) for v in written.values())} files in {target.parent / 'plots'}",
+              markup=False)
     return EXIT_OK
 
 
@@ -193,7 +217,7 @@ def models_list(args: argparse.Namespace) -> int:
     else:
         _print_models(infos)
     for line in missing:
-        err.print(f"[yellow]unavailable[/yellow]: {line}")
+        err.print(f"[yellow]unavailable[/yellow]: {escape(line)}")
     return EXIT_OK if infos or not missing else EXIT_BAD_INPUT
 
 

@@ -32,12 +32,14 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def print_result(result: CompareResult, fmt: str) -> None:
+    from rich.markup import escape
+
     from bench.cli import err, out, print_json
 
     for problem in result.mismatches:
-        err.print(f"[yellow]warning[/yellow]: compared despite a mismatch: {problem}", highlight=False)
+        err.print(f"[yellow]warning[/yellow]: compared despite a mismatch: {escape(str(problem))}", highlight=False)
     for note in result.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", markup=False, highlight=False)
     if fmt == "json":
         print_json(result_json(result))
     elif fmt == "md":
@@ -59,7 +61,7 @@ def run_baseline_save(args: argparse.Namespace) -> int:
     comparable = save_baseline(args.run_dir, args.path)
     size = args.path.stat().st_size
     err.print(f"wrote {args.path} ({len(comparable.cells)} cells, {size / 1024:.1f} KiB) from run "
-              f"{comparable.run_id}", highlight=False)
+              f"{comparable.run_id}", highlight=False, markup=False)
     return 0
 
 
@@ -70,5 +72,5 @@ def run_export(args: argparse.Namespace) -> int:
 
     document = export_pytest_benchmark(load_run(args.run_dir), args.path)
     err.print(f"wrote {args.path} ({len(document['benchmarks'])} benchmarks); view it with "
-              f"`pytest-benchmark compare {args.path}`", highlight=False)
+              f"`pytest-benchmark compare {args.path}`", highlight=False, markup=False)
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class BenchError(Exception):
@@ -47,3 +49,17 @@ class BackendUnavailable(BenchError):
     and can be resumed); the other models still run."""
 
     exit_code = 1
+
+
+def file_problem(path: Path, what: str) -> str | None:
+    """None when `path` is a regular file; else why not, in words: "{what} not found: PATH", "... is a directory",
+    or the system's cause (a name too long, a NUL byte, no permission)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"{what} not found: {path}"
+    except (OSError, ValueError) as exc:
+        return f"{what} {path} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+    if stat.S_ISDIR(mode):
+        return f"{what} {path} is a directory; give the file inside it"
+    return None if stat.S_ISREG(mode) else f"{what} {path} is not a regular file"

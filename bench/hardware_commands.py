@@ -42,7 +42,7 @@ def hardware_list(args: argparse.Namespace) -> int:
 def hardware_show(args: argparse.Namespace) -> int:
     profiles = load_profiles()
     if args.id not in profiles:
-        err.print(f"error: unknown hardware profile '{args.id}' ({suggest(args.id, list(profiles))})")
+        err.print(f"error: unknown hardware profile '{args.id}' ({suggest(args.id, list(profiles))})", markup=False)
         return EXIT_BAD_INPUT
     profile = profiles[args.id]
     usd, basis = profile_usd_per_hour(profile)

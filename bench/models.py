@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BackendError
+from bench.errors import BackendError, file_problem
 from bench.registry import suggest
 
 BUNDLED_PREFIX = "bundled:"
@@ -75,8 +75,9 @@ def resolve_model(ref: str, base_dir: Path | None = None) -> Path:
         path = Path(ref).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-    if not path.is_file():
-        raise BackendError(f"model file not found: {path}")
+    problem = file_problem(path, "model file")
+    if problem:
+        raise BackendError(problem)
     return path
 
 

@@ -112,6 +112,8 @@ def _read(path: Path) -> object:
         raise SpecError([Problem(str(path), f"line {exc.line}", exc.message)]) from None
     except OSError as exc:
         raise SpecError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(str(path), "", "not UTF-8 text", "save the file as UTF-8")]) from None
 
 
 def load_profile(path: Path) -> HardwareProfile:

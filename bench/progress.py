@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bench.metrics.records import ItemRecord
@@ -36,7 +37,7 @@ class RichProgress:
 
     def skip_cell(self, cell: Cell, reason: str) -> None:
         self.end_cell()
-        self.console.print(f"[yellow]skipped[/yellow] {cell.label}: {reason}", highlight=False)
+        self.console.print(f"[yellow]skipped[/yellow] {escape(cell.label)}: {escape(reason)}", highlight=False)
 
 
 class SilentProgress:

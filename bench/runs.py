@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import signal
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -16,16 +15,15 @@ from bench.errors import RunError
 from bench.executors import EXECUTORS
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
+from bench.redact import REDACTED, redact_config
+from bench.run_folder import create_run_dir, run_lock
 from bench.runner import Progress, cell_items, done_keys, prepare
-from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, load_suite
-from bench.store import SCHEMA_VERSION, RunStore, new_run_dir
+from bench.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite, NoChecks, load_suite, parse_suite, sha256_text
+from bench.store import SCHEMA_VERSION, RunStore
 from bench.summary import SUITE_COPY, load_run_suite, write_report
 from bench.tasks.datasets import resolve_path
 from bench.tasks.lm_eval_source import lm_eval_fingerprint
 from bench.tasks.sampling import sample_description
-
-SECRET_KEY = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|auth|authorization|credentials?)$",
-                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,42 +38,67 @@ class RunRequest:
 
 
 def redact(value: Any) -> Any:
-    """Drop values of keys that look like secrets (names of environment variables are kept)."""
-    if isinstance(value, dict):
-        return {k: ("<redacted>" if SECRET_KEY.search(k) and not k.endswith("_env") else redact(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+    """Configuration with credentials redacted (bench.redact.redact_config; env variable names are kept)."""
+    return redact_config(value)
 
 
 def start_run(request: RunRequest, progress: Progress) -> RunStore:
+    """Plan, calibrate and write the manifest, then create the run folder with it at once, lock it and run."""
     check_executor(request.executor)
     suite = load_suite(request.suite_path)
     plan = build_plan(suite, request.options)
     cost = suite.spec.cost
     if request.usd_per_hour is not None:
         cost = CostSpec(usd_per_hour=request.usd_per_hour, basis="--usd-per-hour")
-    store = RunStore(new_run_dir(request.out_root, suite.spec.name))
-    (store.path / SUITE_COPY).write_text(suite.text, encoding="utf-8")
-    store.write_manifest(new_manifest(store.path.name, plan, cost))
-    run_plan(store, plan, progress, request.executor)
+    manifest = new_manifest("", plan, cost)  # the machine calibration runs here, before any run folder exists
+    store = RunStore(create_run_dir(request.out_root, suite.spec.name, {SUITE_COPY: suite.text}, manifest))
+    with run_lock(store.path):
+        run_plan(store, plan, progress, request.executor)
+        store.release_reserve()
     return store
 
 
 def resume_run(run_dir: Path, progress: Progress, executor: str = "process") -> RunStore:
-    """Finish an interrupted run: same suite copy, same options, only the missing items."""
+    """Finish an interrupted or incomplete run: same suite, same options, only the missing items; one process at a
+    time."""
     store = RunStore(run_dir)
-    manifest = store.read_manifest()
-    suite = load_run_suite(store, manifest)
-    saved = manifest["options"]
-    plan = build_plan(suite, PlanOptions(limit=saved["limit"], models=tuple(saved["models"]),
-                                         tasks=tuple(saved["tasks"])))
-    if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
-        raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume")
-    _check_datasets_unchanged(suite, manifest, run_dir)
-    run_plan(store, plan, progress, executor)
+    store.read_manifest()  # "not a run directory" before trying to lock it
+    with run_lock(run_dir):
+        manifest = store.read_manifest()
+        suite = _resume_suite(store, manifest)
+        saved = manifest["options"]
+        plan = build_plan(suite, PlanOptions(limit=saved["limit"], models=tuple(saved["models"]),
+                                             tasks=tuple(saved["tasks"])))
+        if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
+            raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume"
+                           + _redacted_copy_note(suite))
+        _check_datasets_unchanged(suite, manifest, run_dir)
+        store.set_aside_unsegmented()  # a stretch killed before its cells.jsonl line is measured again
+        run_plan(store, plan, progress, executor)
+        store.release_reserve()
     return store
+
+
+def _resume_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
+    """The original suite file while it is unchanged (the copy has its credentials redacted), else the copy."""
+    original = Path(manifest["suite"]["path"])
+    try:
+        text = original.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text is not None and sha256_text(text) == manifest["suite"]["sha256"]:
+        return parse_suite(text, original, NoChecks())
+    try:
+        return load_run_suite(store, manifest)
+    except OSError as exc:
+        raise RunError(f"cannot read {store.path / SUITE_COPY}: {exc.strerror or exc}") from None
+
+
+def _redacted_copy_note(suite: LoadedSuite) -> str:
+    if REDACTED not in suite.text:
+        return ""
+    return (f" (the run's suite copy has credentials redacted and the original {suite.path} is changed or gone: "
+            "restore the original suite file to resume)")
 
 
 def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
@@ -87,7 +110,7 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "options": asdict(plan.options), "cost": cost.model_dump(),
         "repetitions": suite.spec.repetitions, "warmup": suite.spec.warmup,
         "tasks": {t.id: {"version": t.version, "datasets": dataset_hashes(suite, t.id)} for t in suite.spec.tasks},
-        "models": {m.id: redact(m.model_dump(mode="json")) for m in suite.spec.models},
+        "models": {m.id: redact_config(m.model_dump(mode="json")) for m in suite.spec.models},
         "cells": [manifest_cell(c, suite) for c in plan.cells],
         **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
         "backends": {},
@@ -109,16 +132,23 @@ def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
     hashes = {}
     for spec in specs:
         if isinstance(spec, FileDataset):
-            path = resolve_path(spec.path, suite.base_dir)
-            hashes[spec.path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            hashes[spec.path] = _file_sha256(resolve_path(spec.path, suite.base_dir), task_id)
         elif isinstance(spec, LmEvalDataset):  # what the model is asked: documents, templates, few-shot, targets
             hashes[f"lm_eval:{spec.task}"] = lm_eval_fingerprint(spec, suite.base_dir)
     return hashes
 
 
+def _file_sha256(path: Path, task_id: str) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise RunError(f"cannot read {path} (a data file of task '{task_id}'): {exc.strerror or exc}; "
+                       "restore it to resume") from None
+
+
 def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_dir: Path) -> None:
     for task in suite.spec.tasks:
-        if dataset_hashes(suite, task.id) != manifest["tasks"][task.id]["datasets"]:
+        if dataset_hashes(suite, task.id) != manifest["tasks"].get(task.id, {}).get("datasets"):
             raise RunError(f"{run_dir}: a data file of task '{task.id}' changed since the run started; "
                            "resuming would mix two datasets (start a new run)")
 

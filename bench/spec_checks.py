@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from bench.backends.base import BACKENDS
-from bench.errors import BackendError, Problem, SpecError
+from bench.errors import BackendError, Problem, SpecError, file_problem
 from bench.models import BUNDLED, BUNDLED_PREFIX
 from bench.registry import PluginError, Registry, suggest
 from bench.spec import (
@@ -53,7 +55,8 @@ def check_raw(raw: dict[str, Any], file: str, base_dir: Path) -> list[Problem]:
         if not isinstance(task, dict):
             continue
         where = f"tasks[{index}]"
-        for s_index, ref in enumerate(task.get("scorers") or []):
+        scorers = task.get("scorers")
+        for s_index, ref in enumerate(scorers if isinstance(scorers, list) else []):
             name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
             if isinstance(name, str) and name not in SCORERS:
                 problems.append(Problem(file, f"{where}.scorers[{s_index}].name", f"unknown scorer '{name}'",
@@ -71,9 +74,8 @@ def _raw_dataset_file(dataset: Any, where: str, file: str, base_dir: Path) -> li
         return []
     if dataset.get("kind", "jsonl") not in {"jsonl", "csv"}:
         return []
-    path = resolve_path(dataset["path"], base_dir)
-    return [] if path.is_file() else [Problem(file, f"{where}.path", f"dataset file not found: {path}",
-                                              "paths are relative to the suite file")]
+    problem = file_problem(resolve_path(dataset["path"], base_dir), "dataset file")
+    return [Problem(file, f"{where}.path", problem, "paths are relative to the suite file")] if problem else []
 
 
 def check_suite(suite: LoadedSuite) -> list[Problem]:
@@ -147,9 +149,8 @@ def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) ->
         name = ref[len(BUNDLED_PREFIX):]
         return [] if name in BUNDLED else [
             Problem(file, where, f"unknown bundled model '{name}'", suggest(name, list(BUNDLED)))]
-    path = resolve_path(ref, base_dir)
-    return [] if path.is_file() else [Problem(file, where, f"model file not found: {path}",
-                                              "give a GGUF path relative to the suite, or bundled:NAME")]
+    problem = file_problem(resolve_path(ref, base_dir), "model file")
+    return [Problem(file, where, problem, "give a GGUF path relative to the suite, or bundled:NAME")] if problem else []
 
 
 def _own_hints(problems: list[Problem], allowed: list[str]) -> list[Problem]:
@@ -183,6 +184,10 @@ def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Pr
 def _check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, where: str, file: str,
                         base_dir: Path) -> list[Problem]:
     """The lm-eval task loads, bench can run its output type, and the suite leaves prompts and scoring to it."""
+    include_problem = _check_include_path(dataset, base_dir)
+    if include_problem:  # before lm-eval is imported: it would read every YAML under the folder
+        return [Problem(file, f"{where}.dataset.include_path", include_problem,
+                        "point it at the folder that holds your task YAMLs")]
     from bench.tasks.lm_eval_scorer import check_mean_aggregation
     from bench.tasks.lm_eval_source import load_task, output_type
 
@@ -205,6 +210,34 @@ def _check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, where: str, file
         problems.append(Problem(file, f"{where}.answer", f"lm-eval task '{dataset.task}' is "
                                 f"{output_type(lm_task)}", f"set answer: {{mode: {wanted}}}"))
     return problems
+
+
+MAX_INCLUDE_ENTRIES = 2000
+"""lm-eval reads every YAML under include_path; a folder with more files than this (e.g. `/`) is refused."""
+
+
+def _check_include_path(dataset: LmEvalDataset, base_dir: Path) -> str | None:
+    """Why include_path cannot be used (not a folder, or a folder too large to scan), or None."""
+    if dataset.include_path is None:
+        return None
+    folder = resolve_path(dataset.include_path, base_dir)
+    try:
+        if not folder.is_dir():
+            return None  # lm_eval_source says what it expected there
+        return None if _within_entries(folder, MAX_INCLUDE_ENTRIES) else (
+            f"{folder} holds more than {MAX_INCLUDE_ENTRIES} files and folders; lm-eval would read them all")
+    except (OSError, ValueError) as exc:
+        return f"{folder} cannot be read: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _within_entries(folder: Path, limit: int) -> bool:
+    """Whether the tree under `folder` has at most `limit` entries (stops counting at limit + 1)."""
+    count = 0
+    for _root, dirs, files in os.walk(folder):
+        count += len(dirs) + len(files)
+        if count > limit:
+            return False
+    return True
 
 
 def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
@@ -233,10 +266,40 @@ def _load(spec: DatasetSpec, where: str, file: str, base_dir: Path) -> tuple[lis
     if missing:
         return [], missing
     try:
-        return load_items(spec, base_dir), []
+        items = load_items(spec, base_dir)
+        return items, _too_deep(items, str(resolve_path(getattr(spec, "path", ""), base_dir)), where, file)
     except SpecError as exc:
         return [], [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
                     for p in exc.problems]
+    except (ValueError, RecursionError, TypeError, csv.Error) as exc:  # e.g. JSON nested 1000 deep, a 5000-digit
+        # number, a CSV row with more fields than the header (a None column name)
+        path = resolve_path(getattr(spec, "path", ""), base_dir)
+        return [], [Problem(str(path), "", f"cannot read dataset: {_short_cause(exc)}",
+                            f"referenced by {file}: {where}")]
+
+
+MAX_VALUE_DEPTH = 64
+
+
+def _too_deep(items: list[Item], data_file: str, where: str, file: str) -> list[Problem]:
+    """A value nested deeper than MAX_VALUE_DEPTH (it could not be stored or scored): one problem, the first."""
+    for item in items:
+        stack: list[tuple[Any, int]] = [(item.fields, 0)]
+        while stack:
+            value, depth = stack.pop()
+            if depth > MAX_VALUE_DEPTH:
+                return [Problem(data_file, f"item {item.id}", f"a value is nested more than {MAX_VALUE_DEPTH} levels "
+                                "deep", f"referenced by {file}: {where}")]
+            children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+            stack.extend((child, depth + 1) for child in children)
+    return []
+
+
+def _short_cause(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "a value is nested too deeply"
+    text = str(exc).split(";")[0]
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _check_templates(task: TaskSpec, items: list[Item], where: str, file: str) -> list[Problem]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import write_json_atomic, write_text_atomic
 from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
@@ -13,7 +14,7 @@ from bench.metrics.contention import cell_contention
 from bench.metrics.flags import cell_flags, flag_labels, flags_by_cell, unfinished_flag
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
-from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
+from bench.store import SCHEMA_VERSION, RunStore, validate_records
 from bench.sweep import sweep_curves
 
 SUITE_COPY = "suite.yaml"
@@ -109,6 +110,6 @@ def write_report(store: RunStore, cost_options: CostOptions | None = None) -> di
     summary = summarize_run(store, cost_options)
     write_json_atomic(store.path / "summary.json", summary)
     manifest = store.read_manifest()
-    (store.path / "report.md").write_text(comparison_markdown(summary, manifest), encoding="utf-8")
+    write_text_atomic(store.path / "report.md", comparison_markdown(summary, manifest))
     return summary
 

@@ -159,3 +159,13 @@ def test_throughput_samples_reproduce_the_summarys_tasks_per_s(run_dir: Path, tm
     baseline = tmp_path / "b.json"
     save(capsys, run_dir, baseline)
     assert load_comparable(baseline).cells == comparable.cells
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe{}", b'{"kind": 1' + b"9" * 5000])
+def test_a_broken_baseline_file_is_one_error_line(content: bytes, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "base.json"
+    path.write_bytes(content)
+    assert main(["compare", str(path), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith(f"error: {path}: not a baseline file")

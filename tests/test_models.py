@@ -49,3 +49,12 @@ def test_bundled_models_resolve_to_real_gguf_files() -> None:
     for name in BUNDLED:
         path = resolve_model(f"bundled:{name}")
         assert path.read_bytes()[:4] == b"GGUF"
+
+
+def test_a_model_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="is a directory; give the file inside it"):
+        resolve_model(str(tmp_path))
+    with pytest.raises(BackendError, match="model file not found"):
+        resolve_model(str(tmp_path / "missing.gguf"))
+    with pytest.raises(BackendError, match="File name too long"):
+        resolve_model("m" * 300 + ".gguf", tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from bench.store import (
     RECORDS,
     SCHEMA_VERSION,
     RunStore,
+    WriteError,
     new_run_dir,
     repair_torn_tail,
     validate_records,
@@ -46,16 +48,32 @@ def store(tmp_path: Path) -> RunStore:
     run = tmp_path / "run"
     run.mkdir()
     s = RunStore(run)
-    s.write_manifest({"schema_version": SCHEMA_VERSION, "run_id": "run", "status": "running"})
+    s.write_manifest(minimal_manifest())
     return s
+
+
+def minimal_manifest() -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "run_id": "run", "status": "running",
+            "suite": {"name": "s", "path": "/s.yaml", "sha256": "0" * 64},
+            "options": {"limit": None, "models": [], "tasks": []}, "cost": {},
+            "tasks": {}, "cells": []}
+
+
+@pytest.mark.parametrize(("change", "named"), [({"cells": [{"cell_id": 3}]}, "cells.0.cell_id"),
+                                               ({"cost": {"usd_per_hour": "cheap"}}, "cost.usd_per_hour"),
+                                               ({"suite": None}, "suite")])
+def test_a_damaged_manifest_is_a_run_error_naming_the_field(store: RunStore, change: dict[str, Any],
+                                                            named: str) -> None:
+    store.write_manifest({**minimal_manifest(), **change})
+    with pytest.raises(RunError, match=f"manifest.json: {re.escape(named)}: .*edited or is damaged"):
+        store.read_manifest()
 
 
 def test_manifest_round_trip_and_update(store: RunStore) -> None:
     assert store.read_manifest()["status"] == "running"
     store.update_manifest(status="complete", ended_at="now")
     manifest = store.read_manifest()
-    assert manifest == {"schema_version": SCHEMA_VERSION, "run_id": "run", "status": "complete",
-                        "ended_at": "now"}
+    assert manifest == {**minimal_manifest(), "status": "complete", "ended_at": "now"}
     assert [p.name for p in store.path.iterdir()] == [MANIFEST]  # no temporary file left behind
 
 
@@ -66,9 +84,10 @@ def test_manifest_write_is_atomic(store: RunStore, monkeypatch: pytest.MonkeyPat
         raise OSError("disk full at the worst moment")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match=r"manifest\.json: disk full at the worst moment"):
         store.update_manifest(status="complete")
     assert (store.path / MANIFEST).read_text() == before
+    assert not [p for p in store.path.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
     assert store.read_manifest()["status"] == "running"
 
 

@@ -123,9 +123,9 @@ def result_markdown(result: CompareResult) -> str:
     """A block for a pull-request comment: summary line, failing rows, then every row in <details>."""
     lines = [f"### bench compare: {summary_line(result)}", "",
              f"Baseline `{result.baseline}` vs candidate `{result.candidate}`; α = {result.alpha}; "
-             + policy_text(result), ""]
-    lines += [f"> ⚠️ compared despite a mismatch: {problem}" for problem in result.mismatches]
-    lines += [f"> note: {note}" for note in result.notes]
+             + _md(policy_text(result)), ""]
+    lines += [f"> ⚠️ compared despite a mismatch: {_md(str(problem))}" for problem in result.mismatches]
+    lines += [f"> note: {_md(str(note))}" for note in result.notes]
     if result.failures:
         lines += ["| rule | " + " | ".join(TABLE_HEADER[:-1]) + " |", "|---" * len(TABLE_HEADER) + "|"]
         rows = {id(row): cells for row, cells in zip(result.rows, table_rows(result), strict=True)}
@@ -142,4 +142,5 @@ def result_markdown(result: CompareResult) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    """A table cell or line of text: pipes escaped, and no raw HTML (suite text shows as written)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")

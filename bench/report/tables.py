@@ -137,7 +137,13 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     for model_id, info in manifest.get("backends", {}).items():
         parts.append(f"- {model_id}: {info.get('engine')} {info.get('engine_version')}, "
                      f"model sha256 {str(info.get('model_sha256'))[:16]}, settings {info.get('settings')}")
-    return "\n".join(parts) + "\n"
+    return escape_html("\n".join(parts) + "\n")
+
+
+def escape_html(markdown: str) -> str:
+    """Markdown with no raw HTML: suite text (cost basis, backend settings, reasons) shows as written, never as
+    tags. The report's own markup uses no HTML, so every <, > and & is text."""
+    return markdown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def sample_lines(manifest: dict[str, Any]) -> list[str]:

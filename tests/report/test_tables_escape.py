@@ -1,0 +1,40 @@
+"""Issue 11, class 6: the Markdown report carries no raw HTML from suite text (cost basis, backend settings)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from suite_factory import fake_suite
+
+import bench.runs
+from bench.plan import PlanOptions
+from bench.progress import SilentProgress
+from bench.report.tables import escape_html
+from bench.runs import RunRequest, start_run
+
+INJECTIONS = ["<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<a href='javascript:alert(3)'>x</a>",
+              "&lt;b&gt;entity&lt;/b&gt;"]
+
+
+def test_escape_html_leaves_no_tag() -> None:
+    for text in INJECTIONS:
+        assert "<" not in escape_html(text) and ">" not in escape_html(text)
+    assert escape_html("a & b < c") == "a &amp; b &lt; c"
+
+
+def test_suite_text_reaches_report_md_as_text(tmp_path: Path, labels_jsonl: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    suite = fake_suite(labels_jsonl, cost={"usd_per_hour": 1.0, "basis": INJECTIONS[0] + INJECTIONS[3]})
+    suite["models"][0]["backend"]["text"] = INJECTIONS[1] + INJECTIONS[2]
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    store = start_run(RunRequest(path, PlanOptions(), tmp_path / "out"), SilentProgress())
+    report = (store.path / "report.md").read_text()
+    assert not re.search(r"<\s*(script|img|a)\b", report, re.IGNORECASE)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report  # shown as written, once rendered
+    assert "&lt;img src=x onerror=alert(2)&gt;" in report
+    assert "&amp;lt;b&amp;gt;" in report  # an entity in the suite stays text, it does not become a tag
