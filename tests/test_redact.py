@@ -139,7 +139,7 @@ def test_the_key_is_nowhere_in_a_run_or_its_output(where: str, hostile: str, tmp
                "extra_body_nested": {"base_url": f"http://{hostile}/v1", "extra_body": {"auth": {"value": CANARY}}},
                "auth_header_401": {"base_url": f"http://{hostile}/v1", "api_key_env": "BENCH_CANARY_KEY"}}[where]
     code, written = run_and_report(suite_with(tmp_path, backend), tmp_path, capsys)
-    assert code == 0
+    assert code == 1  # every item of the hosted cell got 401: a failure found
     assert "invalid credentials" in written  # the server's answer is kept, with the key masked
     assert REDACTED in written
     assert CANARY not in written
@@ -187,7 +187,7 @@ def test_resume_uses_the_unredacted_original_while_it_is_unchanged(hostile: str,
         assert main(["run", str(suite), "--out", str(tmp_path / "out")]) == 130
     run_dir = next((tmp_path / "out").iterdir())
     assert CANARY not in (run_dir / "suite.yaml").read_text()
-    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert main(["run", "--resume", str(run_dir)]) == 1  # resumed; the hosted cell's items all got 401
     assert CANARY not in capsys.readouterr().err + everything_written(run_dir)
 
 
