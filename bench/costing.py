@@ -208,6 +208,8 @@ def cheapest(rows: list[dict[str, Any]], task_id: str, min_quality: float,
 
 
 ASSUMED_LABEL_TOKENS = 3
+_UNKNOWN_PROMPTS = ("cannot be estimated: the prompt tokens of all {n} successful items are unknown (the endpoint "
+                    "sent no usage; set tokenizer: in the backend to count them)")
 
 
 def api_rows(facts: list[CellFacts], pricing: ApiPricing) -> list[dict[str, Any]]:
@@ -227,9 +229,7 @@ def _api_row(task_id: str, cell: CellFacts | None, price: ApiPrice) -> dict[str,
         return {**row, "usd_per_1000_tasks": None, "basis": "no successful item: no token counts to price"}
     n, unknown = len(cell.items), cell.prompt_tokens_unknown
     if unknown >= n:
-        return {**row, "usd_per_1000_tasks": None, "basis": (
-            f"cannot be estimated: the prompt tokens of all {n} successful items are unknown (the endpoint sent no "
-            "usage; set tokenizer: in the backend to count them)")}
+        return {**row, "usd_per_1000_tasks": None, "basis": _UNKNOWN_PROMPTS.format(n=n)}
     completion = cell.completion_tokens_mean or ASSUMED_LABEL_TOKENS
     note = "" if cell.completion_tokens_mean else f" (a label answer, assumed {ASSUMED_LABEL_TOKENS} tokens)"
     note += f"; prompt tokens from the {n - unknown} of {n} items with known counts" if unknown else ""
