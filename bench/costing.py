@@ -63,6 +63,9 @@ class CellFacts:
     load: str = "latency"
     ok_share: float = 1.0
     """Share of the items (repetition 0) the server completed; quality counts the failed ones as wrong."""
+    prompt_tokens_unknown: int = 0
+    """Successful items whose prompt token count is unknown (no usage from the server, no tokenizer):
+    prompt_tokens_mean is over the others."""
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -94,10 +97,18 @@ def cell_facts(cell: dict[str, Any], records: list[ItemRecord], segments: list[C
         if segments and all(s.energy_j is not None for s in segments) else None,
         energy_source=segments[-1].energy_source if segments else "none",
         shape=ModelShape.from_backend_info(info), n_ctx=int(info.get("settings", {}).get("n_ctx", 0)),
-        prompt_tokens_mean=statistics.fmean([r.prompt_tokens for r in ok]) if ok else 0.0,
+        prompt_tokens_mean=statistics.fmean(known) if (known := [r.prompt_tokens for r in ok
+                                                                  if prompt_tokens_known(r)]) else 0.0,
+        prompt_tokens_unknown=sum(not prompt_tokens_known(r) for r in ok),
         completion_tokens_mean=statistics.fmean([r.completion_tokens for r in ok]) if ok else 0.0,
         load=str(cell.get("load", "latency")),
         ok_share=sum(r.status == "ok" for r in first) / len(first) if first else 0.0)
+
+
+def prompt_tokens_known(record: ItemRecord) -> bool:
+    """Whether the record's prompt_tokens is a count: not flagged unknown by its backend, and not 0 (every prompt
+    has a token; older records of an endpoint without usage hold a 0 for "unknown")."""
+    return record.prompt_tokens > 0 and not record.engine_extra.get("prompt_tokens_unknown")
 
 
 def here_device(facts: CellFacts, local: LocalMachine) -> Device | None:
@@ -197,6 +208,8 @@ def cheapest(rows: list[dict[str, Any]], task_id: str, min_quality: float,
 
 
 ASSUMED_LABEL_TOKENS = 3
+_UNKNOWN_PROMPTS = ("cannot be estimated: the prompt tokens of all {n} successful items are unknown (the endpoint "
+                    "sent no usage; set tokenizer: in the backend to count them)")
 
 
 def api_rows(facts: list[CellFacts], pricing: ApiPricing) -> list[dict[str, Any]]:
@@ -204,7 +217,8 @@ def api_rows(facts: list[CellFacts], pricing: ApiPricing) -> list[dict[str, Any]
     successful items (token counts of failed requests are no basis for a price: null without one)."""
     rows: list[dict[str, Any]] = []
     for task_id in sorted({f.task_id for f in facts}):
-        cell = next((f for f in facts if f.task_id == task_id and f.items), None)
+        cells = [f for f in facts if f.task_id == task_id and f.items]
+        cell = next((f for f in cells if f.prompt_tokens_unknown < len(f.items)), cells[0] if cells else None)
         rows += [_api_row(task_id, cell, price) for price in pricing.prices]
     return rows
 
@@ -213,8 +227,12 @@ def _api_row(task_id: str, cell: CellFacts | None, price: ApiPrice) -> dict[str,
     row: dict[str, Any] = {"task_id": task_id, "api_model": price.model, "provider": price.provider}
     if cell is None:
         return {**row, "usd_per_1000_tasks": None, "basis": "no successful item: no token counts to price"}
+    n, unknown = len(cell.items), cell.prompt_tokens_unknown
+    if unknown >= n:
+        return {**row, "usd_per_1000_tasks": None, "basis": _UNKNOWN_PROMPTS.format(n=n)}
     completion = cell.completion_tokens_mean or ASSUMED_LABEL_TOKENS
     note = "" if cell.completion_tokens_mean else f" (a label answer, assumed {ASSUMED_LABEL_TOKENS} tokens)"
+    note += f"; prompt tokens from the {n - unknown} of {n} items with known counts" if unknown else ""
     usd = api_usd_per_1000_tasks(cell.prompt_tokens_mean, completion, price.input_usd_per_mtok,
                                  price.output_usd_per_mtok)
     return {**row, "usd_per_1000_tasks": usd,

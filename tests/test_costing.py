@@ -438,3 +438,41 @@ def test_cell_facts_throughput_counts_successful_items_only() -> None:
     got = cell_facts(CELL, records, [segment(0.0, None, BACKEND_INFO)], {"quality": 0.25})
     assert got.tasks_per_s == pytest.approx(1.0)  # 1 successful item in the 1 s segment, not 4
     assert got.ok_share == pytest.approx(0.25) and got.correct_per_task == pytest.approx(1.0)
+
+
+# --- prompt tokens that are unknown are not priced as 0 (issue #10, class 1/4) ------------------------------------
+
+def unknown_prompt(item: str) -> ItemRecord:
+    """An item from an endpoint that sent no usage, with no tokenizer configured: prompt_tokens 0 means unknown."""
+    return record(item).model_copy(update={"prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 1,
+                                           "engine_extra": {"prompt_tokens_unknown": True}})
+
+
+def test_cell_facts_average_only_the_known_prompt_counts() -> None:
+    records = [record("a1"), record("a2"), unknown_prompt("a3"),
+               record("a4").model_copy(update={"prompt_tokens": 0, "cached_prompt_tokens": 0})]  # an older 0
+    got = cell_facts(CELL, records, [segment(0.0, None, BACKEND_INFO)], {"quality": 1.0})
+    assert got.prompt_tokens_mean == pytest.approx(12.0) and got.prompt_tokens_unknown == 2
+
+
+def test_an_api_price_from_unknown_prompt_tokens_cannot_be_estimated() -> None:
+    records = [unknown_prompt("a1"), unknown_prompt("a2")]
+    cell = cell_facts(CELL, records, [segment(0.0, None, BACKEND_INFO)], {"quality": 1.0})
+    rows = api_rows([cell], PRICING)
+    assert [r["usd_per_1000_tasks"] for r in rows] == [None, None]
+    assert all(r["basis"].startswith("cannot be estimated: the prompt tokens of all 2 successful items are unknown")
+               for r in rows)
+    assert not any("0 prompt + 1 completion" in r["basis"] for r in rows)
+
+
+def test_an_api_price_uses_the_items_with_known_prompt_tokens_and_says_how_many() -> None:
+    rows = api_rows([facts(prompt_tokens_unknown=1)], PRICING)
+    big = next(r for r in rows if r["api_model"] == "big")
+    assert big["usd_per_1000_tasks"] == pytest.approx(1.45)  # the 3 known items' 500 + 20 tokens
+    assert "prompt tokens from the 3 of 4 items with known counts" in big["basis"]
+
+
+def test_an_api_price_prefers_a_cell_of_the_task_with_known_prompt_tokens() -> None:
+    unknown = facts(prompt_tokens_mean=0.0, prompt_tokens_unknown=4)
+    rows = api_rows([unknown, facts(cell_id="c2", prompt_tokens_mean=100.0, completion_tokens_mean=0.0)], PRICING)
+    assert next(r for r in rows if r["api_model"] == "big")["usd_per_1000_tasks"] == pytest.approx(0.28)

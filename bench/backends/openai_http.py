@@ -70,6 +70,13 @@ def _answer_label(text: str) -> str:
     return str(value.get("answer", "")) if isinstance(value, dict) else text.strip()
 
 
+def _sent_max_tokens(params: OpenAIParams) -> int | None:
+    """The max_tokens every request sends when extra_body sets it (it overrides generation.max_tokens)."""
+    values = [params.extra_body.get(k) for k in ("max_tokens", "max_completion_tokens")]
+    ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    return max(ints) if ints else None
+
+
 def _server_message(text: str) -> str:
     """An error body in the server's own words: the OpenAI error message, else the text, whitespace collapsed."""
     try:
@@ -98,10 +105,10 @@ class OpenAIBackend:
         self.model = params.model or self._first_model()
         self.path = "/chat/completions" if params.endpoint == "chat" else "/completions"
         self.endpoint = Endpoint(f"POST {params.base_url.rstrip('/')}{self.path}", params.endpoint == "chat",
-                                 params.max_request_s)
+                                 params.max_request_s, grace_s=min(1.0, params.timeout_s))
         self.policy = RetryPolicy(params.max_retries, params.backoff_s, params.max_retry_wait_s)
         counter = load_counter(params.tokenizer) if params.tokenizer else None
-        self.counting = Counting(counter, params.tokenizer, params.endpoint == "chat")
+        self.counting = Counting(counter, params.tokenizer, params.endpoint == "chat", _sent_max_tokens(params))
 
     def _api_key(self) -> str:
         assert self.params.api_key_env is not None
@@ -162,7 +169,7 @@ class OpenAIBackend:
                 limit_duration(response, self.endpoint, start)
                 self._check_status(response)
                 answer = read_answer(response, self.endpoint)
-                end = now()  # before any token counting, which is not the endpoint's time
+                end = answer.t_end or now()  # the event that completed the answer
         except (self.httpx.ConnectError, self.httpx.ConnectTimeout) as exc:
             raise RetryableError(f"cannot connect to {self.endpoint.where}: {exc}", unreachable=True) from None
         except self.httpx.TimeoutException as exc:
@@ -189,6 +196,8 @@ class OpenAIBackend:
         index = request.choices.index(label) if label in request.choices else None
         extra = counts.extra | {"finish_reason": answer.finish_reason} | ({"stop_applied_client_side": True}
                                                                            if cut else {})
+        if answer.truncated:
+            extra["truncated"] = True  # complete, but ended by the token limit
         if not answer.streamed:
             extra["streamed"] = False  # the server ignored stream: true; no time to first token
         return Result(request.id, text=text, choice_index=index, prompt_tokens=counts.prompt,

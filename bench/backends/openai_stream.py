@@ -1,17 +1,27 @@
 """Reading one OpenAI-compatible answer: server-sent events framed by httpx-sse, or one JSON body when the server
 does not stream.
 
-An answer counts only when the server said it was complete: a `finish_reason` on the choice, or the `[DONE]`
-event. Everything else raises `RetryableError` with a reason naming the endpoint (asked again like a 5xx): an
-error event (`{"error": ...}` or `event: error`), a malformed event (quoted in the reason), a stream cut before
-either signal, an answer without choices, a finish_reason of "error" or "abort", a body that is neither an event
-stream nor JSON, a connection broken mid-answer, and an answer slower than `max_request_s` in all (a server
-trickling keep-alive comments never ends otherwise).
+An answer counts only when the server said it was complete: a `finish_reason` that says so on the choice
+(openai_finish.py), or the `[DONE]` event with no finish_reason at all. Everything else raises `RetryableError`
+with a reason naming the endpoint (asked again like a 5xx): an error event (`{"error": ...}` even with an empty
+object, an error on the choice, `event: error`), a malformed event (quoted in the reason), a stream cut before
+either signal, an answer without choices, a failing or unknown finish_reason, text arriving after the choice
+finished, a body that is neither an event stream nor JSON, a connection broken mid-answer, and an answer slower
+than `max_request_s` in all (a server trickling keep-alive comments never ends otherwise). A finish_reason of a
+content filter raises `BackendError` (not retried).
+
+Once the choice has finished and the usage has arrived with or after the finish, reading stops: the answer is
+complete even if the server then keeps the connection open without `[DONE]`. After a finish without usage, the
+usage is waited for `grace_s` at most; a stream that then breaks, stalls or closes loses nothing. `t_end` is the
+arrival of the event that completed the answer: the finish_reason, else `[DONE]`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +31,8 @@ import httpx_sse
 
 from bench.backends.base import now
 from bench.backends.http_retry import RetryableError
-
-FAILED_FINISH = {"error", "abort"}
+from bench.backends.openai_finish import finish_verdict
+from bench.errors import BackendError
 
 
 @dataclass(frozen=True)
@@ -32,12 +42,15 @@ class Endpoint:
     where: str
     chat: bool
     max_request_s: float
+    grace_s: float = 1.0
+    """How long to wait for the usage after the choice finished (the backend uses min(1 s, timeout_s))."""
 
 
 @dataclass
 class Answer:
     """What the server sent for choice 0. `t_first` is the arrival of the first token of any kind (reasoning
-    included); None when the answer was not streamed."""
+    included), None when the answer was not streamed; `t_end` the arrival of the event that completed it.
+    `settled`: the choice finished and the usage came with or after the finish, so nothing more is needed."""
 
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
@@ -46,6 +59,9 @@ class Answer:
     t_first: float | None = None
     usage: dict[str, Any] | None = None
     finish_reason: str | None = None
+    truncated: bool = False
+    t_end: float | None = None
+    settled: bool = False
     done: bool = False
     choices: int = 0
     streamed: bool = True
@@ -95,18 +111,55 @@ def _peek(response: httpx.Response) -> str:
 
 
 def _read_events(response: httpx.Response, endpoint: Endpoint) -> Answer:
-    answer = Answer()
+    """Events until [DONE], the end of the body, or the answer settled; a break, stall or close after the choice
+    finished ends the answer (the server said it was complete), a watchdog cutting a stall at `grace_s`."""
+    answer, watchdog = Answer(), None
     response.encoding = "utf-8-sig"  # an event stream is UTF-8, and a leading byte-order mark is not data
-    for event in httpx_sse.EventSource(response).iter_sse():
-        if event.event == "error":
-            raise RetryableError(f"{endpoint.where} sent an error event: {_message(_json_or_text(event.data))}")
-        if event.event != "message" or event.data == "":  # named events (ping); an empty data buffer is no event
-            continue
-        if event.data.strip() == "[DONE]":
-            answer.done = True
-            break
-        take_chunk(_loads(event.data, endpoint), answer, endpoint)
+    try:
+        for event in httpx_sse.EventSource(response).iter_sse():
+            if _take_event(event, answer, endpoint):
+                break
+            if answer.finish_reason is not None and watchdog is None:
+                watchdog = _cut_after(response, endpoint.grace_s)
+    except (httpx.TransportError, RetryableError) as exc:
+        if answer.finish_reason is None or (isinstance(exc, RetryableError) and not exc.timeout):
+            raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     return answer
+
+
+def _take_event(event: httpx_sse.ServerSentEvent, answer: Answer, endpoint: Endpoint) -> bool:
+    """Add one event to `answer`; True when nothing more is to be read ([DONE], or the answer settled)."""
+    if event.event == "error":
+        raise RetryableError(f"{endpoint.where} sent an error event: {_message(_json_or_text(event.data))}")
+    if event.event != "message" or event.data == "":  # named events (ping); an empty data buffer is no event
+        return False
+    if event.data.strip() == "[DONE]":
+        answer.done = True
+        answer.t_end = answer.t_end or now()
+        return True
+    take_chunk(_loads(event.data, endpoint), answer, endpoint)
+    return answer.settled
+
+
+def _cut_after(response: httpx.Response, grace_s: float) -> threading.Timer | None:
+    """A timer that shuts the answer's socket after `grace_s` (a blocked read then ends); None when the
+    transport exposes no socket (then the read timeout ends a stall, and the answer is still complete)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return None
+    timer = threading.Timer(grace_s, _shut, (sock,))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: the answer ended meanwhile
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, under TLS too
 
 
 def _read_json(response: httpx.Response, endpoint: Endpoint) -> Answer:
@@ -114,7 +167,7 @@ def _read_json(response: httpx.Response, endpoint: Endpoint) -> Answer:
     body = response.read().decode("utf-8", "replace")
     answer = Answer(streamed=False, done=True)
     take_chunk(_loads(body, endpoint, "body"), answer, endpoint)
-    answer.t_first = None
+    answer.t_first, answer.t_end = None, now()
     return answer
 
 
@@ -137,20 +190,28 @@ def _message(error: Any) -> str:
     inner = error.get("error", error) if isinstance(error, dict) else error
     if isinstance(inner, dict) and inner.get("message"):
         return str(inner["message"])
+    if inner in ({}, "", [], None):
+        return f"an error without a message ({json.dumps(inner)})"
     return str(inner)[:300]
+
+
+def _is_error(value: Any) -> bool:
+    """An `error` field that reports one: any value but null and false, an empty object included."""
+    return value is not None and value is not False
 
 
 def take_chunk(chunk: Any, answer: Answer, endpoint: Endpoint) -> None:
     """Add one parsed event (or the whole non-streamed body) to `answer`; RetryableError if it is an error or is
-    not shaped like a completion chunk."""
+    not shaped like a completion chunk (BackendError for a content filter's finish_reason)."""
     if not isinstance(chunk, dict) or not isinstance(chunk.get("choices", []), list | None):
         raise RetryableError(f"malformed event from {endpoint.where}: not a completion chunk: {str(chunk)[:200]!r}")
-    if chunk.get("error") or chunk.get("object") == "error":  # OpenAI, TGI / vLLM's {"object": "error", ...}
+    if _is_error(chunk.get("error")) or chunk.get("object") == "error":  # OpenAI; TGI / vLLM's {"object": "error"}
         raise RetryableError(f"{endpoint.where} reported an error: {_message(chunk)}")
-    if isinstance(chunk.get("usage"), dict):
-        answer.usage = chunk["usage"]
     for choice in _first_choices(chunk.get("choices") or [], endpoint):
         _take_choice(choice, answer, endpoint)
+    if isinstance(chunk.get("usage"), dict):
+        answer.usage = chunk["usage"]
+        answer.settled = answer.finish_reason is not None  # the usage came with or after the finish
 
 
 def _first_choices(choices: list[Any], endpoint: Endpoint) -> Iterator[dict[str, Any]]:
@@ -162,6 +223,8 @@ def _first_choices(choices: list[Any], endpoint: Endpoint) -> Iterator[dict[str,
 
 
 def _take_choice(choice: dict[str, Any], answer: Answer, endpoint: Endpoint) -> None:
+    if _is_error(choice.get("error")):  # OpenRouter and proxies: the error on the choice, finish_reason "error"
+        raise RetryableError(f"{endpoint.where} reported an error on the answer: {_message(choice['error'])}")
     answer.choices += 1
     part = (choice.get("delta") or choice.get("message") or {}) if endpoint.chat else choice
     if not isinstance(part, dict):
@@ -170,6 +233,10 @@ def _take_choice(choice: dict[str, Any], answer: Answer, endpoint: Endpoint) -> 
     reasoning = (part.get("reasoning_content") or part.get("reasoning")) if endpoint.chat else None
     if not isinstance(content, str | None) or not isinstance(reasoning, str | None):
         raise RetryableError(f"malformed event from {endpoint.where}: text is not a string in {str(choice)[:200]!r}")
+    if (content or reasoning) and answer.finish_reason is not None:
+        late = (content or reasoning or "")[:50]
+        raise RetryableError(f"protocol error from {endpoint.where}: text {late!r} after the answer finished with "
+                             f"finish_reason {answer.finish_reason!r}")
     if (content or reasoning) and answer.t_first is None:
         answer.t_first = now()
     if reasoning:
@@ -182,11 +249,17 @@ def _take_choice(choice: dict[str, Any], answer: Answer, endpoint: Endpoint) -> 
 
 
 def _take_finish(reason: Any, endpoint: Endpoint, answer: Answer) -> None:
+    """Note the first finish_reason and when it came; raise when one does not say the answer is complete."""
     if not reason:
         return
-    if reason in FAILED_FINISH:
-        raise RetryableError(f"{endpoint.where} ended the answer with finish_reason {reason!r}")
-    answer.finish_reason = str(reason)
+    verdict = finish_verdict(str(reason))
+    if verdict == "filtered":
+        raise BackendError(f"{endpoint.where} stopped the answer by its content filter (finish_reason {reason!r})")
+    if verdict == "failed":
+        raise RetryableError(f"{endpoint.where} ended the answer with finish_reason {reason!r}, which does not say "
+                             "it is complete")
+    if answer.finish_reason is None:  # a repeated good finish (no text with it) changes nothing
+        answer.finish_reason, answer.truncated, answer.t_end = str(reason), verdict == "truncated", now()
 
 
 def _check_complete(answer: Answer, endpoint: Endpoint) -> None:

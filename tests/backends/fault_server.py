@@ -133,6 +133,53 @@ class Handler(BaseHTTPRequestHandler):
         """4 chunks of text, then a usage of 0 completion tokens."""
         self.stream(answer_events(("Pa", "r", "i", "s"), {"prompt_tokens": 5, "completion_tokens": 0}))
 
+    def fault_usage_too_large(self, attempt: int) -> None:
+        """"Par", "is", then a usage of 1,000,000 completion tokens for a request of max_tokens 16."""
+        self.stream(answer_events(usage={"prompt_tokens": 5, "completion_tokens": 1_000_000}))
+
+    def fault_usage_prompt_huge(self, attempt: int) -> None:
+        """A usage of 10^9 prompt tokens for a prompt of a few dozen bytes."""
+        self.stream(answer_events(usage={"prompt_tokens": 10**9, "completion_tokens": 2}))
+
+    def fault_usage_cached_too_many(self, attempt: int) -> None:
+        """9 cached prompt tokens of 5 prompt tokens."""
+        self.stream(answer_events(usage=USAGE | {"prompt_tokens_details": {"cached_tokens": 9}}))
+
+    def fault_usage_prompt_float(self, attempt: int) -> None:
+        self.stream(answer_events(usage={"prompt_tokens": 5.5, "completion_tokens": 2}))
+
+    def fault_finish_stop_upper(self, attempt: int) -> None:
+        """finish_reason "STOP": a case variant of a complete answer."""
+        self.stream(answer_events(finish="STOP"))
+
+    def fault_done_no_finish(self, attempt: int) -> None:
+        """No finish_reason at all; usage, then [DONE] (the server's end of the answer)."""
+        self.stream([event(chunk(p)) for p in PARIS] + answer_events(())[-2:])
+
+    def fault_finish_usage_hang(self, attempt: int) -> None:
+        """finish_reason and usage, then the connection stays open without [DONE] for `slow_s`."""
+        self.head()
+        for item in answer_events()[:-1]:
+            self.write(item)
+        time.sleep(self.server.slow_s)
+        self.end()
+
+    def fault_finish_hang_no_usage(self, attempt: int) -> None:
+        """finish_reason, then no usage and no [DONE]: the connection stays open for `slow_s`."""
+        self.head()
+        for item in answer_events(usage=None)[:-1]:
+            self.write(item)
+        time.sleep(self.server.slow_s)
+        self.end()
+
+    def fault_finish_then_reset(self, attempt: int) -> None:
+        """finish_reason, then the connection is reset before the usage and [DONE]."""
+        self.head()
+        for item in answer_events(usage=None)[:-1]:
+            self.write(item)
+        time.sleep(0.05)
+        self.reset()
+
     def fault_duplicate_done(self, attempt: int) -> None:
         self.stream([*answer_events(), DONE, event(chunk("AFTER DONE"))])
 
@@ -234,6 +281,29 @@ class Handler(BaseHTTPRequestHandler):
     def fault_error_named_event_text(self, attempt: int) -> None:
         """`event: error` whose data is plain text, then [DONE]."""
         self.stream([event(chunk("Par")), event("GPU fell off the bus", "event: error\ndata: "), DONE])
+
+    def fault_error_empty_object(self, attempt: int) -> None:
+        """"bill", then {"error": {}} (an error without a message), then [DONE]."""
+        self.stream([event(chunk("bill")), event({"error": {}}), DONE])
+
+    def fault_choice_error(self, attempt: int) -> None:
+        """"Par", then an error on the choice (OpenRouter's shape) with no finish_reason, then [DONE]."""
+        broken = chunk("")
+        broken["choices"][0]["error"] = {"message": "upstream provider died", "code": 502}
+        self.stream([event(chunk("Par")), event(broken), DONE])
+
+    def fault_finish_content_filter(self, attempt: int) -> None:
+        self.stream(answer_events(("Par",), finish="content_filter"))
+
+    def fault_finish_cancelled(self, attempt: int) -> None:
+        self.stream(answer_events(("Par",), finish="cancelled"))
+
+    def fault_finish_error_upper(self, attempt: int) -> None:
+        self.stream(answer_events(("Par",), finish="ERROR"))
+
+    def fault_content_after_finish(self, attempt: int) -> None:
+        """"bill" with finish_reason stop, then "technical", then usage and [DONE]."""
+        self.stream([event(chunk("bill", "stop")), event(chunk("technical")), *answer_events(())[-2:]])
 
     def fault_cut_early(self, attempt: int) -> None:
         """"bill", "ing", then the connection closes cleanly: no finish_reason, no [DONE]."""

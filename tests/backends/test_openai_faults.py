@@ -8,6 +8,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ def failed(reason: str, attempts: int = MAX_RETRIES + 1) -> Expect:
 
 EXPECTED: dict[str, Expect] = {
     "ok": ok(), "done_no_space": ok(), "done_with_spaces": ok(), "bom_start": ok(), "crlf_lines": ok(),
-    "missing_usage": ok(), "usage_zero": ok(),
+    "missing_usage": ok(), "usage_zero": ok(), "usage_too_large": ok(), "usage_prompt_huge": ok(),
+    "usage_prompt_float": ok(), "usage_cached_too_many": ok(), "finish_stop_upper": ok(), "done_no_finish": ok(),
+    "finish_usage_hang": ok(), "finish_hang_no_usage": ok(), "finish_then_reset": ok(),
     "duplicate_done": ok(), "ping_comments": ok(), "finish_length": ok("Par"), "finish_no_done": ok(),
     "unicode_split_bytes": ok("Café ☕"), "surrogate_split": ok("😀"), "split_events": ok(),
     "not_streamed": ok(), "stop_ignored": ok(), "reasoning": ok(),
@@ -57,6 +60,12 @@ EXPECTED: dict[str, Expect] = {
     "error_event": failed("overloaded"), "error_named_event": failed("model crashed"),
     "error_named_event_text": failed("sent an error event: GPU fell off the bus"),
     "error_object_event": failed("KV cache exhausted"),
+    "error_empty_object": failed("reported an error: an error without a message ({})"),
+    "choice_error": failed("reported an error on the answer: upstream provider died"),
+    "finish_content_filter": failed("content filter (finish_reason 'content_filter')", attempts=1),
+    "finish_cancelled": failed("finish_reason 'cancelled', which does not say it is complete"),
+    "finish_error_upper": failed("finish_reason 'ERROR'"),
+    "content_after_finish": failed("text 'technical' after the answer finished with finish_reason 'stop'"),
     "cut_early": failed("stream ended early"), "cut_chunked": failed("stream ended early"),
     "reset_mid_stream": failed("stream ended early"), "malformed_chunk": failed("malformed event from POST http"),
     "empty_choices": failed("sent no choices"), "finish_error": failed("finish_reason 'error'"),
@@ -149,6 +158,67 @@ def test_usage_of_zero_tokens_after_four_chunks_is_counted_and_flagged(server: F
     assert "completion_tokens 0 with 4 chunks" in result.extra["usage_implausible"]
     assert result.extra["usage_reported"] == {"prompt_tokens": 5, "completion_tokens": 0}
     assert result.prompt_tokens == 5 and "usage implausible" in result.extra["token_count_source"]
+
+
+def test_completion_tokens_above_max_tokens_are_counted_and_flagged(server: FaultServer) -> None:
+    result = one(server, "usage_too_large")
+    assert (result.error, result.text, result.completion_tokens, result.prompt_tokens) == (None, "Paris", 2, 5)
+    assert result.extra["usage_implausible"] == "completion_tokens 1000000 above the request's max_tokens 16"
+    assert result.extra["usage_reported"] == {"prompt_tokens": 5, "completion_tokens": 1_000_000}
+
+
+@pytest.mark.parametrize(("fault", "reported"), [("usage_prompt_huge", "1000000000"), ("usage_prompt_float", "5.5")])
+def test_an_impossible_prompt_count_is_unknown_not_trusted(server: FaultServer, fault: str, reported: str) -> None:
+    result = one(server, fault)
+    assert (result.error, result.text, result.completion_tokens, result.prompt_tokens) == (None, "Paris", 2, 0)
+    assert result.extra["usage_implausible"].startswith(f"prompt_tokens {reported}")
+    assert result.extra["prompt_tokens_unknown"] is True
+
+
+def test_cached_tokens_above_the_prompt_are_not_trusted(server: FaultServer) -> None:
+    result = one(server, "usage_cached_too_many")
+    assert (result.error, result.prompt_tokens, result.cached_prompt_tokens) == (None, 5, 0)
+    assert result.extra["usage_implausible"] == "cached_tokens 9 above the 5 tokens it is part of"
+
+
+def test_an_empty_error_object_mid_stream_is_an_error_not_bill(server: FaultServer) -> None:
+    result = one(server, "error_empty_object", max_retries=0)
+    assert result.text == "" and result.error is not None and result.extra["retryable"] is True
+    assert result.error.startswith(f"POST {server.url}/chat/completions reported an error: an error without a message")
+
+
+def test_content_after_the_finish_is_a_retried_protocol_error_not_billtechnical(server: FaultServer) -> None:
+    result = one(server, "content_after_finish")
+    assert result.text == "" and result.error is not None and "billtechnical" not in result.error
+    assert "protocol error" in result.error and result.extra["retries"] == 1 and result.extra["retryable"] is True
+
+
+def test_a_content_filter_is_an_error_naming_it_and_not_retried(server: FaultServer) -> None:
+    result = one(server, "finish_content_filter", max_retries=3)
+    assert result.text == "" and result.error is not None and "content filter" in result.error
+    assert len(server.requests_for("finish_content_filter")) == 1 and "retryable" not in result.extra
+
+
+def test_finish_and_usage_then_an_open_connection_is_complete_at_the_finish(server: FaultServer) -> None:
+    result = one(server, "finish_usage_hang", timeout_s=5.0)
+    assert (result.error, result.text, result.completion_tokens) == (None, "Paris", 2)
+    assert result.t_end - result.t_start < 0.5  # not the server's 3 s, nor timeout_s
+
+
+def test_finish_without_usage_then_an_open_connection_ends_after_the_grace(server: FaultServer) -> None:
+    backend_ = backend(server, timeout_s=5.0)
+    t0 = time.monotonic()
+    result = next(iter(backend_.generate([request("finish_hang_no_usage")])))
+    waited = time.monotonic() - t0
+    assert (result.error, result.text, result.completion_tokens) == (None, "Paris", 2)
+    assert 1.0 <= waited < 2.5  # the 1 s grace for the usage, not the server's 3 s nor timeout_s 5
+    assert result.t_end - result.t_start < 0.5  # t_end is the finish event's arrival
+
+
+def test_a_finished_length_answer_is_ok_and_marked_truncated(server: FaultServer) -> None:
+    result = one(server, "finish_length")
+    assert (result.error, result.text, result.extra["finish_reason"], result.extra["truncated"]) == (
+        None, "Par", "length", True)
 
 
 def test_a_non_streamed_answer_is_complete_but_has_no_time_to_first_token(server: FaultServer) -> None:

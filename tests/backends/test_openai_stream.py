@@ -8,6 +8,7 @@ import pytest
 
 from bench.backends.http_retry import RetryableError
 from bench.backends.openai_stream import Answer, Endpoint, join_text, take_chunk
+from bench.errors import BackendError
 
 CHAT = Endpoint("POST http://127.0.0.1:1/v1/chat/completions", chat=True, max_request_s=10)
 COMPLETIONS = Endpoint("POST http://127.0.0.1:1/v1/completions", chat=False, max_request_s=10)
@@ -41,8 +42,44 @@ def test_only_the_first_choice_is_taken_and_completions_read_text() -> None:
     ({"choices": ["x"]}, "choice 'x'"), ({"choices": [{"delta": "x"}]}, "delta 'x'"),
     ({"choices": [{"delta": {"content": 5}}]}, "text is not a string"),
     ({"error": "engine died"}, "reported an error: engine died"),
-    ({"choices": [{"delta": {}, "finish_reason": "abort"}]}, "finish_reason 'abort'")])
+    ({"error": {}}, r"reported an error: an error without a message \(\{\}\)"),
+    ({"error": ""}, "reported an error: an error without a message"),
+    ({"choices": [{"delta": {}, "error": {"message": "provider down"}}]}, "on the answer: provider down"),
+    ({"choices": [{"delta": {}, "finish_reason": "abort"}]}, "finish_reason 'abort'"),
+    ({"choices": [{"delta": {}, "finish_reason": "Error"}]}, "finish_reason 'Error'"),
+    ({"choices": [{"delta": {}, "finish_reason": "cancelled"}]}, "finish_reason 'cancelled'")])
 def test_bad_chunks_are_refused_naming_the_endpoint(chunk: Any, reason: str) -> None:
     with pytest.raises(RetryableError, match=reason) as caught:
         take_chunk(chunk, Answer(), CHAT)
     assert CHAT.where in str(caught.value)
+
+
+def test_null_or_false_error_fields_are_no_error() -> None:
+    answer = Answer()
+    take_chunk({"error": None, "choices": [{"index": 0, "delta": {"content": "a"}, "error": False}]}, answer, CHAT)
+    assert answer.text == "a"
+
+
+def test_a_content_filter_finish_is_an_error_that_is_not_retried() -> None:
+    with pytest.raises(BackendError, match="content filter"):
+        take_chunk({"choices": [{"delta": {"content": "x"}, "finish_reason": "content_filter"}]}, Answer(), CHAT)
+
+
+def test_text_after_the_finish_is_a_protocol_error_and_an_empty_repeat_is_not() -> None:
+    answer = Answer()
+    take_chunk({"choices": [{"delta": {"content": "bill"}, "finish_reason": "stop"}]}, answer, CHAT)
+    take_chunk({"choices": [{"delta": {"content": ""}, "finish_reason": "stop"}]}, answer, CHAT)
+    with pytest.raises(RetryableError, match="text 'technical' after the answer finished"):
+        take_chunk({"choices": [{"delta": {"content": "technical"}}]}, answer, CHAT)
+    assert answer.text == "bill"
+
+
+def test_the_answer_settles_with_usage_at_or_after_the_finish_and_ends_at_the_finish() -> None:
+    answer = Answer()
+    take_chunk({"choices": [{"delta": {"content": "a"}}], "usage": {"completion_tokens": 1}}, answer, CHAT)
+    assert not answer.settled and answer.t_end is None  # usage on every chunk (continuous usage): not the last
+    take_chunk({"choices": [{"delta": {"content": "b"}, "finish_reason": "Length"}]}, answer, CHAT)
+    finished = answer.t_end
+    assert finished is not None and answer.truncated and not answer.settled
+    take_chunk({"choices": [], "usage": {"completion_tokens": 2}}, answer, CHAT)
+    assert answer.settled and answer.t_end == finished and answer.finish_reason == "Length"

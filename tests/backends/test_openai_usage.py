@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bench.backends.base import Request
 from bench.backends.openai_stream import Answer
-from bench.backends.openai_usage import Counting, count_tokens
+from bench.backends.openai_usage import Counting, count_tokens, prompt_bytes
 from bench.spec import GenerationSpec
 
 REQUEST = Request(id="r", messages=({"role": "user", "content": "hi"},), completion="hi", mode="text",
-                  generation=GenerationSpec())
+                  generation=GenerationSpec(max_tokens=16))
 CHUNKS = Counting(counter=None, tokenizer=None, chat=True)
 
 
@@ -66,3 +68,56 @@ def test_without_usage_chunks_are_counted_and_the_prompt_is_unknown() -> None:
     assert (counts.prompt, counts.completion) == (0, 3) and "usage_implausible" not in counts.extra
     assert counts.extra["token_count_source"] == ("stream chunks (one token each) (the endpoint sent no usage); "
                                                   "prompt tokens unknown")
+    assert counts.extra["prompt_tokens_unknown"] is True
+
+
+def test_a_tokenizer_makes_the_prompt_known() -> None:
+    counts = count_tokens(answer(["a b"]), REQUEST, Counting(WordCounter(), "bundled:x", chat=True))
+    assert (counts.prompt, counts.completion) == (3, 2) and "prompt_tokens_unknown" not in counts.extra
+
+
+def test_completion_tokens_above_max_tokens_are_implausible_reasoning_included() -> None:
+    usage = {"prompt_tokens": 5, "completion_tokens": 1_000_000}
+    counts = count_tokens(answer(["Par", "is"], usage=usage), REQUEST, CHUNKS)
+    assert (counts.prompt, counts.completion) == (5, 2)
+    assert counts.extra["usage_implausible"] == "completion_tokens 1000000 above the request's max_tokens 16"
+    at_limit = count_tokens(answer(["Par", "is"], ["a"] * 3, {"prompt_tokens": 5, "completion_tokens": 16}),
+                            REQUEST, CHUNKS)
+    assert at_limit.completion == 16 and "usage_implausible" not in at_limit.extra
+    over = count_tokens(answer(["Par", "is"], ["a"] * 3, {"prompt_tokens": 5, "completion_tokens": 17}),
+                        REQUEST, CHUNKS)
+    assert (over.completion, over.extra["reasoning_tokens"]) == (5, 3)
+
+
+def test_the_max_tokens_sent_by_extra_body_is_the_limit() -> None:
+    usage = {"prompt_tokens": 5, "completion_tokens": 100}
+    counts = count_tokens(answer(["Par", "is"], usage=usage), REQUEST, Counting(None, None, True, max_tokens=200))
+    assert counts.completion == 100 and "usage_implausible" not in counts.extra
+
+
+@pytest.mark.parametrize("prompt_tokens", [-1, 5.0, True, 1031, 10**9])
+def test_prompt_tokens_beyond_what_the_prompt_can_hold_are_implausible(prompt_tokens: Any) -> None:
+    # "user" + "hi": 6 bytes; at most 6 + 1024 tokens
+    counts = count_tokens(answer(["a"], usage={"prompt_tokens": prompt_tokens, "completion_tokens": 1}),
+                          REQUEST, CHUNKS)
+    assert counts.prompt == 0 and counts.extra["prompt_tokens_unknown"] is True
+    assert counts.extra["usage_implausible"].startswith(f"prompt_tokens {prompt_tokens!r}")
+    assert counts.completion == 1 and counts.extra["token_count_source"].startswith("usage")
+
+
+def test_the_prompt_bound_counts_utf8_bytes_and_the_completion_prompt() -> None:
+    assert prompt_bytes(REQUEST, chat=True) == 6
+    cafe = Request(id="c", messages=(), completion="café", mode="text", generation=GenerationSpec())
+    assert prompt_bytes(cafe, chat=False) == 5
+    counts = count_tokens(answer(["a"], usage={"prompt_tokens": 1030, "completion_tokens": 1}), REQUEST, CHUNKS)
+    assert counts.prompt == 1030 and "usage_implausible" not in counts.extra
+
+
+def test_parts_larger_than_their_whole_are_not_trusted() -> None:
+    usage = {"prompt_tokens": 5, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 9},
+             "completion_tokens_details": {"reasoning_tokens": 4}}
+    counts = count_tokens(answer(["a", "b"], ["r"], usage), REQUEST, CHUNKS)
+    assert (counts.prompt, counts.cached, counts.completion, counts.extra["reasoning_tokens"]) == (5, 0, 3, 1)
+    assert counts.extra["usage_implausible"] == ("cached_tokens 9 above the 5 tokens it is part of; "
+                                                 "reasoning_tokens 4 above the 3 tokens it is part of")
+    assert counts.extra["usage_reported"]["prompt_tokens_details"] == {"cached_tokens": 9}
