@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines bench-bad-inputs clean
+.PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines \
+	bench-bad-inputs bench-llama-bench clean
 
 # llama-cpp-python compiles llama.cpp from source; bench never uses its multimodal (mtmd/llava) library, so it is
 # not built (about a third of the compile). Override with `make CMAKE_ARGS=... setup`.
@@ -55,6 +56,13 @@ bench-engines: setup
 
 bench-bad-inputs: setup
 	$(PY) benchmarks/bad_inputs.py
+
+# bench against llama.cpp's own llama-bench, built once from the pinned llama-cpp-python sdist into
+# ~/.cache/bench/llama-bench/<version>/ (a from-source compile; not part of CI). See docs/performance.md.
+bench-llama-bench: setup
+	PIP="$(PY) -m pip" LLAMA_CPP_PYTHON_VERSION=$$($(PY) -c "import llama_cpp; print(llama_cpp.__version__)") \
+		benchmarks/build_llama_bench.sh
+	$(PY) benchmarks/overhead.py --against llama-bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
