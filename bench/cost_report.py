@@ -15,14 +15,15 @@ from bench.costing import (
     LocalMachine,
     api_rows,
     break_even_row,
-    cell_facts,
+    cell_facts_columns,
     cheapest,
     cost_rows,
     profile_usd_per_hour,
 )
 from bench.errors import Problem, SpecError
 from bench.hardware import match_profile
-from bench.metrics.records import CellSegment, ItemRecord
+from bench.metrics.columns import RecordColumns
+from bench.metrics.records import CellSegment
 from bench.profiles import HardwareProfile, load_api_pricing, load_profiles
 from bench.registry import suggest
 from bench.spec import CostSpec, Requirements
@@ -80,13 +81,13 @@ def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfi
     return list(wanted)
 
 
-def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], list[ItemRecord], list[CellSegment],
+def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], RecordColumns, list[CellSegment],
                                                               dict[str, float | None]]],
                  requirements: Requirements, options: CostOptions) -> dict[str, Any]:
     cost = CostSpec.model_validate(manifest["cost"])
     profiles = with_prices(load_profiles(), {**cost.prices, **dict(options.prices)})
     local = local_machine(manifest, profiles)
-    facts = [cell_facts(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
+    facts = [cell_facts_columns(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
     rows = cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles))
     floor = options.min_accuracy if options.min_accuracy is not None else requirements.min_accuracy
     limit = options.max_p95_latency_s if options.max_p95_latency_s is not None else requirements.max_p95_latency_s

@@ -8,12 +8,14 @@ from typing import Any
 
 from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
-from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
+from bench.metrics.aggregate import MetricRow
+from bench.metrics.aggregate_columns import summarize_cell_columns
+from bench.metrics.columns import EMPTY, load_columns
 from bench.metrics.contention import cell_contention
-from bench.metrics.flags import cell_flags, flag_labels, flags_by_cell
+from bench.metrics.flags import count_flags, flag_labels, flags_by_cell
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
-from bench.store import SCHEMA_VERSION, RunStore, validate_records, write_json_atomic
+from bench.store import SCHEMA_VERSION, RunStore, write_json_atomic
 from bench.sweep import sweep_curves
 
 SUITE_COPY = "suite.yaml"
@@ -31,7 +33,7 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
     suite = load_run_suite(store, manifest)
     tasks = {task.id: task for task in suite.spec.tasks}
     cost = CostSpec.model_validate(manifest["cost"])
-    by_cell = group_by_cell(validate_records(store))
+    by_cell = load_columns(store).by_cell()
     all_segments = store.segments()
     segments = [s for s in all_segments if s.error is None]
     rows: list[MetricRow] = []
@@ -42,14 +44,15 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
     for cell in manifest["cells"]:
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
-        records = by_cell.get(cell["cell_id"], [])
-        cell_rows = summarize_cell(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
+        records = by_cell.get(cell["cell_id"]) or EMPTY
+        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
         rows += cell_rows
         values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
         primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
         values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
-        flags += [{**_ident(cell), **flag} for flag in cell_flags(records, cell_segments)]
+        flags += [{**_ident(cell), **flag} for flag in count_flags(len(records), int(records.ok.sum()),
+                                                                   cell_segments)]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
     costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())

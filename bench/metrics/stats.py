@@ -66,9 +66,20 @@ def bootstrap_interval(values: Sequence[float], statistic: Callable[..., Any] = 
     if data.size < MIN_N_BOOTSTRAP:
         return None
     rng = np.random.default_rng(SEED)
-    samples = rng.choice(data, size=(BOOTSTRAP_RESAMPLES, data.size), replace=True)
-    estimates = statistic(samples, axis=1)
-    return _percentiles(estimates, confidence)
+    estimates = [statistic(rng.choice(data, size=(rows, data.size), replace=True), axis=1)
+                 for rows in row_chunks(BOOTSTRAP_RESAMPLES, data.size)]
+    return _percentiles(np.concatenate(estimates), confidence)
+
+
+DRAW_BUDGET = 4_000_000
+"""Most random indices drawn at once by a bootstrap: resamples are drawn in blocks of rows, so memory stays bounded
+at any n. The generator's stream is the same whichever the block size, so the interval does not depend on it."""
+
+
+def row_chunks(total: int, n: int) -> list[int]:
+    """Row counts adding up to `total`, each block of rows holding at most DRAW_BUDGET draws of n indices."""
+    step = max(1, DRAW_BUDGET // max(n, 1))
+    return [min(step, total - start) for start in range(0, total, step)]
 
 
 def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float], key: Callable[[T], Any],
@@ -81,6 +92,11 @@ def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float],
     rng = np.random.default_rng(SEED)
     indices = rng.integers(0, len(ordered), size=(BOOTSTRAP_RESAMPLES // 2, len(ordered)))
     estimates = np.array([statistic([ordered[i] for i in row]) for row in indices])
+    return _percentiles(estimates, confidence)
+
+
+def percentile_interval(estimates: np.ndarray, confidence: float) -> Interval:
+    """The central `confidence` share of bootstrap estimates (percentile method)."""
     return _percentiles(estimates, confidence)
 
 

@@ -1,0 +1,304 @@
+"""records.jsonl read column by column with DuckDB: the summary path at any size, without one object per record.
+
+`read_columns(path)` gives each item's latest record (the same ones as `RunStore.records()`: a retried item's
+later line supersedes the earlier one), in file order of those, as numpy arrays. Optional fields that older runs
+lack take ItemRecord's defaults. Anything the fast reader cannot take as it is (a corrupt line, a field of the
+wrong type, a missing required field, another schema version) falls back to the record-by-record reader, which
+names the line and the field, so the errors are exactly those of `validate_records`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.metrics.records import RECORD_SCHEMA_VERSION, ItemRecord
+from bench.store import RECORDS, RunStore, validate_records
+
+TEXT_COLUMNS = ("cell_id", "model_id", "task_id", "item_id", "segment", "status")
+REQUIRED = ("cell_id", "model_id", "task_id", "task_version", "item_id", "segment", "prompt_sha256", "t_start",
+            "t_end")
+SQL_TYPES = {"schema_version": "BIGINT", "cell_id": "VARCHAR", "model_id": "VARCHAR", "task_id": "VARCHAR",
+             "task_version": "VARCHAR", "item_id": "VARCHAR", "repetition": "BIGINT", "segment": "VARCHAR",
+             "prompt_sha256": "VARCHAR", "prediction": "JSON", "reference": "JSON", "scores": "JSON",
+             "status": "VARCHAR", "parse_error": "VARCHAR", "prompt_tokens": "BIGINT",
+             "cached_prompt_tokens": "BIGINT", "completion_tokens": "BIGINT", "t_start": "DOUBLE",
+             "t_first_token": "DOUBLE", "t_end": "DOUBLE", "t_arrival": "DOUBLE", "engine_extra": "JSON"}
+MEMORY_LIMIT = "600MB"
+"""DuckDB's own buffer limit (it spills to a temporary folder beyond it), so a million records stay in budget."""
+
+
+@dataclass(frozen=True)
+class RecordColumns:
+    """Records as aligned numpy arrays (one row per record). Optional timings are NaN where the record has
+    None; `scores[name]` is NaN where a record has no such score; prediction / reference hold JSON text."""
+
+    cell_id: np.ndarray
+    model_id: np.ndarray
+    task_id: np.ndarray
+    item_id: np.ndarray
+    segment: np.ndarray
+    status: np.ndarray
+    repetition: np.ndarray
+    parse_error: np.ndarray
+    prompt_tokens: np.ndarray
+    cached_prompt_tokens: np.ndarray
+    completion_tokens: np.ndarray
+    t_start: np.ndarray
+    t_first_token: np.ndarray
+    t_end: np.ndarray
+    t_arrival: np.ndarray
+    option_tokens: np.ndarray
+    """engine_extra.option_tokens_evaluated (choices scored by log-likelihood); NaN where absent."""
+    prediction: np.ndarray
+    reference: np.ndarray
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    """Score name -> values, names in order of first appearance (in file order, then within a record)."""
+
+    def __len__(self) -> int:
+        return int(self.t_end.size)
+
+    def take(self, index: np.ndarray) -> RecordColumns:
+        """The rows at `index` (integer positions or a boolean mask), in that order."""
+        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "scores"}
+        return replace(self, **arrays, scores={k: v[index] for k, v in self.scores.items()})
+
+    def sorted(self) -> RecordColumns:
+        """Ordered by (cell id, item id, repetition): aggregate.record_key's order."""
+        return self.take(np.lexsort((self.repetition, self.item_id.astype(str), self.cell_id.astype(str))))
+
+    @cached_property
+    def ok(self) -> np.ndarray:
+        return np.asarray(self.status == "ok")
+
+    def by_cell(self) -> dict[str, RecordColumns]:
+        """cell_id -> that cell's rows (file order kept within a cell)."""
+        codes, names = _codes(self.cell_id)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        return {str(name): self.take(order[bounds[i]:bounds[i + 1]]) for i, name in enumerate(names)}
+
+    def score(self, name: str, default: float = np.nan) -> np.ndarray:
+        values = self.scores.get(name)
+        if values is None:
+            return np.full(len(self), default)
+        return np.where(np.isnan(values), default, values)
+
+    def decoded(self, column: str) -> list[Any]:
+        """Python values of a JSON column (prediction or reference); each distinct text is parsed once."""
+        codes, texts = self.codes_of(column)
+        values = self.parse(texts)
+        return [values[c] for c in codes.tolist()]
+
+    def decoded_at(self, column: str, i: int) -> Any:
+        return self.parse([getattr(self, column)[i]])[0]
+
+    def codes_of(self, column: str) -> tuple[np.ndarray, list[Any]]:
+        """Dense codes of a JSON column and its distinct texts."""
+        return _codes(getattr(self, column))
+
+    @staticmethod
+    def parse(texts: list[Any]) -> list[Any]:
+        return [None if text is None else json.loads(text) for text in texts]
+
+    def records(self) -> Iterator[ItemRecord]:
+        """ItemRecords of these rows (for callers that need objects, on small selections)."""
+        for i in range(len(self)):
+            yield self.record(i)
+
+    def record(self, i: int) -> ItemRecord:
+        return ItemRecord.model_construct(**self._row(i))
+
+    def _row(self, i: int) -> dict[str, Any]:
+        def opt(a: np.ndarray) -> float | None:
+            return None if np.isnan(a[i]) else float(a[i])
+
+        extra = {} if np.isnan(self.option_tokens[i]) else {"option_tokens_evaluated": int(self.option_tokens[i])}
+        return {"cell_id": self.cell_id[i], "model_id": self.model_id[i], "task_id": self.task_id[i],
+                "item_id": self.item_id[i], "segment": self.segment[i], "status": self.status[i],
+                "repetition": int(self.repetition[i]), "parse_error": "" if self.parse_error[i] else None,
+                "prompt_tokens": int(self.prompt_tokens[i]), "completion_tokens": int(self.completion_tokens[i]),
+                "cached_prompt_tokens": int(self.cached_prompt_tokens[i]), "t_start": float(self.t_start[i]),
+                "t_first_token": opt(self.t_first_token), "t_end": float(self.t_end[i]),
+                "t_arrival": opt(self.t_arrival), "engine_extra": extra,
+                "scores": {k: float(v[i]) for k, v in self.scores.items() if not np.isnan(v[i])}}
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Dense integer codes of an object array and its distinct values in order of first appearance."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.int64), list(uniques)
+
+
+def latest_positions(cell_id: np.ndarray, item_id: np.ndarray, repetition: np.ndarray) -> np.ndarray:
+    """Positions of each (cell, item, repetition) key's last line, ascending: RunStore.records()'s selection."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"c": cell_id, "i": item_id, "r": repetition})
+    keep = ~frame.duplicated(keep="last").to_numpy()
+    return np.flatnonzero(keep)
+
+
+class FallBack(Exception):
+    """The fast reader cannot take this file as it is; the record-by-record reader decides (and names why)."""
+
+
+def read_columns(file: Path) -> RecordColumns | None:
+    """The latest record of each key as columns; None when the file needs the record-by-record reader."""
+    if not file.exists():
+        return _from_records([])
+    try:
+        return _read_duckdb(file)
+    except FallBack:
+        return None
+
+
+def load_columns(store: RunStore) -> RecordColumns:
+    """The run's latest records as columns: DuckDB's reader, or (for a file it cannot take as it is) the
+    record-by-record reader with its errors (RunError naming the line or field)."""
+    columns = read_columns(store.path / RECORDS)
+    return columns if columns is not None else from_records(validate_records(store))
+
+
+def from_records(records: list[ItemRecord]) -> RecordColumns:
+    """Columns of already-validated records (small runs, tests, and the fallback path)."""
+    return _from_records(records)
+
+
+def _from_records(records: list[ItemRecord]) -> RecordColumns:
+    def col(name: str, dtype: Any = object) -> np.ndarray:
+        return np.array([getattr(r, name) for r in records], dtype=dtype)
+
+    def opt(name: str) -> np.ndarray:
+        return np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in records], dtype=float)
+
+    names: dict[str, None] = {}
+    for r in records:
+        names.update(dict.fromkeys(r.scores))
+    return RecordColumns(
+        **{name: col(name) for name in TEXT_COLUMNS}, repetition=col("repetition", np.int64),
+        parse_error=np.array([r.parse_error is not None for r in records], dtype=bool),
+        prompt_tokens=col("prompt_tokens", np.int64), cached_prompt_tokens=col("cached_prompt_tokens", np.int64),
+        completion_tokens=col("completion_tokens", np.int64), t_start=col("t_start", float),
+        t_first_token=opt("t_first_token"), t_end=col("t_end", float), t_arrival=opt("t_arrival"),
+        option_tokens=np.array([float(r.engine_extra.get("option_tokens_evaluated", np.nan)) for r in records]),
+        prediction=np.array([json.dumps(r.prediction) for r in records], dtype=object),
+        reference=np.array([json.dumps(r.reference) for r in records], dtype=object),
+        scores={k: np.array([r.scores.get(k, np.nan) for r in records], dtype=float) for k in names})
+
+
+# --- DuckDB -----------------------------------------------------------------------------------------------------
+
+def _read_duckdb(file: Path) -> RecordColumns:
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
+    try:
+        _load(con, file)
+        _check(con, file)
+        return _fetch(con)
+    except duckdb.Error as exc:
+        raise FallBack(str(exc)) from None
+    finally:
+        con.close()
+
+
+def _load(con: Any, file: Path) -> None:
+    """A table `r` of the fields the summary needs, one row per parseable line, with its line number `rn`."""
+    con.execute(f"CREATE TEMP TABLE r AS SELECT row_number() OVER () AS rn, * FROM read_json(?, "
+                f"format='newline_delimited', ignore_errors=true, columns={SQL_TYPES!r})", [str(file)])
+
+
+def _check(con: Any, file: Path) -> None:
+    """Every non-blank line became a row (a torn last line excepted, as the record reader does), with the schema
+    version this bench reads and every required field; otherwise FallBack."""
+    lines, torn = _count_lines(file)
+    rows = con.execute("SELECT count(*) FROM r").fetchone()[0]
+    if rows != lines - torn:
+        raise FallBack("some lines did not parse")
+    if torn:
+        print(f"warning: {file}: ignoring incomplete last line {lines}", file=sys.stderr)
+    missing = " OR ".join(f"{name} IS NULL" for name in REQUIRED)
+    bad = con.execute(f"SELECT count(*) FROM r WHERE schema_version IS DISTINCT FROM {RECORD_SCHEMA_VERSION} "
+                      f"OR status NOT IN ('ok', 'error', 'timeout') OR {missing}").fetchone()[0]
+    if bad:
+        raise FallBack("a record needs the schema check")
+
+
+def _count_lines(file: Path) -> tuple[int, int]:
+    """(non-blank lines, 1 if the last of them is an incomplete JSON text else 0)."""
+    count, last = 0, b""
+    with file.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                count, last = count + 1, line
+    if not last or last.endswith(b"\n"):
+        return count, 0
+    try:
+        json.loads(last)
+    except ValueError:
+        return count, 1
+    return count, 0
+
+
+FETCHED = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "repetition", "prompt_tokens",
+           "cached_prompt_tokens", "completion_tokens", "t_start", "t_first_token", "t_end", "t_arrival",
+           "prediction", "reference")
+DEFAULTS = {"repetition": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0,
+            "status": "'ok'"}
+
+
+def _fetch(con: Any) -> RecordColumns:
+    """The latest row of each key, in line order, as numpy arrays (text columns dictionary-encoded)."""
+    names = _score_names(con)
+    select = [f"coalesce({c}, {DEFAULTS[c]}) AS {c}" if c in DEFAULTS else c for c in FETCHED]
+    select += ["parse_error IS NOT NULL AS parse_error",
+               "CAST(json_extract(engine_extra, '$.option_tokens_evaluated') AS DOUBLE) AS option_tokens"]
+    select += [f"CAST(json_extract(scores, '{_path(n)}') AS DOUBLE) AS s{i}" for i, n in enumerate(names)]
+    table = con.sql(f"SELECT {', '.join(select)} FROM r ORDER BY rn").to_arrow_table()
+    con.execute("DROP TABLE r")
+    arrays = {name: _numpy(table.column(name)) for name in table.column_names}
+    keep = latest_positions(arrays["cell_id"], arrays["item_id"], arrays["repetition"])
+    scores = {n: arrays.pop(f"s{i}")[keep] for i, n in enumerate(names)}
+    return RecordColumns(**{k: v[keep] for k, v in arrays.items()}, scores=scores)
+
+
+def _score_names(con: Any) -> list[str]:
+    """Score names in order of first appearance (line, then position in the record)."""
+    rows = con.execute("SELECT k FROM (SELECT rn, unnest(json_keys(scores)) AS k, "
+                       "generate_subscripts(json_keys(scores), 1) AS pos FROM r) "
+                       "GROUP BY k ORDER BY min(rn), arg_min(pos, rn)").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _path(name: str) -> str:
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
+    return f'$."{quoted}"'
+
+
+def _numpy(column: Any) -> np.ndarray:
+    """A numpy array of an Arrow column: numbers as they are (NULL -> NaN), text as an object array whose
+    equal values share one Python string."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        values = np.array(encoded.dictionary.to_pylist() + [None], dtype=object)
+        return values[encoded.indices.fill_null(len(values) - 1).to_numpy()]
+    if pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(), dtype=float)
+    return np.asarray(column.to_numpy())
+
+
+EMPTY = from_records([])
+"""A cell without records."""
