@@ -21,8 +21,8 @@ from bench.cost import (
     usd_per_1000_correct,
     usd_per_1000_tasks,
 )
-from bench.metrics.energy import estimate_cpu_energy_j
 from bench.metrics.columns import RecordColumns
+from bench.metrics.energy import estimate_cpu_energy_j
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.profiles import ApiPrice, ApiPricing, HardwareProfile
 from bench.projection import (

@@ -146,7 +146,8 @@ class ItemWorks:
             return items
         return cls(np.array([i.prefill_tokens for i in items], dtype=np.int64),
                    np.array([i.decode_steps for i in items], dtype=np.int64),
-                   np.array([i.measured_s for i in items], dtype=float), np.array([i.ttft_s for i in items], dtype=float))
+                   np.array([i.measured_s for i in items], dtype=float),
+                   np.array([i.ttft_s for i in items], dtype=float))
 
 
 def project_seconds(items: Sequence[ItemWork] | ItemWorks, here: Device, there: Device,

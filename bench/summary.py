@@ -10,7 +10,7 @@ from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow
 from bench.metrics.aggregate_columns import summarize_cell_columns
-from bench.metrics.columns import EMPTY, load_columns
+from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell
 from bench.report.tables import comparison_markdown
@@ -27,13 +27,15 @@ def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
     return parse_suite(text, Path(manifest["suite"]["path"]), NoChecks())
 
 
-def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:
-    """Metric rows for every cell of the run, derived from records.jsonl and cells.jsonl, and the costs."""
+def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
+                  columns: RecordColumns | None = None) -> dict[str, Any]:
+    """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and
+    cells.jsonl, and the costs."""
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
     tasks = {task.id: task for task in suite.spec.tasks}
     cost = CostSpec.model_validate(manifest["cost"])
-    by_cell = load_columns(store).by_cell()
+    by_cell = (columns if columns is not None else load_columns(store)).by_cell()
     all_segments = store.segments()
     segments = [s for s in all_segments if s.error is None]
     rows: list[MetricRow] = []

@@ -54,15 +54,15 @@ def origin(c: RecordColumns) -> np.ndarray:
 
 
 def ttft_s(c: RecordColumns) -> np.ndarray:
-    return c.t_first_token - origin(c)
+    return np.asarray(c.t_first_token - origin(c))
 
 
 def e2e_s(c: RecordColumns) -> np.ndarray:
-    return c.t_end - origin(c)
+    return np.asarray(c.t_end - origin(c))
 
 
 def send_lag_s(c: RecordColumns) -> np.ndarray:
-    return c.t_start - c.t_arrival
+    return np.asarray(c.t_start - c.t_arrival)
 
 
 def tpot_s(c: RecordColumns) -> np.ndarray:
@@ -198,40 +198,61 @@ def generic_corpus(scorer: Scorer, cols: RecordColumns) -> dict[str, tuple[float
     def compute(sample: list[tuple[Any, Any, Any]]) -> dict[str, float]:
         return scorer.corpus([p for _, p, _ in sample], [r for _, _, r in sample])
 
-    return {name: (value, stats.resample_interval(keyed, lambda s, n=name: compute(s)[n], key=lambda t: t[0]))
+    def metric(name: str) -> Callable[[list[tuple[Any, Any, Any]]], float]:
+        return lambda sample: compute(sample)[name]
+
+    return {name: (value, stats.resample_interval(keyed, metric(name), key=lambda t: t[0]))
             for name, value in compute(keyed).items()}
 
 
-def label_codes(field: str | None, cols: RecordColumns) -> tuple[np.ndarray, np.ndarray, int]:
-    """(prediction codes, reference codes, number of labels): codes index the sorted normalized labels; a
-    prediction without a label (None) gets the code n_labels, which is no label."""
-    def normalized(column: str, allow_none: bool) -> tuple[np.ndarray, list[Any]]:
-        codes, texts = cols.codes_of(column)
-        labels = []
-        for value in cols.parse(texts):
-            picked = pick(value, field)
-            labels.append(None if allow_none and picked is None else normalize_label(picked))
-        return codes, labels
+def prediction_label(prediction: Any, field: str | None) -> str | None:
+    """MacroF1.corpus's label of a prediction (None: no label)."""
+    picked = pick(prediction, field)
+    return None if picked is None else str(normalize_label(picked))
 
-    pred_codes, pred_labels = normalized("prediction", True)
-    ref_codes, ref_labels = normalized("reference", False)
-    used_preds = {pred_labels[c] for c in np.unique(pred_codes).tolist()}
-    labels = sorted({ref_labels[c] for c in np.unique(ref_codes).tolist()} | (used_preds - {None}))
+
+def reference_label(reference: Any, field: str | None) -> str:
+    return str(normalize_label(pick(reference, field)))
+
+
+def confusion_codes(predictions: list[list[str | None]], references: list[list[str]]) -> tuple[list[np.ndarray], int]:
+    """Per side, a confusion cell per item: prediction code * n_labels + reference code, with codes indexing the
+    sorted labels of every side and the prediction code n_labels meaning no label. Returns (cells, n_labels)."""
+    labels = sorted(set().union(*references, *({p for p in side if p is not None} for side in predictions)))
     index = {label: i for i, label in enumerate(labels)}
-    pred_map = np.array([index.get(label, len(labels)) if label is not None else len(labels)
-                         for label in pred_labels], dtype=np.int64)
-    ref_map = np.array([index[label] for label in ref_labels], dtype=np.int64)
-    return pred_map[pred_codes], ref_map[ref_codes], len(labels)
+    n = len(labels)
+    return [np.array([n if p is None else index[p] for p in preds], dtype=np.int64) * n
+            + np.array([index[r] for r in refs], dtype=np.int64)
+            for preds, refs in zip(predictions, references, strict=True)], n
+
+
+def confusion_cells(field: str | None, sides: list[list[list[Any]]]) -> tuple[list[np.ndarray], int]:
+    """confusion_codes of [prediction, reference] pairs (compare's corpus items), side by side."""
+    return confusion_codes([[prediction_label(p[0], field) for p in side] for side in sides],
+                           [[reference_label(p[1], field) for p in side] for side in sides])
+
+
+def label_cells(field: str | None, cols: RecordColumns) -> tuple[np.ndarray, int]:
+    """confusion_codes of a cell's rows, each distinct prediction and reference text normalized once."""
+    pred_codes, pred_texts = cols.codes_of("prediction")
+    ref_codes, ref_texts = cols.codes_of("reference")
+    preds = [prediction_label(v, field) for v in cols.parse(pred_texts)]
+    refs = [reference_label(v, field) for v in cols.parse(ref_texts)]
+    labels = sorted(set(refs) | {p for p in preds if p is not None})
+    index = {label: i for i, label in enumerate(labels)}
+    n = len(labels)
+    pred_map = np.array([n if p is None else index[p] for p in preds], dtype=np.int64)
+    ref_map = np.array([index[r] for r in refs], dtype=np.int64)
+    return pred_map[pred_codes] * n + ref_map[ref_codes], n
 
 
 def macro_f1_with_interval(field: str | None, cols: RecordColumns) -> tuple[float, stats.Interval | None]:
     """scorers.macro_f1 and stats.resample_interval's bootstrap of it, from confusion counts: the resamples are
     the same index draws (rows already in record-key order), and each F1 is 2 tp / (2 tp + fp + fn) summed over
     the labels present in the resample in sorted order, as the scorer does."""
-    preds, refs, n_labels = label_codes(field, cols)
-    cells = preds * n_labels + refs
+    cells, n_labels = label_cells(field, cols)
     size = (n_labels + 1) * n_labels
-    value = float(_macro_f1(np.bincount(cells, minlength=size)[None, :], n_labels)[0])
+    value = float(macro_f1_of_counts(np.bincount(cells, minlength=size)[None, :], n_labels)[0])
     n = len(cols)
     if n < stats.MIN_N_BOOTSTRAP:
         return value, None
@@ -241,11 +262,11 @@ def macro_f1_with_interval(field: str | None, cols: RecordColumns) -> tuple[floa
         index = rng.integers(0, n, size=(rows, n))
         offsets = np.arange(rows)[:, None] * size
         counts = np.bincount((cells[index] + offsets).ravel(), minlength=rows * size).reshape(rows, size)
-        estimates.append(_macro_f1(counts, n_labels))
+        estimates.append(macro_f1_of_counts(counts, n_labels))
     return value, stats.percentile_interval(np.concatenate(estimates), 0.95)
 
 
-def _macro_f1(counts: np.ndarray, n_labels: int) -> np.ndarray:
+def macro_f1_of_counts(counts: np.ndarray, n_labels: int) -> np.ndarray:
     """Macro-F1 of each row of confusion counts (row-major [prediction code][reference code], the last
     prediction code meaning no label); labels absent from a row's predictions and references are left out."""
     matrix = counts.reshape(len(counts), n_labels + 1, n_labels)

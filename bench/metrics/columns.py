@@ -293,8 +293,8 @@ def _numpy(column: Any) -> np.ndarray:
 
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         encoded = pc.dictionary_encode(column).combine_chunks()
-        values = np.array(encoded.dictionary.to_pylist() + [None], dtype=object)
-        return values[encoded.indices.fill_null(len(values) - 1).to_numpy()]
+        values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+        return np.asarray(values[encoded.indices.fill_null(len(values) - 1).to_numpy()])
     if pa.types.is_floating(column.type):
         return np.asarray(column.to_numpy(), dtype=float)
     return np.asarray(column.to_numpy())
