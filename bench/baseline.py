@@ -20,7 +20,7 @@ from bench.api import RunData, load_run
 from bench.compare import CELL_METRICS, GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, Comparable, CompareError
 from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
-from bench.metrics.columns import EMPTY, RecordColumns, from_records
+from bench.metrics.columns import EMPTY, RecordColumns, as_columns
 from bench.metrics.flags import CONTENDED, flags_by_cell
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.spec import TaskSpec
@@ -72,10 +72,6 @@ def comparable_from_run(run: RunData) -> Comparable:
 
 
 Records = RecordColumns | list[ItemRecord]
-
-
-def as_columns(records: Records) -> RecordColumns:
-    return records if isinstance(records, RecordColumns) else from_records(records)
 
 
 def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:

@@ -23,7 +23,7 @@ from bench.costing import (
 from bench.errors import Problem, SpecError
 from bench.hardware import match_profile
 from bench.metrics.columns import RecordColumns
-from bench.metrics.records import CellSegment
+from bench.metrics.records import CellSegment, ItemRecord
 from bench.profiles import HardwareProfile, load_api_pricing, load_profiles
 from bench.registry import suggest
 from bench.spec import CostSpec, Requirements
@@ -81,7 +81,7 @@ def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfi
     return list(wanted)
 
 
-def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], RecordColumns, list[CellSegment],
+def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], RecordColumns | list[ItemRecord], list[CellSegment],
                                                               dict[str, float | None]]],
                  requirements: Requirements, options: CostOptions) -> dict[str, Any]:
     cost = CostSpec.model_validate(manifest["cost"])

@@ -21,7 +21,7 @@ from bench.cost import (
     usd_per_1000_correct,
     usd_per_1000_tasks,
 )
-from bench.metrics.columns import RecordColumns
+from bench.metrics.columns import RecordColumns, as_columns
 from bench.metrics.energy import estimate_cpu_energy_j
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.profiles import ApiPrice, ApiPricing, HardwareProfile
@@ -96,9 +96,10 @@ def cell_facts(cell: dict[str, Any], records: list[ItemRecord], segments: list[C
     return cell_facts_columns(cell, from_records(records), segments, metrics)
 
 
-def cell_facts_columns(cell: dict[str, Any], cols: RecordColumns, segments: list[CellSegment],
+def cell_facts_columns(cell: dict[str, Any], records: RecordColumns | list[ItemRecord], segments: list[CellSegment],
                        metrics: dict[str, float | None]) -> CellFacts:
-    """cell_facts from the cell's record columns (bench.metrics.columns)."""
+    """cell_facts from the cell's record columns (bench.metrics.columns) or records."""
+    cols = as_columns(records)
     ok = cols.take(np.isin(cols.segment, [s.segment for s in segments]) & cols.ok)
     first_ok = cols.ok[cols.repetition == 0]
     info = segments[-1].backend if segments else {}

@@ -47,9 +47,7 @@ def paired_bootstrap(baseline: Sequence[float], candidate: Sequence[float], alph
     if diffs.size < stats.MIN_N_BOOTSTRAP:
         return _exact_difference("exact sign-flip", _sign_flip_means(diffs), float(diffs.mean()) if diffs.size else 0.0,
                                  alpha, diffs.size)
-    rng = np.random.default_rng(stats.SEED)
-    estimates = np.concatenate([rng.choice(diffs, size=(rows, diffs.size), replace=True).mean(axis=1)
-                                for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES, diffs.size)])
+    estimates = stats.bootstrap_means(np.random.default_rng(stats.SEED), diffs, stats.BOOTSTRAP_RESAMPLES)
     return _difference_outcome("paired bootstrap", estimates, alpha, len(baseline))
 
 
@@ -95,14 +93,22 @@ def macro_f1_bootstrap(field: str | None, baseline: list[list[Any]], candidate: 
     (base, cand), n_labels = confusion_cells(field, [baseline, candidate])
     size = (n_labels + 1) * n_labels
     rng = np.random.default_rng(stats.SEED)
-    estimates = []
+    joint = base * size + cand
+    pairs, observed = np.unique(joint, return_counts=True)
+    if stats.use_counts(n, pairs.size):
+        drawn = stats.multinomial_counts(rng, observed, stats.BOOTSTRAP_RESAMPLES // 2)
+        side = [np.stack([np.bincount(codes, weights=row, minlength=size) for row in drawn])
+                for codes in (pairs % size, pairs // size)]
+        estimates = macro_f1_of_counts(side[0], n_labels) - macro_f1_of_counts(side[1], n_labels)
+        return _difference_outcome("paired bootstrap (corpus)", estimates, alpha, n)
+    chunks = []
     for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES // 2, n):
         index = rng.integers(0, n, size=(rows, n))
         offsets = np.arange(rows)[:, None] * size
         counts = [np.bincount((cells[index] + offsets).ravel(), minlength=rows * size).reshape(rows, size)
                   for cells in (cand, base)]
-        estimates.append(macro_f1_of_counts(counts[0], n_labels) - macro_f1_of_counts(counts[1], n_labels))
-    return _difference_outcome("paired bootstrap (corpus)", np.concatenate(estimates), alpha, n)
+        chunks.append(macro_f1_of_counts(counts[0], n_labels) - macro_f1_of_counts(counts[1], n_labels))
+    return _difference_outcome("paired bootstrap (corpus)", np.concatenate(chunks), alpha, n)
 
 
 def _difference_outcome(test: str, estimates: np.ndarray, alpha: float, n: int) -> Significance:

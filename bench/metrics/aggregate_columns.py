@@ -257,6 +257,10 @@ def macro_f1_with_interval(field: str | None, cols: RecordColumns) -> tuple[floa
     if n < stats.MIN_N_BOOTSTRAP:
         return value, None
     rng = np.random.default_rng(stats.SEED)
+    observed = np.bincount(cells, minlength=size)
+    if stats.use_counts(n, int(np.count_nonzero(observed))):
+        drawn = stats.multinomial_counts(rng, observed, stats.BOOTSTRAP_RESAMPLES // 2)
+        return value, stats.percentile_interval(macro_f1_of_counts(drawn, n_labels), 0.95)
     estimates = []
     for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES // 2, n):
         index = rng.integers(0, n, size=(rows, n))

@@ -3,15 +3,15 @@
 `read_columns(path)` gives each item's latest record (the same ones as `RunStore.records()`: a retried item's
 later line supersedes the earlier one), in file order of those, as numpy arrays. Optional fields that older runs
 lack take ItemRecord's defaults. Anything the fast reader cannot take as it is (a corrupt line, a field of the
-wrong type, a missing required field, another schema version) falls back to the record-by-record reader, which
-names the line and the field, so the errors are exactly those of `validate_records`.
+wrong type, a missing required field, another schema version, a torn last line of a killed run) falls back to
+the record-by-record reader, which names the line and the field (or skips the torn line with a warning), so the
+outcome is exactly that of `validate_records`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -106,7 +106,7 @@ class RecordColumns:
 
     @staticmethod
     def parse(texts: list[Any]) -> list[Any]:
-        return [None if text is None else json.loads(text) for text in texts]
+        return [json.loads(text) if isinstance(text, str) else None for text in texts]
 
     def records(self) -> Iterator[ItemRecord]:
         """ItemRecords of these rows (for callers that need objects, on small selections)."""
@@ -169,6 +169,11 @@ def load_columns(store: RunStore) -> RecordColumns:
     return columns if columns is not None else from_records(validate_records(store))
 
 
+def as_columns(records: RecordColumns | Sequence[ItemRecord]) -> RecordColumns:
+    """Columns as they are, or of a list of ItemRecords."""
+    return records if isinstance(records, RecordColumns) else from_records(list(records))
+
+
 def from_records(records: list[ItemRecord]) -> RecordColumns:
     """Columns of already-validated records (small runs, tests, and the fallback path)."""
     return _from_records(records)
@@ -204,7 +209,7 @@ def _read_duckdb(file: Path) -> RecordColumns:
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
     try:
         _load(con, file)
-        _check(con, file)
+        _check(con)
         return _fetch(con)
     except duckdb.Error as exc:
         raise FallBack(str(exc)) from None
@@ -213,41 +218,20 @@ def _read_duckdb(file: Path) -> RecordColumns:
 
 
 def _load(con: Any, file: Path) -> None:
-    """A table `r` of the fields the summary needs, one row per parseable line, with its line number `rn`."""
+    """A table `r` of the fields the summary needs, one row per line, with its line number `rn` (DuckDB keeps the
+    file's order: preserve_insertion_order is on). Any line that does not parse or convert raises."""
     con.execute(f"CREATE TEMP TABLE r AS SELECT row_number() OVER () AS rn, * FROM read_json(?, "
-                f"format='newline_delimited', ignore_errors=true, columns={SQL_TYPES!r})", [str(file)])
+                f"format='newline_delimited', columns={SQL_TYPES!r})", [str(file)])
 
 
-def _check(con: Any, file: Path) -> None:
-    """Every non-blank line became a row (a torn last line excepted, as the record reader does), with the schema
-    version this bench reads and every required field; otherwise FallBack."""
-    lines, torn = _count_lines(file)
-    rows = con.execute("SELECT count(*) FROM r").fetchone()[0]
-    if rows != lines - torn:
-        raise FallBack("some lines did not parse")
-    if torn:
-        print(f"warning: {file}: ignoring incomplete last line {lines}", file=sys.stderr)
+def _check(con: Any) -> None:
+    """Every record has the schema version this bench reads, a known status and every required field;
+    otherwise FallBack (a line that does not parse or convert already raised a DuckDB error)."""
     missing = " OR ".join(f"{name} IS NULL" for name in REQUIRED)
     bad = con.execute(f"SELECT count(*) FROM r WHERE schema_version IS DISTINCT FROM {RECORD_SCHEMA_VERSION} "
                       f"OR status NOT IN ('ok', 'error', 'timeout') OR {missing}").fetchone()[0]
     if bad:
         raise FallBack("a record needs the schema check")
-
-
-def _count_lines(file: Path) -> tuple[int, int]:
-    """(non-blank lines, 1 if the last of them is an incomplete JSON text else 0)."""
-    count, last = 0, b""
-    with file.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                count, last = count + 1, line
-    if not last or last.endswith(b"\n"):
-        return count, 0
-    try:
-        json.loads(last)
-    except ValueError:
-        return count, 1
-    return count, 0
 
 
 FETCHED = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "repetition", "prompt_tokens",
