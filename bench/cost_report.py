@@ -3,6 +3,7 @@ break-even volumes and the procurement pick per task."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +82,11 @@ def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfi
     return list(wanted)
 
 
-def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], RecordColumns | list[ItemRecord], list[CellSegment],
-                                                              dict[str, float | None]]],
+CellInput = tuple[dict[str, Any], RecordColumns | list[ItemRecord], list[CellSegment], dict[str, float | None]]
+"""A cell, its records (columns or ItemRecords), its segments and its metric values."""
+
+
+def cost_section(manifest: dict[str, Any], cells: Sequence[CellInput],
                  requirements: Requirements, options: CostOptions) -> dict[str, Any]:
     cost = CostSpec.model_validate(manifest["cost"])
     profiles = with_prices(load_profiles(), {**cost.prices, **dict(options.prices)})

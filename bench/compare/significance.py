@@ -161,7 +161,12 @@ def ratio_interval(baseline: Sequence[float], candidate: Sequence[float],
 
 
 def _resampled(rng: np.random.Generator, data: np.ndarray, statistic: Callable[..., Any]) -> np.ndarray:
-    """statistic of BOOTSTRAP_RESAMPLES resamples of data, drawn in blocks (the same draws as all at once)."""
+    """statistic of BOOTSTRAP_RESAMPLES resamples of data, drawn in blocks (the same draws as all at once), or
+    for a median or mean of many items with few distinct values, from multinomial counts (stats.COUNTS_FROM_N)."""
+    if statistic is np.median:
+        return stats.bootstrap_medians(rng, data, stats.BOOTSTRAP_RESAMPLES)
+    if statistic is np.mean:
+        return stats.bootstrap_means(rng, data, stats.BOOTSTRAP_RESAMPLES)
     return np.concatenate([statistic(rng.choice(data, size=(rows, data.size)), axis=1)
                            for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES, data.size)])
 
@@ -211,7 +216,13 @@ def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, i
 
 
 def _throughputs(rng: np.random.Generator, pairs: np.ndarray) -> np.ndarray:
-    """sum(ok) / sum(gap) of BOOTSTRAP_RESAMPLES resamples of (gap, ok) pairs, drawn in blocks."""
+    """sum(ok) / sum(gap) of BOOTSTRAP_RESAMPLES resamples of (gap, ok) pairs, drawn in blocks, or from
+    multinomial counts of the distinct pairs (stats.COUNTS_FROM_N)."""
+    distinct, counts = np.unique(pairs, axis=0, return_counts=True)
+    if stats.use_counts(len(pairs), len(distinct)):
+        drawn = stats.multinomial_counts(rng, counts, stats.BOOTSTRAP_RESAMPLES).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray((drawn @ distinct[:, 1]) / (drawn @ distinct[:, 0]))
     out = []
     for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES, len(pairs)):
         sample = pairs[rng.integers(0, len(pairs), size=(rows, len(pairs)))]

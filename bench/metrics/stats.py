@@ -94,6 +94,21 @@ def bootstrap_means(rng: np.random.Generator, data: np.ndarray, resamples: int) 
                            for rows in row_chunks(resamples, data.size)])
 
 
+def bootstrap_medians(rng: np.random.Generator, data: np.ndarray, resamples: int) -> np.ndarray:
+    """np.median of `resamples` bootstrap resamples of data (sorted): index draws in blocks, or from
+    COUNTS_FROM_N items with few distinct values, the median read off each resample's cumulative counts of the
+    sorted distinct values (the mean of the two middle order statistics when n is even, as np.median)."""
+    values, counts = np.unique(data, return_counts=True)
+    n = data.size
+    if not use_counts(n, values.size):
+        return np.concatenate([np.median(rng.choice(data, size=(rows, n), replace=True), axis=1)
+                               for rows in row_chunks(resamples, n)])
+    cumulative = np.cumsum(multinomial_counts(rng, counts, resamples), axis=1)
+    low = np.array([np.searchsorted(row, (n + 1) // 2) for row in cumulative])
+    high = np.array([np.searchsorted(row, n // 2 + 1) for row in cumulative])
+    return np.asarray((values[low] + values[high]) / 2)
+
+
 def use_counts(n: int, distinct: int) -> bool:
     """Whether a bootstrap over n items of `distinct` categories draws counts (see COUNTS_FROM_N)."""
     return n >= COUNTS_FROM_N and distinct <= MAX_DISTINCT_SHARE * n
