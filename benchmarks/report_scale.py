@@ -84,7 +84,8 @@ def measure(command: list[str]) -> dict[str, Any]:
 def commands(run: Path, copy: Path) -> dict[str, list[str]]:
     python = sys.executable
     return {"bench report": [python, "-m", "bench", "report", str(run), "--format", "json"],
-            "bench compare": [python, "-m", "bench", "compare", str(run), str(copy), "--format", "json"],
+            "bench compare": [python, "-m", "bench", "compare", str(run), str(copy), "--format", "json",
+                              "--allow-contended"],
             "bench.load_run": [python, "-c", f"import bench; bench.load_run({str(run)!r})"]}
 
 

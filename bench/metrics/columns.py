@@ -203,70 +203,90 @@ def _from_records(records: list[ItemRecord]) -> RecordColumns:
 
 # --- DuckDB -----------------------------------------------------------------------------------------------------
 
-def _read_duckdb(file: Path) -> RecordColumns:
-    import duckdb
-
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
-    try:
-        _load(con, file)
-        _check(con)
-        return _fetch(con)
-    except duckdb.Error as exc:
-        raise FallBack(str(exc)) from None
-    finally:
-        con.close()
-
-
-def _load(con: Any, file: Path) -> None:
-    """A table `r` of the fields the summary needs, one row per line, with its line number `rn` (DuckDB keeps the
-    file's order: preserve_insertion_order is on). Any line that does not parse or convert raises."""
-    con.execute(f"CREATE TEMP TABLE r AS SELECT row_number() OVER () AS rn, * FROM read_json(?, "
-                f"format='newline_delimited', columns={SQL_TYPES!r})", [str(file)])
-
-
-def _check(con: Any) -> None:
-    """Every record has the schema version this bench reads, a known status and every required field;
-    otherwise FallBack (a line that does not parse or convert already raised a DuckDB error)."""
-    missing = " OR ".join(f"{name} IS NULL" for name in REQUIRED)
-    bad = con.execute(f"SELECT count(*) FROM r WHERE schema_version IS DISTINCT FROM {RECORD_SCHEMA_VERSION} "
-                      f"OR status NOT IN ('ok', 'error', 'timeout') OR {missing}").fetchone()[0]
-    if bad:
-        raise FallBack("a record needs the schema check")
-
-
 FETCHED = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "repetition", "prompt_tokens",
            "cached_prompt_tokens", "completion_tokens", "t_start", "t_first_token", "t_end", "t_arrival",
            "prediction", "reference")
 DEFAULTS = {"repetition": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0,
             "status": "'ok'"}
+BATCH_ROWS = 200_000
 
 
-def _fetch(con: Any) -> RecordColumns:
-    """The latest row of each key, in line order, as numpy arrays (text columns dictionary-encoded)."""
-    names = _score_names(con)
+def _query(file: Path) -> str:
+    """One pass over the file, lines in file order (DuckDB keeps insertion order for a plain scan): the fields
+    the summary needs, scores as a map, and whether the record needs the record reader's schema check."""
+    columns = {**SQL_TYPES, "scores": "MAP(VARCHAR, DOUBLE)"}
     select = [f"coalesce({c}, {DEFAULTS[c]}) AS {c}" if c in DEFAULTS else c for c in FETCHED]
-    select += ["parse_error IS NOT NULL AS parse_error",
-               "CAST(json_extract(engine_extra, '$.option_tokens_evaluated') AS DOUBLE) AS option_tokens"]
-    select += [f"CAST(json_extract(scores, '{_path(n)}') AS DOUBLE) AS s{i}" for i, n in enumerate(names)]
-    table = con.sql(f"SELECT {', '.join(select)} FROM r ORDER BY rn").to_arrow_table()
-    con.execute("DROP TABLE r")
-    arrays = {name: _numpy(table.column(name)) for name in table.column_names}
-    keep = latest_positions(arrays["cell_id"], arrays["item_id"], arrays["repetition"])
-    scores = {n: arrays.pop(f"s{i}")[keep] for i, n in enumerate(names)}
-    return RecordColumns(**{k: v[keep] for k, v in arrays.items()}, scores=scores)
+    missing = " OR ".join(f"{name} IS NULL" for name in REQUIRED)
+    select += ["parse_error IS NOT NULL AS parse_error", "scores",
+               "CAST(json_extract(engine_extra, '$.option_tokens_evaluated') AS DOUBLE) AS option_tokens",
+               f"(schema_version IS DISTINCT FROM {RECORD_SCHEMA_VERSION} OR "
+               f"coalesce(status, 'ok') NOT IN ('ok', 'error', 'timeout') OR {missing}) AS needs_check"]
+    path = str(file).replace("'", "''")
+    return (f"SELECT {', '.join(select)} FROM read_json('{path}', format='newline_delimited', "
+            f"columns={columns!r})")
 
 
-def _score_names(con: Any) -> list[str]:
-    """Score names in order of first appearance (line, then position in the record)."""
-    rows = con.execute("SELECT k FROM (SELECT rn, unnest(json_keys(scores)) AS k, "
-                       "generate_subscripts(json_keys(scores), 1) AS pos FROM r) "
-                       "GROUP BY k ORDER BY min(rn), arg_min(pos, rn)").fetchall()
-    return [str(row[0]) for row in rows]
+def _read_duckdb(file: Path) -> RecordColumns:
+    """Batches of the query as numpy arrays, concatenated; then each key's latest line. Any line that does not
+    parse or convert (DuckDB raises), or needs the schema check, makes it FallBack."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
+    try:
+        batches = [_batch(b) for b in con.sql(_query(file)).to_arrow_reader(BATCH_ROWS)]
+    except duckdb.Error as exc:
+        raise FallBack(str(exc)) from None
+    finally:
+        con.close()
+    if not batches:
+        return _from_records([])
+    return _latest(_concat(batches))
 
 
-def _path(name: str) -> str:
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
-    return f'$."{quoted}"'
+def _batch(batch: Any) -> dict[str, Any]:
+    if batch.column("needs_check").to_numpy(zero_copy_only=False).any():
+        raise FallBack("a record needs the schema check")
+    arrays: dict[str, Any] = {name: _numpy(batch.column(name)) for name in batch.schema.names
+                              if name not in ("scores", "needs_check")}
+    arrays["scores"] = _score_arrays(batch.column("scores"))
+    return arrays
+
+
+def _score_arrays(column: Any) -> dict[str, np.ndarray]:
+    """name -> values (NaN where a row has no such score) of a map column, names in order of first appearance."""
+    import pyarrow.compute as pc
+
+    rows = len(column)
+    offsets = column.offsets.to_numpy()
+    start, stop = int(offsets[0]), int(offsets[-1])
+    if stop == start:
+        return {}
+    row_of = np.repeat(np.arange(rows), np.diff(offsets))
+    keys = pc.dictionary_encode(column.keys.slice(start, stop - start))
+    codes = keys.indices.to_numpy()
+    values = np.asarray(column.items.slice(start, stop - start).to_numpy(zero_copy_only=False), dtype=float)
+    out = {}
+    for code, name in enumerate(keys.dictionary.to_pylist()):
+        at = codes == code
+        filled = np.full(rows, np.nan)
+        filled[row_of[at]] = values[at]
+        out[str(name)] = filled
+    return out
+
+
+def _concat(batches: list[dict[str, Any]]) -> RecordColumns:
+    names: dict[str, None] = {}
+    for batch in batches:
+        names.update(dict.fromkeys(batch["scores"]))
+    scores = {name: np.concatenate([b["scores"].get(name, np.full(len(b["t_end"]), np.nan)) for b in batches])
+              for name in names}
+    arrays = {key: np.concatenate([b[key] for b in batches]) for key in batches[0] if key != "scores"}
+    return RecordColumns(**arrays, scores=scores)
+
+
+def _latest(cols: RecordColumns) -> RecordColumns:
+    keep = latest_positions(cols.cell_id, cols.item_id, cols.repetition)
+    return cols if keep.size == len(cols) else cols.take(keep)
 
 
 def _numpy(column: Any) -> np.ndarray:
@@ -276,12 +296,12 @@ def _numpy(column: Any) -> np.ndarray:
     import pyarrow.compute as pc
 
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        encoded = pc.dictionary_encode(column).combine_chunks()
+        encoded = pc.dictionary_encode(column)
         values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
         return np.asarray(values[encoded.indices.fill_null(len(values) - 1).to_numpy()])
     if pa.types.is_floating(column.type):
-        return np.asarray(column.to_numpy(), dtype=float)
-    return np.asarray(column.to_numpy())
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
 EMPTY = from_records([])
