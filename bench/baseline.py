@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -167,14 +168,31 @@ def corpus_data(task: TaskSpec | None, records: Records) -> dict[str, Any] | Non
 
 
 def round_floats(value: Any) -> Any:
-    """Floats to 6 significant digits (non-finite ones to None), recursively."""
+    """Floats to 6 significant digits (non-finite ones to None), recursively; a list of floats is rounded once per
+    distinct value."""
     if isinstance(value, float):
-        return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+        return _round(value)
     if isinstance(value, dict):
-        return {key: round_floats(item) for key, item in value.items()}
+        return {key: round_floats(item) if isinstance(item, CONTAINERS) else item for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [round_floats(item) for item in value]
+        if len(value) > 16 and all(type(item) is float for item in value):
+            return _round_list(list(value))
+        return [round_floats(item) if isinstance(item, CONTAINERS) else item for item in value]
     return value
+
+
+CONTAINERS = (float, dict, list, tuple)
+
+
+@lru_cache(maxsize=1 << 16)
+def _round(value: float) -> float | None:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+
+
+def _round_list(values: list[float]) -> list[float | None]:
+    distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+    rounded = [_round(v) for v in distinct.tolist()]
+    return [rounded[i] for i in index.tolist()]
 
 
 # --- baseline files ------------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def bootstrap_interval(values: Sequence[float], statistic: Callable[..., Any] = 
     return _percentiles(np.concatenate(estimates), confidence)
 
 
-COUNTS_FROM_N = 20_000
+COUNTS_FROM_N = 5_000
 """From this many items on, a bootstrap of a statistic of few distinct values (a mean of scores, a difference of
 scores, macro-F1 from its confusion counts) draws each resample's counts of the distinct values with
 rng.multinomial instead of drawing n indices: the same bootstrap distribution (Efron & Tibshirani 1993, 6.2: a

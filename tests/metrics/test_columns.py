@@ -67,7 +67,7 @@ def test_a_corrupt_line_is_named_by_the_record_reader(tmp_path: Path) -> None:
 
 def test_a_wrong_type_is_named_by_the_record_reader(tmp_path: Path) -> None:
     write_records(tmp_path / RECORDS, [triage_row("A", 0), {**triage_row("A", 1), "prompt_tokens": "many"}])
-    with pytest.raises(RunError, match="does not match the schema.*prompt_tokens"):
+    with pytest.raises(RunError, match=r"does not match the schema.*prompt_tokens"):
         load_columns(RunStore(tmp_path))
 
 
