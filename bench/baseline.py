@@ -18,7 +18,16 @@ import numpy as np
 from pydantic import ValidationError
 
 from bench.api import RunData, load_run
-from bench.compare import CELL_METRICS, GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, Comparable, CompareError
+from bench.compare import (
+    CELL_METRICS,
+    GAP_SAMPLES,
+    OK_SAMPLES,
+    SAMPLE_METRICS,
+    CellData,
+    Comparable,
+    CompareError,
+    CorpusData,
+)
 from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
 from bench.metrics.columns import EMPTY, RecordColumns, as_columns
@@ -54,7 +63,9 @@ def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def comparable_from_run(run: RunData) -> Comparable:
-    """The comparable of a run directory, rounded exactly as a baseline file is."""
+    """The comparable of a run directory, rounded exactly as a baseline file is. The per-item parts (scores,
+    [prediction, reference]) are rounded value by value as they are built and go into the models unvalidated
+    (bench made them; a baseline file is validated when read), so a million items are not copied three times."""
     tasks = _suite_tasks(run)
     segments = [s for s in RunStore(run.path).segments() if s.error is None]
     flags = flags_by_cell(run.summary)
@@ -66,10 +77,21 @@ def comparable_from_run(run: RunData) -> Comparable:
         data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell["cell_id"]]))
         data["contended"] = next((f["detail"] for f in flags.get(cell["cell_id"], []) if f["flag"] == CONTENDED),
                                  None)
-        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = data
+        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = _cell_model(data)
     raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
-           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"], "cells": cells}
-    return Comparable.model_validate({**round_floats(raw), "source": str(run.path)})
+           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"]}
+    checked = Comparable.model_validate({**round_floats(raw), "cells": {}, "source": str(run.path)})
+    return Comparable.model_construct(**{**dict(checked), "cells": cells})
+
+
+def _cell_model(data: dict[str, Any]) -> CellData:
+    """A CellData of bench's own figures: the small parts validated, the per-item parts (already rounded) as
+    they are."""
+    items, corpus = data.pop("items"), data.pop("corpus")
+    small = CellData.model_validate({**round_floats(data), "items": {}, "corpus": None})
+    corpus_model = None if corpus is None else \
+        CorpusData.model_construct(scorers=round_floats(corpus["scorers"]), items=corpus["items"])
+    return CellData.model_construct(**{**dict(small), "items": items, "corpus": corpus_model})
 
 
 Records = RecordColumns | list[ItemRecord]
@@ -105,14 +127,15 @@ def item_scores(record: ItemRecord) -> dict[str, float]:
 
 
 def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
-    """item id -> item_scores of its record, for every row."""
+    """item id -> item_scores of its record (rounded as round_floats does), for every row."""
     names = list(cols.scores)
-    matrix = np.column_stack([cols.scores[n] for n in names]).tolist() if names else [[] for _ in range(len(cols))]
+    columns = [_round_list(cols.scores[n].tolist()) for n in names]
+    rows = list(zip(*columns, strict=True)) if names else [() for _ in range(len(cols))]
     errors, parse_failures = (~cols.ok).astype(float).tolist(), cols.parse_error.astype(float).tolist()
     items = {}
-    for item_id, row, error, parse_failure in zip(cols.item_id.tolist(), matrix, errors, parse_failures,
+    for item_id, row, error, parse_failure in zip(cols.item_id.tolist(), rows, errors, parse_failures,
                                                   strict=True):
-        scores = {name: value for name, value in zip(names, row, strict=True) if value == value}
+        scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
         items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
     return items
 
@@ -155,7 +178,7 @@ def corpus_data(task: TaskSpec | None, records: Records) -> dict[str, Any] | Non
     cols = as_columns(records)
     if task is None or not len(cols):
         return None
-    predictions, references = cols.decoded("prediction"), cols.decoded("reference")
+    predictions, references = cols.decoded("prediction", round_floats), cols.decoded("reference", round_floats)
     scorers: dict[str, dict[str, Any]] = {}
     for ref in task.scorers:
         entry = ref.model_dump()

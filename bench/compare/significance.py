@@ -34,8 +34,8 @@ class Significance:
 def mcnemar(baseline: Sequence[float], candidate: Sequence[float], alpha: float) -> Significance:
     """Exact McNemar test on paired 0/1 outcomes: two-sided binomial test on the discordant pairs (valid at any
     n; it cannot reach p < 0.05 with fewer than 6 discordant pairs)."""
-    worse = sum(1 for b, c in zip(baseline, candidate, strict=True) if b > c)
-    better = sum(1 for b, c in zip(baseline, candidate, strict=True) if c > b)
+    base, cand = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    worse, better = int(np.count_nonzero(base > cand)), int(np.count_nonzero(cand > base))
     p = float(scipy_stats.binomtest(worse, worse + better, 0.5).pvalue) if worse + better else 1.0
     return Significance("mcnemar", p, significant=p < alpha, n_baseline=len(baseline), n_candidate=len(candidate))
 
@@ -249,19 +249,30 @@ def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha
 
 
 def _item_test(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Significance:
-    common = sorted(set(baseline.items) & set(candidate.items))
-    base = [baseline.items[i].get(metric, 0.0) for i in common]
-    cand = [candidate.items[i].get(metric, 0.0) for i in common]
+    if baseline.item_ids == candidate.item_ids:
+        base, cand = baseline.scores_of(metric), candidate.scores_of(metric)
+    else:
+        common = common_items(baseline, candidate)
+        base = [baseline.items[i].get(metric, 0.0) for i in common]
+        cand = [candidate.items[i].get(metric, 0.0) for i in common]
     if all(v in (0.0, 1.0) for v in base + cand):
         return mcnemar(base, cand, alpha)
     return paired_bootstrap(base, cand, alpha)
+
+
+def common_items(baseline: CellData, candidate: CellData) -> list[str]:
+    """The item ids both cells scored, sorted."""
+    if baseline.item_ids == candidate.item_ids:
+        return baseline.item_ids
+    return sorted(set(baseline.items) & set(candidate.items))
 
 
 def _corpus_test(metric: str, baseline: CorpusData, candidate: CorpusData, alpha: float) -> Significance:
     from bench.tasks.scorers import build_scorer
 
     scorer = build_scorer(baseline.scorers[metric])
-    common = sorted(set(baseline.items) & set(candidate.items))
+    common = baseline.item_ids if baseline.item_ids == candidate.item_ids else \
+        sorted(set(baseline.items) & set(candidate.items))
 
     def compute(pairs: list[list[Any]]) -> float:
         return scorer.corpus([p[0] for p in pairs], [p[1] for p in pairs])[metric]

@@ -227,9 +227,23 @@ def confusion_codes(predictions: list[list[str | None]], references: list[list[s
 
 
 def confusion_cells(field: str | None, sides: list[list[list[Any]]]) -> tuple[list[np.ndarray], int]:
-    """confusion_codes of [prediction, reference] pairs (compare's corpus items), side by side."""
-    return confusion_codes([[prediction_label(p[0], field) for p in side] for side in sides],
-                           [[reference_label(p[1], field) for p in side] for side in sides])
+    """confusion_codes of [prediction, reference] pairs (compare's corpus items), side by side; each distinct
+    picked value is normalized once."""
+    memo: dict[tuple[bool, Any], str | None] = {}
+
+    def label(value: Any, is_prediction: bool) -> str | None:
+        picked = pick(value, field)
+        try:
+            return memo[(is_prediction, picked)]
+        except KeyError:
+            found = prediction_label(value, field) if is_prediction else reference_label(value, field)
+            memo[(is_prediction, picked)] = found
+            return found
+        except TypeError:  # an unhashable value (a list): normalized each time
+            return prediction_label(value, field) if is_prediction else reference_label(value, field)
+
+    return confusion_codes([[label(p[0], True) for p in side] for side in sides],
+                           [[str(label(p[1], False)) for p in side] for side in sides])
 
 
 def label_cells(field: str | None, cols: RecordColumns) -> tuple[np.ndarray, int]:

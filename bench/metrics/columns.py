@@ -11,7 +11,7 @@ outcome is exactly that of `validate_records`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -91,10 +91,13 @@ class RecordColumns:
             return np.full(len(self), default)
         return np.where(np.isnan(values), default, values)
 
-    def decoded(self, column: str) -> list[Any]:
-        """Python values of a JSON column (prediction or reference); each distinct text is parsed once."""
+    def decoded(self, column: str, transform: Callable[[Any], Any] | None = None) -> list[Any]:
+        """Python values of a JSON column (prediction or reference); each distinct text is parsed (and
+        transformed) once, and rows with the same text share the value."""
         codes, texts = self.codes_of(column)
         values = self.parse(texts)
+        if transform is not None:
+            values = [transform(v) for v in values]
         return [values[c] for c in codes.tolist()]
 
     def decoded_at(self, column: str, i: int) -> Any:
