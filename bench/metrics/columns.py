@@ -5,7 +5,8 @@ later line supersedes the earlier one), in file order of those, as numpy arrays.
 lack take ItemRecord's defaults. Anything the fast reader cannot take as it is (a corrupt line, a field of the
 wrong type, a missing required field, another schema version, a torn last line of a killed run) falls back to
 the record-by-record reader, which names the line and the field (or skips the torn line with a warning), so the
-outcome is exactly that of `validate_records`.
+outcome is exactly that of `validate_records`. One difference: the fast reader reads the fields the summary uses
+and does not reject an unknown top-level field, which ItemRecord (extra="forbid") does.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SQL_TYPES = {"schema_version": "BIGINT", "cell_id": "VARCHAR", "model_id": "VARC
              "cached_prompt_tokens": "BIGINT", "completion_tokens": "BIGINT", "t_start": "DOUBLE",
              "t_first_token": "DOUBLE", "t_end": "DOUBLE", "t_arrival": "DOUBLE", "engine_extra": "JSON"}
 MEMORY_LIMIT = "600MB"
-"""DuckDB's own buffer limit (it spills to a temporary folder beyond it), so a million records stay in budget."""
+"""DuckDB's own buffer limit while it streams the file (its share of the 1.5 GB budget at a million records)."""
 
 
 @dataclass(frozen=True)
