@@ -10,29 +10,46 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.cost_report import CostOptions
 from bench.metrics.aggregate import decode_tps, e2e_s, prefill_tps, tpot_s, ttft_s
+from bench.metrics.columns import RecordColumns, from_records, load_columns
 from bench.metrics.records import ItemRecord
 from bench.store import RunStore, validate_records
 from bench.summary import summarize_run
 
 
-@dataclass(frozen=True)
 class RunData:
-    """One run directory, with its summary recomputed from the records (nothing is written)."""
+    """One run directory, with its summary recomputed from the records (nothing is written).
 
-    path: Path
-    manifest: dict[str, Any]
-    summary: dict[str, Any]
-    records: list[ItemRecord]
+    The records are read column by column (bench.metrics.columns) for the summary; `records` (ItemRecords) are
+    built on first use only, for callers that need objects (HTML samples, plots, `items()`)."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], summary: dict[str, Any],
+                 records: list[ItemRecord] | None = None, columns: RecordColumns | None = None) -> None:
+        self.path, self.manifest, self.summary = path, manifest, summary
+        self._records, self._columns = records, columns
 
     @property
     def run_id(self) -> str:
         return str(self.manifest["run_id"])
+
+    @property
+    def records(self) -> list[ItemRecord]:
+        """Each item's latest record, validated (built on first use)."""
+        if self._records is None:
+            self._records = validate_records(RunStore(self.path))
+        return self._records
+
+    @property
+    def columns(self) -> RecordColumns:
+        """Each item's latest record as columns (read on first use unless given)."""
+        if self._columns is None:
+            self._columns = from_records(self._records) if self._records is not None else \
+                load_columns(RunStore(self.path))
+        return self._columns
 
     def items(self) -> Any:
         import pandas as pd
@@ -63,10 +80,11 @@ class RunData:
 
 
 def load_run(path: str | Path, cost_options: CostOptions | None = None) -> RunData:
+    """A run directory's manifest and recomputed summary; RunError for a directory that is not a run."""
     store = RunStore(Path(path))
     manifest = store.read_manifest()
-    return RunData(path=Path(path), manifest=manifest, summary=summarize_run(store, cost_options),
-                   records=validate_records(store))
+    columns = load_columns(store)
+    return RunData(Path(path), manifest, summarize_run(store, cost_options, columns), columns=columns)
 
 
 def load_runs(paths: Iterable[str | Path], cost_options: CostOptions | None = None) -> list[RunData]:

@@ -10,15 +10,27 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from bench.api import RunData, load_run
-from bench.compare import CELL_METRICS, GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, Comparable, CompareError
+from bench.compare import (
+    CELL_METRICS,
+    GAP_SAMPLES,
+    OK_SAMPLES,
+    SAMPLE_METRICS,
+    CellData,
+    Comparable,
+    CompareError,
+    CorpusData,
+)
 from bench.errors import BenchError
-from bench.metrics.aggregate import LATENCY, measured_records
+from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
+from bench.metrics.columns import EMPTY, RecordColumns, as_columns
 from bench.metrics.flags import CONTENDED, flags_by_cell
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.spec import TaskSpec
@@ -51,21 +63,38 @@ def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def comparable_from_run(run: RunData) -> Comparable:
-    """The comparable of a run directory, rounded exactly as a baseline file is."""
+    """The comparable of a run directory, rounded exactly as a baseline file is. The per-item parts (scores,
+    [prediction, reference]) are rounded value by value as they are built and go into the models unvalidated
+    (bench made them; a baseline file is validated when read), so a million items are not copied three times."""
     tasks = _suite_tasks(run)
     segments = [s for s in RunStore(run.path).segments() if s.error is None]
     flags = flags_by_cell(run.summary)
+    by_cell = run.columns.by_cell()
     cells = {}
     for cell in run.manifest["cells"]:
-        records = [r for r in run.records if r.cell_id == cell["cell_id"]]
+        records = by_cell.get(cell["cell_id"]) or EMPTY
         data = cell_dict(cell, records, run.summary["metrics"], tasks.get(cell["task_id"]))
         data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell["cell_id"]]))
         data["contended"] = next((f["detail"] for f in flags.get(cell["cell_id"], []) if f["flag"] == CONTENDED),
                                  None)
-        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = data
+        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = _cell_model(data)
     raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
-           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"], "cells": cells}
-    return Comparable.model_validate({**round_floats(raw), "source": str(run.path)})
+           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"]}
+    checked = Comparable.model_validate({**round_floats(raw), "cells": {}, "source": str(run.path)})
+    return Comparable.model_construct(**{**dict(checked), "cells": cells})
+
+
+def _cell_model(data: dict[str, Any]) -> CellData:
+    """A CellData of bench's own figures: the small parts validated, the per-item parts (already rounded) as
+    they are."""
+    items, corpus = data.pop("items"), data.pop("corpus")
+    small = CellData.model_validate({**round_floats(data), "items": {}, "corpus": None})
+    corpus_model = None if corpus is None else \
+        CorpusData.model_construct(scorers=round_floats(corpus["scorers"]), items=corpus["items"])
+    return CellData.model_construct(**{**dict(small), "items": items, "corpus": corpus_model})
+
+
+Records = RecordColumns | list[ItemRecord]
 
 
 def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:
@@ -75,13 +104,13 @@ def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:
     return {task.id: task for task in suite.spec.tasks}
 
 
-def cell_dict(cell: dict[str, Any], records: list[ItemRecord], metric_rows: list[dict[str, Any]],
+def cell_dict(cell: dict[str, Any], records: Records, metric_rows: list[dict[str, Any]],
               task: TaskSpec | None) -> dict[str, Any]:
-    first = [r for r in records if r.repetition == 0]
+    cols = as_columns(records)
+    first = cols.take(cols.repetition == 0)
     return {"model_id": cell["model_id"], "task_id": cell["task_id"],
             "metrics": cell_metrics(cell["cell_id"], metric_rows),
-            "items": {r.item_id: item_scores(r) for r in first},
-            "samples": timing_samples(records), "corpus": corpus_data(task, first)}
+            "items": item_scores_of(first), "samples": timing_samples(cols), "corpus": corpus_data(task, first)}
 
 
 def cell_metrics(cell_id: str, metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -97,59 +126,96 @@ def item_scores(record: ItemRecord) -> dict[str, float]:
     return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
 
 
-def timing_samples(records: list[ItemRecord]) -> dict[str, list[float]]:
+def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
+    """item id -> item_scores of its record (rounded as round_floats does), for every row."""
+    names = list(cols.scores)
+    columns = [_round_list(cols.scores[n].tolist()) for n in names]
+    rows = list(zip(*columns, strict=True)) if names else [() for _ in range(len(cols))]
+    errors, parse_failures = (~cols.ok).astype(float).tolist(), cols.parse_error.astype(float).tolist()
+    items = {}
+    for item_id, row, error, parse_failure in zip(cols.item_id.tolist(), rows, errors, parse_failures,
+                                                  strict=True):
+        scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
+        items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
+    return items
+
+
+def timing_samples(records: Records) -> dict[str, list[float]]:
     """Per-item timing samples of every repetition with status ok, in item order."""
-    ok = sorted((r for r in records if r.status == "ok"), key=lambda r: (r.item_id, r.repetition))
+    cols = as_columns(records)
+    ok = cols.take(cols.ok).sorted()
     samples = {}
     for name in SAMPLE_METRICS:
-        values = [LATENCY[name][0](r) for r in ok]
-        samples[name] = [v for v in values if v is not None and math.isfinite(v)]
+        values = COLUMN_LATENCY[name][0](ok)
+        samples[name] = values[np.isfinite(values)].tolist()
     return samples
 
 
-def throughput_samples(records: list[ItemRecord], segments: list[CellSegment]) -> dict[str, list[float]]:
+def throughput_samples(records: Records, segments: list[CellSegment]) -> dict[str, list[float]]:
     """Per item of the measured segments: the gap from the previous completion (or the segment start) to its own,
     the segment's tail added to its last item, and whether it succeeded. sum(ok) / sum(gaps) is the summary's
     tasks/s exactly, so compare's throughput test and its point estimate use the same data."""
+    cols = as_columns(records)
     gaps: list[float] = []
     ok: list[float] = []
     for segment in segments:
-        done = sorted(measured_records(records, [segment]), key=lambda r: (r.t_end, r.item_id, r.repetition))
-        ends = [min(max(r.t_end, segment.t_start), segment.t_end) for r in done]
-        previous = [segment.t_start, *ends[:-1]]
-        seg_gaps = [end - before for end, before in zip(ends, previous, strict=True)]
-        if seg_gaps:
-            seg_gaps[-1] += max(segment.t_end - ends[-1], 0.0)
-        gaps += seg_gaps
-        ok += [float(r.status == "ok") for r in done]
+        done = cols.take(cols.segment == segment.segment)
+        if not len(done):  # a segment that measured no item (e.g. interrupted during warm-up) adds no sample
+            continue
+        done = done.take(np.lexsort((done.repetition, done.item_id.astype(str), done.t_end)))
+        ends = np.minimum(np.maximum(done.t_end, segment.t_start), segment.t_end)
+        seg_gaps = ends - np.concatenate([[segment.t_start], ends[:-1]])
+        seg_gaps[-1] += max(segment.t_end - float(ends[-1]), 0.0)
+        gaps += seg_gaps.tolist()
+        ok += done.ok.astype(float).tolist()
     return {GAP_SAMPLES: gaps, OK_SAMPLES: ok} if gaps else {}
 
 
-def corpus_data(task: TaskSpec | None, records: list[ItemRecord]) -> dict[str, Any] | None:
+def corpus_data(task: TaskSpec | None, records: Records) -> dict[str, Any] | None:
     """Predictions and references, kept only for tasks with a corpus-level metric (macro-F1)."""
     from bench.tasks.scorers import build_scorer
 
-    if task is None or not records:
+    cols = as_columns(records)
+    if task is None or not len(cols):
         return None
+    predictions, references = cols.decoded("prediction", round_floats), cols.decoded("reference", round_floats)
     scorers: dict[str, dict[str, Any]] = {}
     for ref in task.scorers:
         entry = ref.model_dump()
-        names = build_scorer(entry).corpus([r.prediction for r in records], [r.reference for r in records])
+        names = build_scorer(entry).corpus(predictions, references)
         scorers.update({name: entry for name in names})
     if not scorers:
         return None
-    return {"scorers": scorers, "items": {r.item_id: [r.prediction, r.reference] for r in records}}
+    return {"scorers": scorers, "items": {item_id: [p, r] for item_id, p, r in
+                                          zip(cols.item_id.tolist(), predictions, references, strict=True)}}
 
 
 def round_floats(value: Any) -> Any:
-    """Floats to 6 significant digits (non-finite ones to None), recursively."""
+    """Floats to 6 significant digits (non-finite ones to None), recursively; a list of floats is rounded once per
+    distinct value."""
     if isinstance(value, float):
-        return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+        return _round(value)
     if isinstance(value, dict):
-        return {key: round_floats(item) for key, item in value.items()}
+        return {key: round_floats(item) if isinstance(item, CONTAINERS) else item for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [round_floats(item) for item in value]
+        if len(value) > 16 and all(type(item) is float for item in value):
+            return _round_list(list(value))
+        return [round_floats(item) if isinstance(item, CONTAINERS) else item for item in value]
     return value
+
+
+CONTAINERS = (float, dict, list, tuple)
+
+
+@lru_cache(maxsize=1 << 16)
+def _round(value: float) -> float | None:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+
+
+def _round_list(values: list[float]) -> list[float | None]:
+    distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+    rounded = [_round(v) for v in distinct.tolist()]
+    return [rounded[i] for i in index.tolist()]
 
 
 # --- baseline files ------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ break-even volumes and the procurement pick per task."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,13 +16,14 @@ from bench.costing import (
     LocalMachine,
     api_rows,
     break_even_row,
-    cell_facts,
+    cell_facts_columns,
     cheapest,
     cost_rows,
     profile_usd_per_hour,
 )
 from bench.errors import Problem, SpecError
 from bench.hardware import match_profile
+from bench.metrics.columns import RecordColumns
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.profiles import HardwareProfile, load_api_pricing, load_profiles
 from bench.registry import suggest
@@ -80,13 +82,16 @@ def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfi
     return list(wanted)
 
 
-def cost_section(manifest: dict[str, Any], cells: list[tuple[dict[str, Any], list[ItemRecord], list[CellSegment],
-                                                              dict[str, float | None]]],
+CellInput = tuple[dict[str, Any], RecordColumns | list[ItemRecord], list[CellSegment], dict[str, float | None]]
+"""A cell, its records (columns or ItemRecords), its segments and its metric values."""
+
+
+def cost_section(manifest: dict[str, Any], cells: Sequence[CellInput],
                  requirements: Requirements, options: CostOptions) -> dict[str, Any]:
     cost = CostSpec.model_validate(manifest["cost"])
     profiles = with_prices(load_profiles(), {**cost.prices, **dict(options.prices)})
     local = local_machine(manifest, profiles)
-    facts = [cell_facts(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
+    facts = [cell_facts_columns(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
     rows = cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles))
     floor = options.min_accuracy if options.min_accuracy is not None else requirements.min_accuracy
     limit = options.max_p95_latency_s if options.max_p95_latency_s is not None else requirements.max_p95_latency_s

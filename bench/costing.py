@@ -9,6 +9,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bench.cost import (
     HOURS_PER_MONTH,
     amortized_usd_per_hour,
@@ -19,11 +21,20 @@ from bench.cost import (
     usd_per_1000_correct,
     usd_per_1000_tasks,
 )
-from bench.metrics.aggregate import measured_records, successful
+from bench.metrics.columns import RecordColumns, as_columns
 from bench.metrics.energy import estimate_cpu_energy_j
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.profiles import ApiPrice, ApiPricing, HardwareProfile
-from bench.projection import Device, ItemWork, ModelShape, calibrate, device_for, memory_needed_gb, project_seconds
+from bench.projection import (
+    Device,
+    ItemWork,
+    ItemWorks,
+    ModelShape,
+    calibrate,
+    device_for,
+    memory_needed_gb,
+    project_seconds,
+)
 
 ASSUMED_WATTS_PER_CORE = 10.0
 THIS_MACHINE = "this-machine"
@@ -51,7 +62,7 @@ class CellFacts:
     task_id: str
     quality: float | None
     p95_latency_s: float | None
-    items: list[ItemWork]
+    items: list[ItemWork] | ItemWorks
     wall_s: float
     cpu_s: float
     energy_j: float | None
@@ -83,26 +94,41 @@ class CellFacts:
 def cell_facts(cell: dict[str, Any], records: list[ItemRecord], segments: list[CellSegment],
                metrics: dict[str, float | None]) -> CellFacts:
     """What pricing needs from a cell: its successful items inside the measured segments, wall time, energy."""
-    ok = successful(measured_records(records, segments))
-    first = [r for r in records if r.repetition == 0]
+    from bench.metrics.columns import from_records
+
+    return cell_facts_columns(cell, from_records(records), segments, metrics)
+
+
+def cell_facts_columns(cell: dict[str, Any], records: RecordColumns | list[ItemRecord], segments: list[CellSegment],
+                       metrics: dict[str, float | None]) -> CellFacts:
+    """cell_facts from the cell's record columns (bench.metrics.columns) or records."""
+    cols = as_columns(records)
+    ok = cols.take(np.isin(cols.segment, [s.segment for s in segments]) & cols.ok)
+    first_ok = cols.ok[cols.repetition == 0]
     info = segments[-1].backend if segments else {}
     return CellFacts(
         cell_id=cell["cell_id"], model_id=cell["model_id"], task_id=cell["task_id"],
-        quality=metrics.get("quality"), p95_latency_s=metrics.get("e2e_latency_s_p95"),
-        items=[ItemWork(r.prompt_tokens - r.cached_prompt_tokens, r.decode_steps, r.t_end - r.t_start,
-                        (r.t_first_token or r.t_end) - r.t_start) for r in ok],
+        quality=metrics.get("quality"), p95_latency_s=metrics.get("e2e_latency_s_p95"), items=item_works(ok),
         wall_s=sum(max(s.t_end - s.t_start, 0.0) for s in segments),
         cpu_s=sum(s.cpu_user_s + s.cpu_system_s for s in segments),
         energy_j=sum(s.energy_j for s in segments if s.energy_j is not None)
         if segments and all(s.energy_j is not None for s in segments) else None,
         energy_source=segments[-1].energy_source if segments else "none",
         shape=ModelShape.from_backend_info(info), n_ctx=int(info.get("settings", {}).get("n_ctx", 0)),
-        prompt_tokens_mean=statistics.fmean(known) if (known := [r.prompt_tokens for r in ok
-                                                                  if prompt_tokens_known(r)]) else 0.0,
-        prompt_tokens_unknown=sum(not prompt_tokens_known(r) for r in ok),
-        completion_tokens_mean=statistics.fmean([r.completion_tokens for r in ok]) if ok else 0.0,
+        prompt_tokens_mean=statistics.fmean(known.tolist()) if (known := ok.prompt_tokens[ok.prompt_tokens > 0]).size
+        else 0.0,
+        prompt_tokens_unknown=int((ok.prompt_tokens <= 0).sum()),  # 0 = unknown: every prompt has a token
+        completion_tokens_mean=statistics.fmean(ok.completion_tokens.tolist()) if len(ok) else 0.0,
         load=str(cell.get("load", "latency")),
-        ok_share=sum(r.status == "ok" for r in first) / len(first) if first else 0.0)
+        ok_share=int(first_ok.sum()) / first_ok.size if first_ok.size else 0.0)
+
+
+def item_works(ok: RecordColumns) -> ItemWorks:
+    """Per successful item: prompt tokens evaluated, decode steps (ItemRecord.decode_steps), e2e and TTFT."""
+    steps = np.where(np.isnan(ok.option_tokens), np.maximum(ok.completion_tokens - 1, 0),
+                     np.nan_to_num(ok.option_tokens)).astype(np.int64)
+    first = np.where(np.isnan(ok.t_first_token) | (ok.t_first_token == 0), ok.t_end, ok.t_first_token)
+    return ItemWorks(ok.prompt_tokens - ok.cached_prompt_tokens, steps, ok.t_end - ok.t_start, first - ok.t_start)
 
 
 def prompt_tokens_known(record: ItemRecord) -> bool:
@@ -113,10 +139,12 @@ def prompt_tokens_known(record: ItemRecord) -> bool:
 
 def here_device(facts: CellFacts, local: LocalMachine) -> Device | None:
     """This machine calibrated on the cell's own median prefill and decode times."""
-    if facts.shape is None or not facts.items:
+    if facts.shape is None or not len(facts.items):
         return None
-    decode = [(i.measured_s - i.ttft_s) / i.decode_steps for i in facts.items if i.decode_steps > 0]
-    prefill = [i.ttft_s / i.prefill_tokens for i in facts.items if i.prefill_tokens]
+    work = ItemWorks.of(facts.items)
+    steps, tokens = work.decode_steps > 0, work.prefill_tokens != 0
+    decode = ((work.measured_s[steps] - work.ttft_s[steps]) / work.decode_steps[steps]).tolist()
+    prefill = (work.ttft_s[tokens] / work.prefill_tokens[tokens]).tolist()
     decode_s = statistics.median(decode) if decode else local_decode_guess(facts.shape, local)
     return calibrate(facts.shape, decode_s, statistics.median(prefill) if prefill else None,
                      local.bandwidth_gb_s, local.flops, local.memory_gb)
@@ -156,7 +184,7 @@ def projected_row(facts: CellFacts, profile: HardwareProfile, here: Device | Non
     usd_per_hour, basis = profile_usd_per_hour(profile)
     if facts.shape is None or here is None or facts.load != "latency":
         reason = ("the projection models one request at a time; measure other load modes on the hardware"
-                  if facts.load != "latency" else "no successful item to project from" if not facts.items
+                  if facts.load != "latency" else "no successful item to project from" if not len(facts.items)
                   else "no model shape recorded for this cell")
         return _row(facts, profile.id, "projected", None, None, basis, None, "", None, (None, None),
                     {"reason": reason})
@@ -168,7 +196,7 @@ def projected_row(facts: CellFacts, profile: HardwareProfile, here: Device | Non
         return _row(facts, profile.id, "projected", None, None, basis, None, "", None, (fits, needed),
                     {"reason": "does not fit" if not fits else "profile has no compute figure"})
     tps = len(facts.items) / seconds
-    measured_s = sum(i.measured_s for i in facts.items)
+    measured_s = sum(ItemWorks.of(facts.items).measured_s.tolist())
     p95 = facts.p95_latency_s * seconds / measured_s if facts.p95_latency_s and measured_s else None
     energy = profile.tdp_w * seconds / len(facts.items)
     inputs = {"usd_per_hour": usd_per_hour, "device": there.__dict__, "calibration_here": here.__dict__,
@@ -217,7 +245,7 @@ def api_rows(facts: list[CellFacts], pricing: ApiPricing) -> list[dict[str, Any]
     successful items (token counts of failed requests are no basis for a price: null without one)."""
     rows: list[dict[str, Any]] = []
     for task_id in sorted({f.task_id for f in facts}):
-        cells = [f for f in facts if f.task_id == task_id and f.items]
+        cells = [f for f in facts if f.task_id == task_id and len(f.items)]
         cell = next((f for f in cells if f.prompt_tokens_unknown < len(f.items)), cells[0] if cells else None)
         rows += [_api_row(task_id, cell, price) for price in pricing.prices]
     return rows

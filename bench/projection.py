@@ -8,8 +8,11 @@ where the host residual is what this machine spent beyond its own roofline (samp
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import numpy as np
 
 from bench.profiles import HardwareProfile
 
@@ -120,18 +123,46 @@ class ItemWork:
     ttft_s: float
 
 
-def project_seconds(items: list[ItemWork], here: Device, there: Device, shape: ModelShape) -> float | None:
-    """Total time the items would take on `there`, keeping this machine's unexplained host residual."""
+@dataclass(frozen=True)
+class ItemWorks:
+    """ItemWork of many items as aligned arrays (one entry per item)."""
+
+    prefill_tokens: np.ndarray
+    decode_steps: np.ndarray
+    measured_s: np.ndarray
+    ttft_s: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.measured_s.size)
+
+    def __iter__(self) -> Iterator[ItemWork]:
+        for i in range(len(self)):
+            yield ItemWork(int(self.prefill_tokens[i]), int(self.decode_steps[i]), float(self.measured_s[i]),
+                           float(self.ttft_s[i]))
+
+    @classmethod
+    def of(cls, items: Sequence[ItemWork] | ItemWorks) -> ItemWorks:
+        if isinstance(items, ItemWorks):
+            return items
+        return cls(np.array([i.prefill_tokens for i in items], dtype=np.int64),
+                   np.array([i.decode_steps for i in items], dtype=np.int64),
+                   np.array([i.measured_s for i in items], dtype=float),
+                   np.array([i.ttft_s for i in items], dtype=float))
+
+
+def project_seconds(items: Sequence[ItemWork] | ItemWorks, here: Device, there: Device,
+                    shape: ModelShape) -> float | None:
+    """Total time the items would take on `there`, keeping this machine's unexplained host residual (summed in
+    item order, as a running total)."""
     pre_here, pre_there = here.prefill_s(shape), there.prefill_s(shape)
     if pre_here is None or pre_there is None:
         return None
     dec_here, dec_there = here.decode_s(shape), there.decode_s(shape)
-    total = 0.0
-    for item in items:
-        modeled_here = item.prefill_tokens * pre_here + item.decode_steps * dec_here
-        residual = max(item.measured_s - modeled_here, 0.0)
-        total += item.prefill_tokens * pre_there + item.decode_steps * dec_there + residual
-    return total
+    work = ItemWorks.of(items)
+    modeled_here = work.prefill_tokens * pre_here + work.decode_steps * dec_here
+    residual = np.maximum(work.measured_s - modeled_here, 0.0)
+    terms = work.prefill_tokens * pre_there + work.decode_steps * dec_there + residual
+    return float(np.cumsum(terms)[-1]) if terms.size else 0.0
 
 
 def describe(device: Device) -> dict[str, Any]:

@@ -9,12 +9,14 @@ from typing import Any
 from bench.atomic import write_json_atomic, write_text_atomic
 from bench.cost_report import CostOptions, cost_section
 from bench.errors import RunError
-from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
+from bench.metrics.aggregate import MetricRow
+from bench.metrics.aggregate_columns import summarize_cell_columns
+from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
-from bench.metrics.flags import cell_flags, flag_labels, flags_by_cell, unfinished_flag
+from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
 from bench.report.tables import comparison_markdown
 from bench.spec import CostSpec, LoadedSuite, NoChecks, TaskSpec, parse_suite
-from bench.store import SCHEMA_VERSION, RunStore, validate_records
+from bench.store import SCHEMA_VERSION, RunStore
 from bench.sweep import sweep_curves
 
 SUITE_COPY = "suite.yaml"
@@ -26,13 +28,15 @@ def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
     return parse_suite(text, Path(manifest["suite"]["path"]), NoChecks())
 
 
-def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:
-    """Metric rows for every cell of the run, derived from records.jsonl and cells.jsonl, and the costs."""
+def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
+                  columns: RecordColumns | None = None) -> dict[str, Any]:
+    """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and
+    cells.jsonl, and the costs."""
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
     tasks = {task.id: task for task in suite.spec.tasks}
     cost = CostSpec.model_validate(manifest["cost"])
-    by_cell = group_by_cell(validate_records(store))
+    by_cell = (columns if columns is not None else load_columns(store)).by_cell()
     all_segments = store.segments()
     segments = [s for s in all_segments if s.error is None]
     rows: list[MetricRow] = []
@@ -43,14 +47,14 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None) -> d
     for cell in manifest["cells"]:
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
-        records = by_cell.get(cell["cell_id"], [])
-        cell_rows = summarize_cell(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
+        records = by_cell.get(cell["cell_id"]) or EMPTY
+        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
         rows += cell_rows
         values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
         primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
         values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
-        flags += [{**_ident(cell), **flag} for flag in cell_flags(records, cell_segments)
+        flags += [{**_ident(cell), **flag} for flag in count_flags(len(records), int(records.ok.sum()), cell_segments)
                   + unfinished_flag(cell["cell_id"], manifest.get("unfinished", []))]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []

@@ -169,3 +169,17 @@ def test_a_broken_baseline_file_is_one_error_line(content: bytes, tmp_path: Path
     assert main(["compare", str(path), str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.startswith(f"error: {path}: not a baseline file")
+
+
+def test_round_floats_of_long_lists_is_the_per_value_rounding() -> None:
+    import math
+    import random
+
+    from bench.baseline import round_floats
+
+    rng = random.Random(4)
+    values = [rng.lognormvariate(0, 3) for _ in range(500)] + [0.0, 1.0, 123456.5, 1e-9, math.inf, math.nan] * 3
+    rounded = round_floats({"samples": values, "short": values[:3], "nested": [{"x": values[7]}]})
+    assert rounded["samples"] == [float(f"{v:.6g}") if math.isfinite(v) else None for v in values]
+    assert rounded["short"] == [float(f"{v:.6g}") for v in values[:3]]
+    assert rounded["nested"] == [{"x": float(f"{values[7]:.6g}")}]

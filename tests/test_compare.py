@@ -482,3 +482,41 @@ def test_worse_rows_that_cannot_be_tested_are_inconclusive_not_no_regression(
     document = json.loads(out)
     assert code == 0 and document["summary"].startswith("⚠️ inconclusive:")
     assert "no regression shown" in document["summary"] and "✅" not in document["summary"]
+
+
+# --- macro-F1's paired bootstrap from confusion counts ------------------------------------------------------------
+
+def _label_pairs(n: int, seed: int) -> tuple[list[list[Any]], list[list[Any]]]:
+    rng = np.random.default_rng(seed)
+    labels = ["billing", "Technical", "shipping", None]
+    refs = rng.choice(3, size=n)
+    base = [[labels[int(p)], labels[int(r)]] for p, r in zip(rng.choice(4, size=n), refs, strict=True)]
+    cand = [[labels[int(p)], labels[int(r)]] for p, r in zip(rng.choice(4, size=n), refs, strict=True)]
+    return base, cand
+
+
+def test_macro_f1_bootstrap_equals_the_scorer_on_every_resample() -> None:
+    from bench.compare.significance import corpus_bootstrap, macro_f1_bootstrap
+    from bench.tasks.scorers import build_scorer
+
+    scorer = build_scorer({"name": "macro_f1"})
+    base, cand = _label_pairs(60, 3)
+
+    def metric(pairs: list[list[Any]]) -> float:
+        return scorer.corpus([p[0] for p in pairs], [p[1] for p in pairs])["macro_f1"]
+
+    assert macro_f1_bootstrap(None, base, cand, 0.05) == corpus_bootstrap(metric, base, cand, 0.05)
+
+
+def test_macro_f1_bootstrap_from_counts_agrees_with_index_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.compare.significance import macro_f1_bootstrap
+    from bench.metrics import stats
+
+    base, cand = _label_pairs(25_000, 4)
+    counted = macro_f1_bootstrap(None, base, cand, 0.05)
+    monkeypatch.setattr(stats, "COUNTS_FROM_N", 10**9)
+    drawn = macro_f1_bootstrap(None, base, cand, 0.05)
+    assert counted.ci_low is not None and drawn.ci_low is not None and drawn.ci_high is not None
+    half = (drawn.ci_high - drawn.ci_low) / 2
+    assert counted.ci_low == pytest.approx(drawn.ci_low, abs=0.15 * half)
+    assert counted.ci_high == pytest.approx(drawn.ci_high, abs=0.15 * half)

@@ -117,7 +117,7 @@ def test_cell_facts_from_records_and_segments() -> None:
     segments = [segment(0.0, 10.0, BACKEND_INFO), segment(5.0, 20.0, BACKEND_INFO)]
     got = cell_facts(CELL, records, segments, {"quality": 0.8, "e2e_latency_s_p95": 1.0})
     # errored items are not work done: 2 items, each 12 - 2 cached = 10 prefill tokens, 6 - 1 = 5 decode steps
-    assert got.items == [ItemWork(10, 5, 1.0, 0.5)] * 2
+    assert list(got.items) == [ItemWork(10, 5, 1.0, 0.5)] * 2
     assert got.wall_s == pytest.approx(2.0)    # two 1 s segments
     assert got.cpu_s == pytest.approx(4.0)     # 2 x (1.5 + 0.5)
     assert got.energy_j == pytest.approx(30.0)  # 10 + 20

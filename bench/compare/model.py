@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,11 @@ class CorpusData(BaseModel):
     scorers: dict[str, dict[str, Any]]  # metric -> scorer entry of the suite ({name: ..., params})
     items: dict[str, list[Any]]  # item_id -> [prediction, reference]
 
+    @cached_property
+    def item_ids(self) -> list[str]:
+        """The item ids, sorted (computed once)."""
+        return sorted(self.items)
+
 
 class CellData(BaseModel):
     """One model x task: summary figures, per-item scores (repetition 0) and per-item timing samples (status ok)."""
@@ -53,8 +59,28 @@ class CellData(BaseModel):
     def key(self) -> str:
         return f"{self.model_id}/{self.task_id}"
 
+    @cached_property
+    def all_score_names(self) -> frozenset[str]:
+        return frozenset(name for scores in self.items.values() for name in scores)
+
     def score_names(self) -> set[str]:
-        return {name for scores in self.items.values() for name in scores}
+        """Every per-item score name (computed once per cell)."""
+        return set(self.all_score_names)
+
+    @cached_property
+    def item_ids(self) -> list[str]:
+        """The item ids, sorted (computed once per cell)."""
+        return sorted(self.items)
+
+    def scores_of(self, metric: str) -> list[float]:
+        """The metric's item scores in item_ids order, 0.0 where an item has none (computed once per metric)."""
+        if metric not in self.score_cache:
+            self.score_cache[metric] = [self.items[i].get(metric, 0.0) for i in self.item_ids]
+        return self.score_cache[metric]
+
+    @cached_property
+    def score_cache(self) -> dict[str, list[float]]:
+        return {}
 
 
 class Comparable(BaseModel):

@@ -13,6 +13,7 @@ from scipy import stats as scipy_stats
 from bench.compare.constants import GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, THROUGHPUT_DERIVED
 from bench.compare.model import CellData, CorpusData
 from bench.metrics import stats
+from bench.tasks.scorers import MacroF1
 
 # --- significance tests -----------------------------------------------------------------------------------------
 
@@ -33,8 +34,8 @@ class Significance:
 def mcnemar(baseline: Sequence[float], candidate: Sequence[float], alpha: float) -> Significance:
     """Exact McNemar test on paired 0/1 outcomes: two-sided binomial test on the discordant pairs (valid at any
     n; it cannot reach p < 0.05 with fewer than 6 discordant pairs)."""
-    worse = sum(1 for b, c in zip(baseline, candidate, strict=True) if b > c)
-    better = sum(1 for b, c in zip(baseline, candidate, strict=True) if c > b)
+    base, cand = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    worse, better = int(np.count_nonzero(base > cand)), int(np.count_nonzero(cand > base))
     p = float(scipy_stats.binomtest(worse, worse + better, 0.5).pvalue) if worse + better else 1.0
     return Significance("mcnemar", p, significant=p < alpha, n_baseline=len(baseline), n_candidate=len(candidate))
 
@@ -46,8 +47,7 @@ def paired_bootstrap(baseline: Sequence[float], candidate: Sequence[float], alph
     if diffs.size < stats.MIN_N_BOOTSTRAP:
         return _exact_difference("exact sign-flip", _sign_flip_means(diffs), float(diffs.mean()) if diffs.size else 0.0,
                                  alpha, diffs.size)
-    rng = np.random.default_rng(stats.SEED)
-    estimates = rng.choice(diffs, size=(stats.BOOTSTRAP_RESAMPLES, diffs.size), replace=True).mean(axis=1)
+    estimates = stats.bootstrap_means(np.random.default_rng(stats.SEED), diffs, stats.BOOTSTRAP_RESAMPLES)
     return _difference_outcome("paired bootstrap", estimates, alpha, len(baseline))
 
 
@@ -81,6 +81,34 @@ def corpus_bootstrap(metric: Callable[[list[list[Any]]], float], baseline: list[
     rows = rng.integers(0, n, size=(stats.BOOTSTRAP_RESAMPLES // 2, n))
     estimates = np.array([metric([candidate[i] for i in row]) - metric([baseline[i] for i in row]) for row in rows])
     return _difference_outcome("paired bootstrap (corpus)", estimates, alpha, n)
+
+
+def macro_f1_bootstrap(field: str | None, baseline: list[list[Any]], candidate: list[list[Any]],
+                       alpha: float) -> Significance:
+    """corpus_bootstrap of macro-F1 (n >= MIN_N_BOOTSTRAP) from confusion counts: the same resampled rows, the
+    same per-label F1 summed in sorted label order, without calling the scorer on every resample."""
+    from bench.metrics.aggregate_columns import confusion_cells, macro_f1_of_counts
+
+    n = len(baseline)
+    (base, cand), n_labels = confusion_cells(field, [baseline, candidate])
+    size = (n_labels + 1) * n_labels
+    rng = np.random.default_rng(stats.SEED)
+    joint = base * size + cand
+    pairs, observed = np.unique(joint, return_counts=True)
+    if stats.use_counts(n, pairs.size):
+        drawn = stats.multinomial_counts(rng, observed, stats.BOOTSTRAP_RESAMPLES // 2)
+        side = [np.stack([np.bincount(codes, weights=row, minlength=size) for row in drawn])
+                for codes in (pairs % size, pairs // size)]
+        estimates = macro_f1_of_counts(side[0], n_labels) - macro_f1_of_counts(side[1], n_labels)
+        return _difference_outcome("paired bootstrap (corpus)", estimates, alpha, n)
+    chunks = []
+    for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES // 2, n):
+        index = rng.integers(0, n, size=(rows, n))
+        offsets = np.arange(rows)[:, None] * size
+        counts = [np.bincount((cells[index] + offsets).ravel(), minlength=rows * size).reshape(rows, size)
+                  for cells in (cand, base)]
+        chunks.append(macro_f1_of_counts(counts[0], n_labels) - macro_f1_of_counts(counts[1], n_labels))
+    return _difference_outcome("paired bootstrap (corpus)", np.concatenate(chunks), alpha, n)
 
 
 def _difference_outcome(test: str, estimates: np.ndarray, alpha: float, n: int) -> Significance:
@@ -127,9 +155,20 @@ def ratio_interval(baseline: Sequence[float], candidate: Sequence[float],
     side sorted first, so the order of the samples does not matter)."""
     rng = np.random.default_rng(stats.SEED)
     base, cand = np.sort(np.asarray(baseline, dtype=float)), np.sort(np.asarray(candidate, dtype=float))
-    base_est = statistic(rng.choice(base, size=(stats.BOOTSTRAP_RESAMPLES, base.size)), axis=1)
-    cand_est = statistic(rng.choice(cand, size=(stats.BOOTSTRAP_RESAMPLES, cand.size)), axis=1)
+    base_est = _resampled(rng, base, statistic)
+    cand_est = _resampled(rng, cand, statistic)
     return _ratio_percentiles(cand_est, base_est, confidence)
+
+
+def _resampled(rng: np.random.Generator, data: np.ndarray, statistic: Callable[..., Any]) -> np.ndarray:
+    """statistic of BOOTSTRAP_RESAMPLES resamples of data, drawn in blocks (the same draws as all at once), or
+    for a median or mean of many items with few distinct values, from multinomial counts (stats.COUNTS_FROM_N)."""
+    if statistic is np.median:
+        return stats.bootstrap_medians(rng, data, stats.BOOTSTRAP_RESAMPLES)
+    if statistic is np.mean:
+        return stats.bootstrap_means(rng, data, stats.BOOTSTRAP_RESAMPLES)
+    return np.concatenate([statistic(rng.choice(data, size=(rows, data.size)), axis=1)
+                           for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES, data.size)])
 
 
 def _ratio_percentiles(numerator: np.ndarray, denominator: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -162,11 +201,7 @@ def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, i
     if min(n_base, n_cand) < stats.MIN_N_BOOTSTRAP:
         return Significance("insufficient data", significant=False, n_baseline=n_base, n_candidate=n_cand)
     rng = np.random.default_rng(stats.SEED)
-    base = baseline[rng.integers(0, n_base, size=(stats.BOOTSTRAP_RESAMPLES, n_base))]
-    cand = candidate[rng.integers(0, n_cand, size=(stats.BOOTSTRAP_RESAMPLES, n_cand))]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        base_tps = base[:, :, 1].sum(axis=1) / base[:, :, 0].sum(axis=1)
-        cand_tps = cand[:, :, 1].sum(axis=1) / cand[:, :, 0].sum(axis=1)
+    base_tps, cand_tps = _throughputs(rng, baseline), _throughputs(rng, candidate)
     num, den = (base_tps, cand_tps) if invert else (cand_tps, base_tps)
     low, high = _ratio_percentiles(num, den, 1 - alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -178,6 +213,22 @@ def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, i
     label = "ratio of throughputs" + (" (inverse)" if invert else "")
     return Significance("bootstrap (throughput)", p, low, high, label, p < alpha and not (low <= 1 <= high),
                         n_base, n_cand)
+
+
+def _throughputs(rng: np.random.Generator, pairs: np.ndarray) -> np.ndarray:
+    """sum(ok) / sum(gap) of BOOTSTRAP_RESAMPLES resamples of (gap, ok) pairs, drawn in blocks, or from
+    multinomial counts of the distinct pairs (stats.COUNTS_FROM_N)."""
+    distinct, counts = np.unique(pairs, axis=0, return_counts=True)
+    if stats.use_counts(len(pairs), len(distinct)):
+        drawn = stats.multinomial_counts(rng, counts, stats.BOOTSTRAP_RESAMPLES).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray((drawn @ distinct[:, 1]) / (drawn @ distinct[:, 0]))
+    out = []
+    for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES, len(pairs)):
+        sample = pairs[rng.integers(0, len(pairs), size=(rows, len(pairs)))]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(sample[:, :, 1].sum(axis=1) / sample[:, :, 0].sum(axis=1))
+    return np.concatenate(out)
 
 
 def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Significance:
@@ -198,22 +249,36 @@ def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha
 
 
 def _item_test(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Significance:
-    common = sorted(set(baseline.items) & set(candidate.items))
-    base = [baseline.items[i].get(metric, 0.0) for i in common]
-    cand = [candidate.items[i].get(metric, 0.0) for i in common]
+    if baseline.item_ids == candidate.item_ids:
+        base, cand = baseline.scores_of(metric), candidate.scores_of(metric)
+    else:
+        common = common_items(baseline, candidate)
+        base = [baseline.items[i].get(metric, 0.0) for i in common]
+        cand = [candidate.items[i].get(metric, 0.0) for i in common]
     if all(v in (0.0, 1.0) for v in base + cand):
         return mcnemar(base, cand, alpha)
     return paired_bootstrap(base, cand, alpha)
+
+
+def common_items(baseline: CellData, candidate: CellData) -> list[str]:
+    """The item ids both cells scored, sorted."""
+    if baseline.item_ids == candidate.item_ids:
+        return baseline.item_ids
+    return sorted(set(baseline.items) & set(candidate.items))
 
 
 def _corpus_test(metric: str, baseline: CorpusData, candidate: CorpusData, alpha: float) -> Significance:
     from bench.tasks.scorers import build_scorer
 
     scorer = build_scorer(baseline.scorers[metric])
-    common = sorted(set(baseline.items) & set(candidate.items))
+    common = baseline.item_ids if baseline.item_ids == candidate.item_ids else \
+        sorted(set(baseline.items) & set(candidate.items))
 
     def compute(pairs: list[list[Any]]) -> float:
         return scorer.corpus([p[0] for p in pairs], [p[1] for p in pairs])[metric]
 
+    if isinstance(scorer, MacroF1) and len(common) >= stats.MIN_N_BOOTSTRAP:
+        return macro_f1_bootstrap(scorer.params.field, [baseline.items[i] for i in common],  # type: ignore[attr-defined]
+                                  [candidate.items[i] for i in common], alpha)
     return corpus_bootstrap(compute, [baseline.items[i] for i in common], [candidate.items[i] for i in common],
                             alpha)

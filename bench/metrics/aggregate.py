@@ -273,9 +273,13 @@ def _segment_rows(records: list[ItemRecord], segments: list[CellSegment], ident:
     number of successful items."""
     if not segments:
         return []
-    wall = measured_wall_s(segments)
     ok = successful(measured_records(records, segments))
-    done, out_tokens = len(ok), sum(r.completion_tokens for r in ok)
+    return segment_facts(len(ok), sum(r.completion_tokens for r in ok), segments, ident)
+
+
+def segment_facts(done: int, out_tokens: int, segments: list[CellSegment], ident: CellIdent) -> list[MetricRow]:
+    """The cell rows from its segments and its successful measured items (`done`, their output tokens)."""
+    wall = measured_wall_s(segments)
     facts = [("tasks_per_s", done / wall if wall > 0 else None, "tasks/s", True, "performance"),
              ("output_tokens_per_s", out_tokens / wall if wall > 0 else None, "tokens/s", True, "performance"),
              ("load_time_s", float(np.median([s.load_time_s for s in segments])), "s", False, "performance"),

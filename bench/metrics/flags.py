@@ -21,8 +21,12 @@ SPEED_FLAGS = (CONTENDED,)
 
 def cell_flags(records: Sequence[ItemRecord], segments: Sequence[CellSegment]) -> list[dict[str, str]]:
     """[{flag, detail}] for one cell: every item failed, some items failed, or measured under contention."""
+    return count_flags(len(records), sum(r.status == "ok" for r in records), segments)
+
+
+def count_flags(n: int, ok: int, segments: Sequence[CellSegment]) -> list[dict[str, str]]:
+    """cell_flags from the cell's number of records and of successful ones."""
     flags = []
-    n, ok = len(records), sum(r.status == "ok" for r in records)
     if n and not ok:
         flags.append({"flag": NO_SUCCESS, "detail": f"0 of {n} items succeeded: throughput 0 tasks/s, "
                                                     "no cost per task"})

@@ -66,9 +66,70 @@ def bootstrap_interval(values: Sequence[float], statistic: Callable[..., Any] = 
     if data.size < MIN_N_BOOTSTRAP:
         return None
     rng = np.random.default_rng(SEED)
-    samples = rng.choice(data, size=(BOOTSTRAP_RESAMPLES, data.size), replace=True)
-    estimates = statistic(samples, axis=1)
-    return _percentiles(estimates, confidence)
+    if statistic is np.mean:
+        return _percentiles(bootstrap_means(rng, data, BOOTSTRAP_RESAMPLES), confidence)
+    estimates = [statistic(rng.choice(data, size=(rows, data.size), replace=True), axis=1)
+                 for rows in row_chunks(BOOTSTRAP_RESAMPLES, data.size)]
+    return _percentiles(np.concatenate(estimates), confidence)
+
+
+COUNTS_FROM_N = 5_000
+"""From this many items on, a bootstrap of a statistic of few distinct values (a mean of scores, a difference of
+scores, macro-F1 from its confusion counts) draws each resample's counts of the distinct values with
+rng.multinomial instead of drawing n indices: the same bootstrap distribution (Efron & Tibshirani 1993, 6.2: a
+resample is a multinomial draw of the observed values), at a cost of resamples x distinct values instead of
+resamples x n. Below it, the index draws as before, so every interval of a run below this size is unchanged."""
+MAX_DISTINCT_SHARE = 0.25
+"""The counts form is used only when the distinct values are at most this share of n (otherwise it saves nothing)."""
+
+
+def bootstrap_means(rng: np.random.Generator, data: np.ndarray, resamples: int) -> np.ndarray:
+    """Means of `resamples` bootstrap resamples of data (sorted): index draws in blocks below COUNTS_FROM_N (or
+    with many distinct values), multinomial counts of the distinct values from it on."""
+    values, counts = np.unique(data, return_counts=True)
+    if data.size >= COUNTS_FROM_N and values.size <= MAX_DISTINCT_SHARE * data.size:
+        drawn = multinomial_counts(rng, counts, resamples)
+        return np.asarray(drawn @ values / data.size)
+    return np.concatenate([rng.choice(data, size=(rows, data.size), replace=True).mean(axis=1)
+                           for rows in row_chunks(resamples, data.size)])
+
+
+def bootstrap_medians(rng: np.random.Generator, data: np.ndarray, resamples: int) -> np.ndarray:
+    """np.median of `resamples` bootstrap resamples of data (sorted): index draws in blocks, or from
+    COUNTS_FROM_N items with few distinct values, the median read off each resample's cumulative counts of the
+    sorted distinct values (the mean of the two middle order statistics when n is even, as np.median)."""
+    values, counts = np.unique(data, return_counts=True)
+    n = data.size
+    if not use_counts(n, values.size):
+        return np.concatenate([np.median(rng.choice(data, size=(rows, n), replace=True), axis=1)
+                               for rows in row_chunks(resamples, n)])
+    cumulative = np.cumsum(multinomial_counts(rng, counts, resamples), axis=1)
+    low = np.array([np.searchsorted(row, (n + 1) // 2) for row in cumulative])
+    high = np.array([np.searchsorted(row, n // 2 + 1) for row in cumulative])
+    return np.asarray((values[low] + values[high]) / 2)
+
+
+def use_counts(n: int, distinct: int) -> bool:
+    """Whether a bootstrap over n items of `distinct` categories draws counts (see COUNTS_FROM_N)."""
+    return n >= COUNTS_FROM_N and distinct <= MAX_DISTINCT_SHARE * n
+
+
+def multinomial_counts(rng: np.random.Generator, observed: np.ndarray, resamples: int) -> np.ndarray:
+    """(resamples, categories) counts: each row a bootstrap resample of sum(observed) items drawn from the
+    observed category counts."""
+    n = int(observed.sum())
+    return np.asarray(rng.multinomial(n, observed / n, size=resamples))
+
+
+DRAW_BUDGET = 4_000_000
+"""Most random indices drawn at once by a bootstrap: resamples are drawn in blocks of rows, so memory stays bounded
+at any n. The generator's stream is the same whichever the block size, so the interval does not depend on it."""
+
+
+def row_chunks(total: int, n: int) -> list[int]:
+    """Row counts adding up to `total`, each block of rows holding at most DRAW_BUDGET draws of n indices."""
+    step = max(1, DRAW_BUDGET // max(n, 1))
+    return [min(step, total - start) for start in range(0, total, step)]
 
 
 def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float], key: Callable[[T], Any],
@@ -81,6 +142,11 @@ def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float],
     rng = np.random.default_rng(SEED)
     indices = rng.integers(0, len(ordered), size=(BOOTSTRAP_RESAMPLES // 2, len(ordered)))
     estimates = np.array([statistic([ordered[i] for i in row]) for row in indices])
+    return _percentiles(estimates, confidence)
+
+
+def percentile_interval(estimates: np.ndarray, confidence: float) -> Interval:
+    """The central `confidence` share of bootstrap estimates (percentile method)."""
     return _percentiles(estimates, confidence)
 
 

@@ -153,3 +153,58 @@ def test_percentile_linear_interpolation() -> None:
 
 def test_percentile_of_nothing_is_nan() -> None:
     assert math.isnan(percentile([], 50))
+
+
+# --- bootstraps at scale: blocks of draws, and counts of distinct values from COUNTS_FROM_N items ------------------
+
+def test_drawing_in_blocks_gives_the_same_interval_as_drawing_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.metrics import stats
+
+    values = np.random.default_rng(5).gamma(2.0, size=500)
+    whole = stats.bootstrap_interval(values)
+    monkeypatch.setattr(stats, "DRAW_BUDGET", 777)  # blocks of 1 row and odd sizes
+    assert stats.bootstrap_interval(values) == whole
+    assert stats.bootstrap_interval(values, statistic=np.median) is not None
+
+
+def test_counts_bootstrap_of_a_mean_agrees_with_index_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same bootstrap distribution, other random draws: the intervals agree to Monte Carlo precision."""
+    from bench.metrics import stats
+
+    values = np.random.default_rng(1).choice([0.0, 0.5, 2 / 3, 1.0], p=[0.3, 0.2, 0.1, 0.4], size=30_000)
+    counted = stats.bootstrap_interval(values)
+    monkeypatch.setattr(stats, "COUNTS_FROM_N", 10**9)
+    drawn = stats.bootstrap_interval(values)
+    assert counted is not None and drawn is not None and counted != drawn
+    half = (drawn[1] - drawn[0]) / 2
+    assert counted[0] == pytest.approx(drawn[0], abs=0.1 * half)
+    assert counted[1] == pytest.approx(drawn[1], abs=0.1 * half)
+
+
+def test_below_counts_from_n_the_index_draws_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.metrics import stats
+
+    values = np.random.default_rng(2).choice([0.0, 0.5, 1.0], size=stats.COUNTS_FROM_N - 1)
+    rng = np.random.default_rng(stats.SEED)
+    expected = rng.choice(np.sort(values), size=(stats.BOOTSTRAP_RESAMPLES, values.size)).mean(axis=1)
+    assert stats.bootstrap_interval(values) == stats.percentile_interval(expected, 0.95)
+
+
+@pytest.mark.parametrize("n", [20_000, 20_001])
+def test_median_from_counts_is_the_median_of_the_resample(n: int) -> None:
+    from bench.metrics import stats
+
+    values = np.array([0.1, 0.4, 0.45, 2.0, 3.5])
+    rng = np.random.default_rng(n)
+    for _ in range(200):
+        counts = rng.multinomial(n, [0.3, 0.2, 0.0, 0.3, 0.2])
+        counts[1] += n // 2 - counts[:2].sum() if rng.random() < 0.3 else 0  # sometimes a split at a boundary
+        counts[-1] = n - counts[:-1].sum()
+        if counts[-1] < 0:
+            continue
+        cumulative = np.cumsum(counts)
+        low = np.searchsorted(cumulative, (n + 1) // 2)
+        high = np.searchsorted(cumulative, n // 2 + 1)
+        assert (values[low] + values[high]) / 2 == np.median(np.repeat(values, counts))
+    data = np.repeat(values, [n // 5] * 4 + [n - 4 * (n // 5)])
+    assert stats.bootstrap_medians(np.random.default_rng(0), data, 50).shape == (50,)

@@ -1,0 +1,98 @@
+"""Tests for bench.metrics.columns: DuckDB's columnar reading keeps exactly the records RunStore.records() keeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from columnar_fixtures import fixture_rows, old, triage_row, write_records
+
+from bench.errors import RunError
+from bench.metrics.columns import from_records, load_columns, read_columns
+from bench.store import RECORDS, RunStore
+
+COLUMNS = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "repetition", "parse_error",
+           "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "t_start", "t_first_token", "t_end",
+           "t_arrival", "option_tokens")
+
+
+def assert_same(got: object, want: object) -> None:
+    for name in COLUMNS:
+        a, b = getattr(got, name), getattr(want, name)
+        if a.dtype.kind == "f":
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            assert a.tolist() == b.tolist(), name
+    assert list(got.scores) == list(want.scores)  # type: ignore[attr-defined]
+    for name, values in want.scores.items():  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(got.scores[name], values, err_msg=name)  # type: ignore[attr-defined]
+    assert got.decoded("prediction") == want.decoded("prediction")  # type: ignore[attr-defined]
+    assert got.decoded("reference") == want.decoded("reference")  # type: ignore[attr-defined]
+
+
+def test_columns_equal_the_record_reader_on_the_fixture_run(tmp_path: Path) -> None:
+    file = write_records(tmp_path / RECORDS, fixture_rows())
+    got = read_columns(file)
+    assert got is not None  # DuckDB took the file as it is
+    assert_same(got, from_records(RunStore(tmp_path).records()))
+
+
+def test_a_retried_item_keeps_only_its_latest_record(tmp_path: Path) -> None:
+    first = {**triage_row("A", 1), "status": "error", "error": "HTTP 503", "t_first_token": None}
+    rows = [first, triage_row("A", 2), triage_row("A", 1), {**triage_row("A", 1), "repetition": 1}]
+    got = read_columns(write_records(tmp_path / RECORDS, rows))
+    assert got is not None
+    assert got.item_id.tolist() == ["t002", "t001", "t001"]  # file order of the latest lines
+    assert got.repetition.tolist() == [0, 0, 1]
+    assert got.status.tolist() == ["ok", "ok", "ok"]  # the error of the first attempt is superseded
+
+
+def test_old_records_get_the_defaults_of_the_newer_fields(tmp_path: Path) -> None:
+    got = read_columns(write_records(tmp_path / RECORDS, [old(triage_row("A", i)) for i in range(3)]))
+    assert got is not None
+    assert got.repetition.tolist() == [0, 0, 0] and got.cached_prompt_tokens.tolist() == [0, 0, 0]
+    assert np.isnan(got.t_arrival).all() and np.isnan(got.option_tokens).all()
+    assert not got.parse_error.any()
+
+
+def test_a_corrupt_line_is_named_by_the_record_reader(tmp_path: Path) -> None:
+    rows = [json.dumps(triage_row("A", i)) for i in range(3)]
+    (tmp_path / RECORDS).write_text(rows[0] + "\n{not json\n" + rows[2] + "\n", encoding="utf-8")
+    assert read_columns(tmp_path / RECORDS) is None
+    with pytest.raises(RunError, match="line 2 is not valid JSON"):
+        load_columns(RunStore(tmp_path))
+
+
+def test_a_wrong_type_is_named_by_the_record_reader(tmp_path: Path) -> None:
+    write_records(tmp_path / RECORDS, [triage_row("A", 0), {**triage_row("A", 1), "prompt_tokens": "many"}])
+    with pytest.raises(RunError, match=r"does not match the schema.*prompt_tokens"):
+        load_columns(RunStore(tmp_path))
+
+
+def test_another_schema_version_is_refused(tmp_path: Path) -> None:
+    write_records(tmp_path / RECORDS, [triage_row("A", 0), {**triage_row("A", 1), "schema_version": 9}])
+    with pytest.raises(RunError, match="record 2 has schema_version 9"):
+        load_columns(RunStore(tmp_path))
+
+
+def test_a_torn_last_line_is_skipped_like_the_record_reader(tmp_path: Path, capsys: pytest.CaptureFixture[str]) \
+        -> None:
+    rows = [json.dumps(triage_row("A", i)) for i in range(3)]
+    (tmp_path / RECORDS).write_text("\n".join(rows) + "\n" + rows[0][:40], encoding="utf-8")
+    got = load_columns(RunStore(tmp_path))
+    assert got.item_id.tolist() == ["t000", "t001", "t002"]
+    assert "ignoring incomplete last line 4" in capsys.readouterr().err
+
+
+def test_a_run_without_records_has_no_rows(tmp_path: Path) -> None:
+    assert len(load_columns(RunStore(tmp_path))) == 0
+
+
+def test_records_of_columns_round_trip_the_fields_the_summary_reads(tmp_path: Path) -> None:
+    write_records(tmp_path / RECORDS, fixture_rows(6))
+    records = RunStore(tmp_path).records()
+    rebuilt = list(load_columns(RunStore(tmp_path)).records())
+    assert [(r.key, r.status, r.t_first_token, r.scores, r.decode_steps) for r in rebuilt] == \
+        [(r.key, r.status, r.t_first_token, r.scores, r.decode_steps) for r in records]
