@@ -3,6 +3,7 @@ break-even volumes and the procurement pick per task."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from bench.costing import (
     cost_rows,
     profile_usd_per_hour,
 )
-from bench.errors import Problem, SpecError
+from bench.errors import Problem, RunError, SpecError
 from bench.hardware import match_profile
 from bench.metrics.columns import RecordColumns
 from bench.metrics.records import CellSegment, ItemRecord
@@ -52,10 +53,10 @@ def with_prices(profiles: dict[str, HardwareProfile], prices: dict[str, float]) 
 
 def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]) -> LocalMachine:
     """This machine's price and power: its matching profile if any, the suite's price when it sets one."""
-    machine, cost = manifest.get("machine", {}), CostSpec.model_validate(manifest["cost"])
-    calibration = manifest.get("calibration") or {}
-    cores = int(machine.get("physical_cores") or psutil.cpu_count(logical=False) or 1)
-    gpus = [g["name"] for g in machine.get("gpus", [])]
+    machine, cost = _block(manifest, "machine"), CostSpec.model_validate(manifest["cost"])
+    calibration = _block(manifest, "calibration")
+    cores = int(_number(machine, "physical_cores", psutil.cpu_count(logical=False) or 1))
+    gpus = [str(g.get("name")) for g in machine.get("gpus") or [] if isinstance(g, dict)]
     matched = cost.profile or match_profile(profiles, str(machine.get("cpu_model", "")), gpus)
     if matched is not None and matched not in profiles:
         raise SpecError([Problem("cost.profile", matched, "unknown hardware profile",
@@ -67,9 +68,27 @@ def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]
                       (ASSUMED_WATTS_PER_CORE * cores, f"assumed {ASSUMED_WATTS_PER_CORE:.0f} W per physical core: "
                        "no hardware profile matches this CPU"))
     return LocalMachine(profile_id=matched or THIS_MACHINE, usd_per_hour=usd, price_basis=basis, tdp_w=tdp,
-                        tdp_basis=tdp_basis, cores=cores, memory_gb=float(machine.get("ram_gb") or 0),
-                        bandwidth_gb_s=float(calibration.get("bandwidth_gb_s") or 25.0),
-                        flops=float(calibration.get("sgemm_gflops") or 100.0) * 1e9)
+                        tdp_basis=tdp_basis, cores=cores, memory_gb=_number(machine, "ram_gb", 0.0),
+                        bandwidth_gb_s=_number(calibration, "bandwidth_gb_s", 25.0),
+                        flops=_number(calibration, "sgemm_gflops", 100.0) * 1e9)
+
+
+def _block(manifest: dict[str, Any], key: str) -> dict[str, Any]:
+    """A mapping of the manifest (machine, calibration); RunError when it is something else."""
+    value = manifest.get(key) or {}
+    if not isinstance(value, dict):
+        raise RunError(f"manifest.json: {key} must be a mapping, not {type(value).__name__}; the run is corrupt")
+    return value
+
+
+def _number(block: dict[str, Any], key: str, default: float) -> float:
+    """A finite positive number from the manifest, the default when absent; RunError when it is not a number."""
+    value = block.get(key)
+    if value in (None, 0):
+        return float(default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise RunError(f"manifest.json: {key} must be a number ≥ 0, not {str(value)[:40]!r}; the run is corrupt")
+    return float(value)
 
 
 def selected_profiles(wanted: tuple[str, ...], profiles: dict[str, HardwareProfile]) -> list[str]:
