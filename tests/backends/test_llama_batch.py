@@ -12,7 +12,7 @@ from bench.spec import GenerationSpec, LoadSpec
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llama]')")
 
-from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams  # noqa: E402
+from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
 
 pytestmark = pytest.mark.model
 TICKETS = ("I was charged twice for my order.", "The app crashes when I open settings.",

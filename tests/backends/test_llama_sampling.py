@@ -12,8 +12,8 @@ from bench.spec import GenerationSpec
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llama]')")
 
-from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams  # noqa: E402
-from bench.backends.llama_sampling import SamplingSettings, TokenSampler  # noqa: E402
+from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
+from bench.backends.llama_sampling import SamplingSettings, TokenSampler
 
 pytestmark = pytest.mark.model
 SCHEMA = {"type": "object", "required": ["vendor", "total", "currency"],
