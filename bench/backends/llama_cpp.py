@@ -126,6 +126,7 @@ class LlamaCppBackend:
     def info(self) -> BackendInfo:
         settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
                     "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
+                    "parallel": self.params.parallel,
                     "prompt_format": self.default_format(), "kv_overrides": dict(self.params.kv_overrides),
                     "model_params": int(self.llama_cpp.llama_model_n_params(self.llm.model)),
                     "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model)),
