@@ -108,13 +108,15 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "constrained.json")
     args = parser.parse_args()
-    runs = [measure(model, args.items, args.reps) for model in args.models]
-    result = {"benchmark": "constrained", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": detect_machine(), "note": "2-core machine shared with other jobs while measured",
-              "settings": {k: str(v) for k, v in vars(args).items()},
-              "summary": [summary(run) for run in runs], "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    runs: list[dict[str, Any]] = []
+    for model in args.models:  # written after each model, so a long run keeps what it measured
+        runs.append(measure(model, args.items, args.reps))
+        result = {"benchmark": "constrained", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                  "machine": detect_machine(), "note": "2-core machine shared with other jobs while measured",
+                  "settings": {k: str(v) for k, v in vars(args).items()},
+                  "summary": [summary(run) for run in runs], "runs": runs}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     for s in result["summary"]:
         print(f"{s['model']}: fast/free {s['fast_over_free']['median']:.2f} "
               f"[{s['fast_over_free']['ci_low']:.2f}-{s['fast_over_free']['ci_high']:.2f}], full/free "

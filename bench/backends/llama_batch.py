@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Sequence_:
+class SeqState:
     """One request in a slot: tokens still to feed, what it produced so far, its own timings."""
 
     request: Request
@@ -56,7 +56,7 @@ class Sequence_:
 class Slot:
     seq_id: int
     cached: list[int] = field(default_factory=list)
-    seq: Sequence_ | None = None
+    seq: SeqState | None = None
 
 
 def token_budget(request: Request) -> int:
@@ -140,11 +140,11 @@ class BatchEngine:
             else:
                 self._assign(seq)
 
-    def _sequence(self, request: Request, start: float) -> Sequence_:
+    def _sequence(self, request: Request, start: float) -> SeqState:
         backend = self.backend
         prompt = self.prompts.pop(request.id, None) or backend.prompt_tokens(request)
         result = Result(request.id, prompt_tokens=len(prompt), t_start=start)
-        seq = Sequence_(request, prompt, result, feed=list(prompt), pos=0)
+        seq = SeqState(request, prompt, result, feed=list(prompt), pos=0)
         if len(prompt) + token_budget(request) > min(backend.params.n_ctx, self.seq_ctx):
             result.error = (f"prompt of {len(prompt)} tokens + {token_budget(request)} does not fit "
                             f"n_ctx={backend.params.n_ctx}")
@@ -155,7 +155,7 @@ class BatchEngine:
             seq.sampler = backend.sampler(request)
         return seq
 
-    def _assign(self, seq: Sequence_) -> None:
+    def _assign(self, seq: SeqState) -> None:
         """Into the free slot whose cached tokens share the longest prefix with the prompt."""
         free = [slot for slot in self.slots if slot.seq is None]
         slot = max(free, key=lambda s: shared_prefix(s.cached, seq.prompt) if self.backend.params.prefix_cache else 0)
@@ -224,7 +224,7 @@ class BatchEngine:
             return self._sampled(slot, seq, row)
         return self._scored(slot, seq, row)
 
-    def _sampled(self, slot: Slot, seq: Sequence_, row: int) -> Result | None:
+    def _sampled(self, slot: Slot, seq: SeqState, row: int) -> Result | None:
         assert seq.sampler is not None
         seq.out.append(seq.sampler.sample(self.ctx, row))
         seq.result.t_first_token = seq.result.t_first_token or now()
@@ -235,7 +235,7 @@ class BatchEngine:
         seq.feed = seq.out[-1:]
         return None
 
-    def _scored(self, slot: Slot, seq: Sequence_, row: int) -> Result | None:
+    def _scored(self, slot: Slot, seq: SeqState, row: int) -> Result | None:
         """Add this row's log-probability to the option being scored; set up the next option token."""
         logprobs = log_softmax(self._logits(row))
         if seq.result.t_first_token is None:  # the prompt's row: every option's first token
@@ -251,7 +251,7 @@ class BatchEngine:
             return self._feed_option(seq, option, index + 1)
         return self._next_option(slot, seq, option + 1)
 
-    def _next_option(self, slot: Slot, seq: Sequence_, option: int) -> Result | None:
+    def _next_option(self, slot: Slot, seq: SeqState, option: int) -> Result | None:
         """Start the next option longer than one token on the prompt's KV entries, or finish the item."""
         while option < len(seq.options) and len(seq.options[option]) < 2:
             option += 1
@@ -263,13 +263,13 @@ class BatchEngine:
         seq.pos = n_prompt
         return self._feed_option(seq, option, 0)
 
-    def _feed_option(self, seq: Sequence_, option: int, index: int) -> Result | None:
+    def _feed_option(self, seq: SeqState, option: int, index: int) -> Result | None:
         """Feed the option's token `index` next (the item is not finished: None)."""
         seq.option_at = (option, index)
         seq.feed = [seq.options[option][index]]
         return None
 
-    def _choice_result(self, seq: Sequence_) -> Result:
+    def _choice_result(self, seq: SeqState) -> Result:
         best = int(np.argmax(seq.scores))
         result = seq.result
         result.text, result.choice_index, result.choice_logprobs = seq.request.choices[best], best, seq.scores
