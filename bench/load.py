@@ -5,10 +5,10 @@ concurrency  N requests in flight; throughput: all of them at once (MLPerf Offli
 rate         Poisson arrivals at rate_rps (seeded); each result carries its intended arrival time so latency
              is measured from arrival (queueing included) and the generator's own send lag is reported
 
-A backend says how many requests it can take at once with `max_parallel` (in-process llama.cpp: 1), so the
-driver never overloads an engine that cannot batch; concurrency beyond that queues in the driver. An in-process
-batching engine (vLLM) has `generate_load(requests, parallel, arrivals)` and runs the same shapes in its own
-step loop (a thread per request would not batch).
+A backend says how many requests it can take at once with `max_parallel`, so the driver never overloads an
+engine; concurrency beyond that queues. An in-process batching engine (vLLM, llama.cpp with `parallel`
+sequences per llama_decode) has `generate_load(requests, parallel, arrivals)` and runs the same shapes in its
+own step loop (a thread per request would not batch).
 """
 
 from __future__ import annotations

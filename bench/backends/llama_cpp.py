@@ -26,7 +26,9 @@ from bench.backends.base import (
     pick_format,
     split_continuation,
 )
+from bench.backends.llama_batch import BatchEngine, token_budget
 from bench.backends.llama_load import RepackSetting, load_llama, resolve_repack, system_info
+from bench.backends.llama_sampling import SamplingSettings, TokenSampler
 from bench.errors import BackendError
 from bench.hardware import physical_cores
 from bench.models import file_sha256, resolve_model
@@ -43,6 +45,9 @@ class LlamaCppParams(BackendParamsBase):
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
     prefix_cache: bool = True
     """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
+    parallel: int = Field(8, ge=1, le=256)
+    """Sequences decoded together (one llama_batch, a sequence id each) in concurrency, throughput and rate
+    modes; 1: one request at a time. Each sequence has its own KV stream of n_ctx tokens."""
     kv_overrides: dict[str, bool | int | float | str] = Field(default_factory=dict)
     """GGUF metadata overrides, as llama.cpp's --override-kv (e.g. tokenizer.ggml.add_bos_token: true)."""
     repack: RepackSetting = "auto"
@@ -70,6 +75,13 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def json_schema_to_gbnf(schema: str) -> str:
+    """llama-cpp-python's JSON-schema to GBNF conversion (properties in the schema's order)."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf as convert
+
+    return str(convert(schema))
+
+
 def chat_formatter(llm: Any) -> Any:
     """The GGUF's own chat template (Jinja2, as llama-cpp-python's server renders it), or None."""
     template = llm.metadata.get("tokenizer.chat_template")
@@ -84,14 +96,15 @@ def chat_formatter(llm: Any) -> Any:
 
 
 class LlamaCppBackend:
-    """One loaded GGUF model; requests run one at a time, each from an empty KV cache."""
+    """One loaded GGUF model: one request at a time on its own context, or several per llama_decode on a second
+    context (BatchEngine) in concurrency, throughput and rate modes."""
 
     Params = LlamaCppParams
     engine_name = "llama.cpp"
     crash_hints: ClassVar[dict[str, str]] = {
         "SIGSEGV": "on an Intel CPU with AMX, llama.cpp's AMX kernels crash on repacked weights: set `repack: false` "
                    "in the model's backend (llama.cpp#20824)"}
-    max_parallel = 1  # one llama context: requests run one after another
+    max_parallel = 1  # set from params.parallel: sequences decoded together by generate_load
     ray_resources: ClassVar[dict[str, float]] = {"num_cpus": 2}  # its threads take the cores
 
     def __init__(self, params: LlamaCppParams) -> None:
@@ -103,7 +116,10 @@ class LlamaCppBackend:
         self.llm = self._load()
         self.vocab = self.llama_cpp.llama_model_get_vocab(self.llm.model)
         self.chat_format = self._chat_formatter()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: dict[str, str] = {}
+        self.max_parallel = params.parallel
+        self._batched: BatchEngine | None = None
+        self.grammar_first = False  # True: the grammar filters the whole vocabulary each step (for comparisons)
 
     def _load(self) -> Any:
         try:
@@ -126,6 +142,7 @@ class LlamaCppBackend:
     def info(self) -> BackendInfo:
         settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
                     "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
+                    "parallel": self.params.parallel,
                     "prompt_format": self.default_format(), "kv_overrides": dict(self.params.kv_overrides),
                     "model_params": int(self.llama_cpp.llama_model_n_params(self.llm.model)),
                     "model_size_bytes": int(self.llama_cpp.llama_model_size(self.llm.model)),
@@ -153,6 +170,31 @@ class LlamaCppBackend:
             except Exception as exc:  # one item's failure is recorded, never fatal to the run
                 yield Result(request.id, t_start=start, t_end=now(), error=f"{type(exc).__name__}: {exc}")
 
+    def generate_load(self, requests: Sequence[Request], parallel: int,
+                      arrivals: Sequence[float] | None) -> Iterator[Result]:
+        """Load modes: one at a time (latency), else up to `parallel` sequences per llama_decode."""
+        if parallel <= 1 and arrivals is None:
+            return self.generate(requests)
+        prompts = self._tokenized(requests)
+        need = max((len(prompts[r.id]) + token_budget(r) for r in requests if r.id in prompts), default=1)
+        seq_ctx = min(self.params.n_ctx, -(-need // 256) * 256)  # rounded up to llama.cpp's KV padding
+        if self._batched is None or self._batched.seq_ctx < seq_ctx:
+            if self._batched is not None:
+                self._batched.close()
+            with quiet_stderr():
+                self._batched = BatchEngine(self, self.params.parallel, seq_ctx)
+        return self._batched.run(requests, parallel, arrivals, prompts)
+
+    def _tokenized(self, requests: Sequence[Request]) -> dict[str, list[int]]:
+        """Prompt tokens by request id; a request whose prompt cannot be built is left out (it fails when run)."""
+        prompts = {}
+        for request in requests:
+            try:
+                prompts[request.id] = self.prompt_tokens(request)
+            except Exception:  # recorded as that item's error when the engine builds it again
+                continue
+        return prompts
+
     def _run(self, request: Request, start: float) -> Result:
         prompt = self.prompt_tokens(request)
         budget = 1 if request.mode == "choices" else request.generation.max_tokens
@@ -176,25 +218,46 @@ class LlamaCppBackend:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=not has_bos, special=True))
 
     def _stream(self, request: Request, prompt: list[int], start: float) -> Result:
-        gen = request.generation
         cached = self._reuse_prefix(prompt)
-        self.llm.set_seed(gen.seed)
-        out: list[int] = []
-        first: float | None = None
-        for token in self.llm.generate(prompt, temp=gen.temperature, top_p=gen.top_p, top_k=0, min_p=0.0,
-                                       repeat_penalty=1.0, grammar=self._grammar(request)):
-            first = first or now()
-            out.append(token)
-            if self.llama_cpp.llama_vocab_is_eog(self.vocab, token) or len(out) >= gen.max_tokens:
-                break
-            if gen.stop and any(s in self._detok(out) for s in gen.stop):
-                break
+        sampler = self.sampler(request)
+        try:
+            self.llm.eval(prompt[cached:])
+            out: list[int] = []
+            first: float | None = None
+            while True:
+                out.append(sampler.sample(self.llm.ctx, -1))
+                first = first or now()
+                if self._finished(request, out):
+                    break
+                self.llm.eval(out[-1:])
+        finally:
+            sampler.close()
+        return self._text_result(request, out, Result(
+            request.id, prompt_tokens=len(prompt), completion_tokens=len(out), cached_prompt_tokens=cached,
+            t_start=start, t_first_token=first, extra={"grammar_rejections": sampler.rejections}))
+
+    def sampler(self, request: Request) -> TokenSampler:
+        """This request's token sampler (greedy or seeded; its grammar checked on the sampled token only)."""
+        gen = request.generation
+        settings = SamplingSettings(gen.temperature, gen.top_p, gen.seed, self._grammar(request))
+        return TokenSampler(self.llama_cpp, self.vocab, settings, grammar_first=self.grammar_first)
+
+    def _finished(self, request: Request, out: list[int]) -> bool:
+        """End of generation, the token budget, or a stop string in the text so far."""
+        stop = request.generation.stop
+        return (bool(self.llama_cpp.llama_vocab_is_eog(self.vocab, out[-1]))
+                or len(out) >= request.generation.max_tokens
+                or bool(stop and any(s in self._detok(out) for s in stop)))
+
+    def _text_result(self, request: Request, out: list[int], result: Result) -> Result:
+        """Fill the text (end-of-generation tokens dropped, cut at the first stop string) and end time."""
         text = self._detok([t for t in out if not self.llama_cpp.llama_vocab_is_eog(self.vocab, t)])
-        for stop in gen.stop:
+        for stop in request.generation.stop:
             text = text.split(stop)[0]
-        index = request.choices.index(text.strip()) if text.strip() in request.choices else None
-        return Result(request.id, text=text, choice_index=index, prompt_tokens=len(prompt), completion_tokens=len(out),
-                      cached_prompt_tokens=cached, t_start=start, t_first_token=first, t_end=now())
+        result.text = text
+        result.choice_index = request.choices.index(text.strip()) if text.strip() in request.choices else None
+        result.t_end = now()
+        return result
 
     def _reuse_prefix(self, prompt: list[int]) -> int:
         """Keep the KV entries of the longest prefix shared with the previous prompt; return its length.
@@ -217,21 +280,16 @@ class LlamaCppBackend:
     def _detok(self, tokens: list[int]) -> str:
         return str(self.llm.detokenize(tokens).decode("utf-8", errors="replace"))
 
-    def _grammar(self, request: Request) -> Any:
+    def _grammar(self, request: Request) -> str | None:
         """GBNF for json (from the schema, properties in the suite's order, as servers build it) or choices."""
         if request.mode == "json" and request.json_schema is not None:
-            key, source = json.dumps(request.json_schema, sort_keys=True), json.dumps(request.json_schema)
-            build = "json"
-        elif request.mode == "choices":
-            key = source = '" "? (' + " | ".join(json.dumps(c) for c in request.choices) + ")"
-            build = "choices"
-        else:
-            return None
-        if key not in self._grammars:
-            grammar_cls = self.llama_cpp.LlamaGrammar
-            self._grammars[key] = (grammar_cls.from_json_schema(source, verbose=False) if build == "json"
-                                   else grammar_cls.from_string(f"root ::= {source}", verbose=False))
-        return self._grammars[key]
+            key = json.dumps(request.json_schema)
+            if key not in self._grammars:
+                self._grammars[key] = json_schema_to_gbnf(key)
+            return self._grammars[key]
+        if request.mode == "choices":
+            return 'root ::= " "? (' + " | ".join(json.dumps(c) for c in request.choices) + ")"
+        return None
 
     def _choose_by_loglik(self, request: Request, prompt: list[int], start: float) -> Result:
         """Evaluate the prompt once, then each option's tokens on that cached state."""
@@ -280,8 +338,13 @@ class LlamaCppBackend:
         return shifted - math.log(float(np.exp(shifted).sum()))
 
     def reset_cache(self) -> None:
-        """Forget the cached prompt (the next request evaluates its whole prompt)."""
+        """Forget the cached prompts (the next request evaluates its whole prompt)."""
         self.llm.reset()
+        if self._batched is not None:
+            self._batched.reset_cache()
 
     def close(self) -> None:
+        if self._batched is not None:
+            self._batched.close()
+            self._batched = None
         self.llm.close()
