@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from bench.errors import BenchError, SpecError
+from bench.errors import RUN_DIR_NOTE, BenchError, SpecError
 from bench.redact import MaskingStream, mask
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -164,8 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a disk or permission fault outside the places that name their own file
         print_error(describe_os_error(exc))
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        err.print("interrupted: the run is saved; finish it with bench run --resume RUN_DIR")
+    except KeyboardInterrupt as exc:
+        notes = [n.removeprefix(RUN_DIR_NOTE) for n in getattr(exc, "__notes__", []) if n.startswith(RUN_DIR_NOTE)]
+        where = notes[0] if notes else "RUN_DIR"
+        err.print(f"interrupted: the run is saved; finish it with bench run --resume {where}", markup=False,
+                  highlight=False)
         return EXIT_INTERRUPTED
 
 

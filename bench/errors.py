@@ -6,6 +6,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+RUN_DIR_NOTE = "run directory: "
+"""Prefix of the note an interrupted run adds to its KeyboardInterrupt, so the CLI can name the folder."""
+
 
 class BenchError(Exception):
     """Base class; the CLI maps it to an exit code and prints its message, never a traceback."""

@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 from bench.calibrate import calibrate_machine
-from bench.errors import RunError
+from bench.errors import RUN_DIR_NOTE, RunError
 from bench.executors import EXECUTORS
 from bench.plan import Cell, Plan, PlanOptions, build_plan
 from bench.provenance import provenance
@@ -156,7 +156,8 @@ def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_
 def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "process") -> None:
     """Execute with status bookkeeping: `complete` when every item of every cell is settled, `incomplete` when
     cells were skipped, crashed or left retryable errors (listed in the manifest's `unfinished`), `interrupted`
-    after Ctrl-C, SIGTERM or a backend that stopped answering. All three resume with --resume."""
+    after Ctrl-C or SIGTERM (the KeyboardInterrupt carries the run directory as a note). All three resume with
+    --resume."""
     store.update_manifest(status="running", executor=executor)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     status, unfinished = "interrupted", []
@@ -164,6 +165,9 @@ def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "p
         _execute(plan, store, progress, executor)
         unfinished = unfinished_cells(plan, store)
         status = "incomplete" if unfinished else "complete"
+    except KeyboardInterrupt as exc:
+        exc.add_note(f"{RUN_DIR_NOTE}{store.path}")
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
         store.close()

@@ -109,7 +109,7 @@ def model_groups(plan: Plan, done: set[tuple[str, str, int]]) -> Iterator[list[C
 def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progress) -> WorkerOutcome:
     order = WorkOrder(plan.suite.text, str(plan.suite.path), asdict(plan.options), tuple(c.id for c in cells),
                       tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd())
-    context: Any = multiprocessing.get_context(_start_method())
+    context = _context()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=worker_main, args=(send, order), name="bench-worker", daemon=True)
     process.start()
@@ -128,10 +128,16 @@ def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progre
     return outcome
 
 
-def _start_method() -> str:
-    """fork where available: the worker starts in milliseconds with bench already imported. The parent holds no
-    engine and no other thread when it forks (progress bars are stopped between cells)."""
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+def _context() -> Any:
+    """forkserver where available: a clean server process (started once per bench process, bench preloaded)
+    forks each worker in milliseconds. Forking bench itself would be faster still but is not safe: a process
+    that already ran an engine (a library user, a test session) holds OpenMP thread pools, and a forked child
+    that uses OpenMP then hangs. Elsewhere spawn. Workers get the parent's environment and folder explicitly."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bench.executors.worker"])
+    return context
 
 
 class _Handler:

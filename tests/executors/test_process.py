@@ -120,6 +120,7 @@ def test_ctrl_c_leaves_an_interrupted_run_that_resumes_once(write_suite: WriteSu
     assert proc.returncode == 130, stderr
     (run_dir,) = records.iterdir()
     assert manifest(run_dir)["status"] == "interrupted"
+    assert f"bench run --resume {run_dir}" in stderr and "Traceback" not in stderr
     assert 0 < len(record_keys(run_dir)) < 200
     resumed = subprocess.run([sys.executable, "-m", "bench", "run", "--resume", str(run_dir)],
                              capture_output=True, text=True, timeout=120, cwd=REPO)
