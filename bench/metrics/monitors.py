@@ -145,6 +145,7 @@ class ProcessMonitor:
     def __init__(self, interval_s: float = 0.02, meters: list[EnergyMeter] | None = None,
                  gpu: GpuSampler | None = None) -> None:
         self.interval_s = interval_s
+        self._tree_at_scan = self._own_rss_at_scan = 0
         self.process = psutil.Process()
         self.rss_before_bytes = 0
         self.peak_rss_bytes = 0
@@ -206,8 +207,10 @@ class ProcessMonitor:
             if now >= self._next_scan:
                 self._scan()
                 self._next_scan = now + self.CHILD_SCAN_S
-            elif not self._children:
-                self.peak_rss_bytes = max(self.peak_rss_bytes, self.process.memory_info().rss)
+            else:  # between scans: this process's RSS, plus (with children) the tree as of the last scan
+                rss = self.process.memory_info().rss
+                tree = self._tree_at_scan + rss - self._own_rss_at_scan if self._children else rss
+                self.peak_rss_bytes = max(self.peak_rss_bytes, tree)
             if self.gpu.available:
                 self.gpu.sample()
 
@@ -221,6 +224,7 @@ class ProcessMonitor:
         if not self._children:
             self.peak_rss_bytes = max(self.peak_rss_bytes, self.process.memory_info().rss)
             return
+        self._own_rss_at_scan = self.process.memory_info().rss
         total = self.process.memory_full_info().pss
         for child in self._children:
             try:
@@ -229,6 +233,7 @@ class ProcessMonitor:
             except psutil.Error:  # exited since it was listed
                 continue
             self._child_cpu[child.pid] = (times.user, times.system)
+        self._tree_at_scan = total
         self.peak_rss_bytes = max(self.peak_rss_bytes, total)
 
     def _children_cpu_since_start(self) -> tuple[float, float]:

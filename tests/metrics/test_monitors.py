@@ -241,3 +241,20 @@ def test_a_server_inside_this_process_is_not_looked_up_as_another_process() -> N
         server.shutdown()
         server.server_close()
     assert probe.server_pids == set() and probe._ports == set()
+
+
+def test_peak_rss_between_scans_counts_when_the_process_has_children() -> None:
+    """With a child alive the tree is scanned every CHILD_SCAN_S; a spike between two scans still counts."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(10,), daemon=True)
+    child.start()
+    try:
+        with ProcessMonitor(interval_s=0.01) as mon:
+            block = _touched_block(200 * MB)
+            time.sleep(0.1)
+            del block
+    finally:
+        child.terminate()
+        child.join()
+    assert mon.peak_rss_bytes - mon.rss_before_bytes >= 150 * MB
