@@ -32,9 +32,9 @@ class RunRequest:
     options: PlanOptions
     out_root: Path
     usd_per_hour: float | None = None
-    executor: str = "process"
-    """process (each model's cells in a worker process), local (in this process, for debugging), or ray /
-    ray:ADDRESS (a Ray cluster; plain ray starts a local instance)."""
+    executor: str = "local"
+    """local (in this process: the library default, as an embedding program expects), process (each model's
+    cells in a worker process: the CLI's default), or ray / ray:ADDRESS (a Ray cluster)."""
 
 
 def redact(value: Any) -> Any:
@@ -58,7 +58,7 @@ def start_run(request: RunRequest, progress: Progress) -> RunStore:
     return store
 
 
-def resume_run(run_dir: Path, progress: Progress, executor: str = "process") -> RunStore:
+def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> RunStore:
     """Finish an interrupted or incomplete run: same suite, same options, only the missing items; one process at a
     time."""
     store = RunStore(run_dir)
@@ -153,7 +153,7 @@ def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_
                            "resuming would mix two datasets (start a new run)")
 
 
-def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "process") -> None:
+def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "local") -> None:
     """Execute with status bookkeeping: `complete` when every item of every cell is settled, `incomplete` when
     cells were skipped, crashed or left retryable errors (listed in the manifest's `unfinished`), `interrupted`
     after Ctrl-C or SIGTERM (the KeyboardInterrupt carries the run directory as a note). All three resume with

@@ -236,7 +236,7 @@ def test_interrupt_exit_code_and_resume(suite: Path, tmp_path: Path, capsys: Cap
 
     with monkeypatch.context() as patch:
         patch.setattr(FakeBackend, "_answer", answer)
-        assert main(["run", str(suite)]) == 130
+        assert main(["run", str(suite), "--executor", "local"]) == 130  # the patch lives in this process
     assert "--resume" in capsys.readouterr().err
     (run_dir,) = run_dirs(tmp_path / "results")
     assert len(records(run_dir)) == 4

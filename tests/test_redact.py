@@ -184,7 +184,7 @@ def test_resume_uses_the_unredacted_original_while_it_is_unchanged(hostile: str,
 
     with monkeypatch.context() as patch:
         patch.setattr(FakeBackend, "_answer", answer)
-        assert main(["run", str(suite), "--out", str(tmp_path / "out")]) == 130
+        assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--executor", "local"]) == 130
     run_dir = next((tmp_path / "out").iterdir())
     assert CANARY not in (run_dir / "suite.yaml").read_text()
     assert main(["run", "--resume", str(run_dir)]) == 1  # resumed; the hosted cell's items all got 401
@@ -197,7 +197,7 @@ def test_resume_without_the_original_says_to_restore_it(hostile: str, tmp_path: 
 
     suite = suite_with(tmp_path, {"base_url": f"http://{hostile}/v1?key={CANARY}"})
     monkeypatch.setattr(FakeBackend, "_answer", lambda self, request: (_ for _ in ()).throw(KeyboardInterrupt))
-    assert main(["run", str(suite), "--out", str(tmp_path / "out")]) == 130
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--executor", "local"]) == 130
     suite.unlink()
     assert main(["run", "--resume", str(next((tmp_path / "out").iterdir()))]) == 2
     err = capsys.readouterr().err

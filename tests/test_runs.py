@@ -38,7 +38,7 @@ TWO_MODELS = [{"id": "fake-a", "backend": {"kind": "fake", "choice_index": 0}},
               {"id": "fake-b", "backend": {"kind": "fake", "choice_index": 1}}]
 
 
-def start(suite_path: Path, out_root: Path, executor: str = "process", **options: Any) -> RunStore:
+def start(suite_path: Path, out_root: Path, executor: str = "local", **options: Any) -> RunStore:
     return start_run(RunRequest(suite_path, PlanOptions(**options), out_root, executor=executor), SilentProgress())
 
 

@@ -111,7 +111,8 @@ def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progre
                       tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd())
     context = _context()
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=worker_main, args=(send, order), name="bench-worker", daemon=True)
+    process = context.Process(target=worker_main, args=(send, order), name="bench-worker")  # not daemonic: vLLM
+    # starts its own engine process; the worker dies with bench anyway (PR_SET_PDEATHSIG)
     process.start()
     send.close()
     outcome = WorkerOutcome()
@@ -120,6 +121,10 @@ def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progre
         _pump(receive, process, _Handler(store, progress, by_id, outcome))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM here: let the worker record its segment, then stop it
         _stop(process, receive, _Handler(store, progress, by_id, outcome))
+        raise
+    except BaseException:  # this process cannot go on (e.g. the disk is full): stop the worker, keep the error
+        process.kill()
+        process.join()
         raise
     finally:
         receive.close()

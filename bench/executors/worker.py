@@ -84,15 +84,23 @@ def worker_main(conn: Any, order: WorkOrder) -> None:
         run_cells(order, sink)
         conn.send(("done", None))
     except BackendUnavailable as exc:
-        conn.send(("unavailable", str(exc)))
+        _last_word(conn, ("unavailable", str(exc)), 0)
     except KeyboardInterrupt:
-        conn.send(("interrupted", None))
-        sys.exit(130)
+        _last_word(conn, ("interrupted", None), 130)
     except Exception as exc:  # a bug or an engine's Python error: the running cell's error, not a traceback
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-        sys.exit(1)
+        _last_word(conn, ("failed", f"{type(exc).__name__}: {exc}"), 1)
     finally:
         conn.close()
+
+
+def _last_word(conn: Any, message: tuple[str, Any], code: int) -> None:
+    """Tell the parent how the work ended and exit; a parent already gone (its pipe broken) is not an error."""
+    try:
+        conn.send(message)
+    except OSError:
+        os._exit(code)
+    if code:
+        sys.exit(code)
 
 
 def run_cells(order: WorkOrder, sink: PipeSink) -> None:

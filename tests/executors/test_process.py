@@ -46,7 +46,7 @@ def test_a_crash_costs_only_its_cell_and_resume_finishes_once(how: str, write_su
     marker = tmp_path / "crashed"
     models = [crashing(marker, 3, how), {"id": "steady", "backend": {"kind": "fake"}}]
     suite = write_suite(fake_suite(items(tmp_path / "items.jsonl", 8), models=models))
-    store = start_run(RunRequest(suite, PlanOptions(), tmp_path / "runs"), SilentProgress())
+    store = start_run(RunRequest(suite, PlanOptions(), tmp_path / "runs", executor="process"), SilentProgress())
     first = manifest(store.path)
     assert first["status"] == "incomplete"
     assert record_keys(store.path) == Counter({**{("crashy", f"i{k:02d}"): 1 for k in range(3)},
@@ -55,7 +55,7 @@ def test_a_crash_costs_only_its_cell_and_resume_finishes_once(how: str, write_su
     assert (unfinished["done"], unfinished["total"]) == (3, 8)
     expected = f"crashed with {how}" if how != "exit" else "exited with code 1"
     assert expected in unfinished["reason"] and "worker process" in unfinished["reason"]
-    resume_run(store.path, SilentProgress())
+    resume_run(store.path, SilentProgress(), executor="process")
     assert manifest(store.path)["status"] == "complete"
     assert set(record_keys(store.path).values()) == {1} and len(record_keys(store.path)) == 16
 
@@ -85,7 +85,8 @@ def test_the_crashed_models_later_cells_run_in_a_fresh_worker(write_suite: Write
     marker = tmp_path / "crashed"
     suite = fake_suite(items(tmp_path / "items.jsonl", 4), models=[crashing(marker, 1, "SIGSEGV")])
     suite["tasks"].append({**suite["tasks"][0], "id": "triage-2"})
-    store = start_run(RunRequest(write_suite(suite), PlanOptions(), tmp_path / "runs"), SilentProgress())
+    store = start_run(RunRequest(write_suite(suite), PlanOptions(), tmp_path / "runs", executor="process"),
+                      SilentProgress())
     done = Counter(task for (task, _item) in ((json.loads(x)["task_id"], json.loads(x)["item_id"])
                                              for x in (store.path / "records.jsonl").read_text().splitlines()))
     assert done == {"triage": 1, "triage-2": 4}
@@ -96,7 +97,7 @@ def test_every_segment_and_record_is_written_by_the_parent(write_suite: WriteSui
     models = [{"id": "a", "backend": {"kind": "fake"}}, {"id": "b", "backend": {"kind": "fake", "choice_index": 1}}]
     load = [{"mode": "latency"}, {"mode": "concurrency", "concurrency": 2}]
     suite = write_suite(fake_suite(items(tmp_path / "items.jsonl", 6), models=models, load=load))
-    store = start_run(RunRequest(suite, PlanOptions(), tmp_path / "runs"), SilentProgress())
+    store = start_run(RunRequest(suite, PlanOptions(), tmp_path / "runs", executor="process"), SilentProgress())
     assert manifest(store.path)["status"] == "complete" and manifest(store.path)["executor"] == "process"
     segments = store.segments()
     assert [(s.model_id, s.backend_reused, s.items_done) for s in segments] == [
@@ -154,7 +155,7 @@ def test_a_real_llama_cpp_model_beside_a_crashing_engine(write_suite: WriteSuite
                                             "n_ctx": 1024}},
               crashing(marker, 2, "SIGSEGV"), {"id": "after", "backend": {"kind": "fake"}}]
     store = start_run(RunRequest(write_suite(fake_suite(labels_jsonl, models=models)), PlanOptions(),
-                                 tmp_path / "runs"), SilentProgress())
+                                 tmp_path / "runs", executor="process"), SilentProgress())
     first = manifest(store.path)
     assert first["status"] == "incomplete" and [u["cell"] for u in first["unfinished"]] == ["crashy × triage"]
     by_model = {r.model_id: r for r in store.records()}
@@ -165,7 +166,7 @@ def test_a_real_llama_cpp_model_beside_a_crashing_engine(write_suite: WriteSuite
     assert segments["smollm2"].backend["settings"]["repack_reason"].startswith("auto:")
     # a fresh process per model: the fake after llama.cpp does not carry the model's memory
     assert segments["after"].peak_rss_bytes < segments["smollm2"].peak_rss_bytes - 50e6
-    resume_run(store.path, SilentProgress())
+    resume_run(store.path, SilentProgress(), executor="process")
     assert manifest(store.path)["status"] == "complete"
     assert set(record_keys(store.path).values()) == {1} and len(record_keys(store.path)) == 18
 
