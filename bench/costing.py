@@ -131,12 +131,6 @@ def item_works(ok: RecordColumns) -> ItemWorks:
     return ItemWorks(ok.prompt_tokens - ok.cached_prompt_tokens, steps, ok.t_end - ok.t_start, first - ok.t_start)
 
 
-def prompt_tokens_known(record: ItemRecord) -> bool:
-    """Whether the record's prompt_tokens is a count: not flagged unknown by its backend, and not 0 (every prompt
-    has a token; older records of an endpoint without usage hold a 0 for "unknown")."""
-    return record.prompt_tokens > 0 and not record.engine_extra.get("prompt_tokens_unknown")
-
-
 def here_device(facts: CellFacts, local: LocalMachine) -> Device | None:
     """This machine calibrated on the cell's own median prefill and decode times."""
     if facts.shape is None or not len(facts.items):
