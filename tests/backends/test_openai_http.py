@@ -314,7 +314,9 @@ def test_rate_sweep_on_the_local_server_finds_the_max_rate_meeting_p95(llama_ser
                .read_text().splitlines()]
     assert all(r["status"] == "ok" for r in records), [r["error"] for r in records if r["error"]]
     assert high["achieved_tasks_per_s"] < 40
-    assert curve["max_rate_meeting_p95_rps"] in (None, 2)  # 40 req/s cannot meet 1 s on 2 cores
+    # The answer follows from the measured points (how fast the host is decides which rates pass, not the test):
+    meets = [p["e2e_p95_s"] <= curve["p95_limit_s"] for p in (low, high)]
+    assert curve["max_rate_meeting_p95_rps"] == {(True, True): 40, (True, False): 2}.get((meets[0], meets[1]))
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert (run_dir / "report.md").read_text().count("Rate sweep") == 1
 
