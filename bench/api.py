@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.cost_report import CostOptions
+from bench.cost.section import CostOptions
 from bench.metrics.aggregate import decode_tps, e2e_s, prefill_tps, tpot_s, ttft_s
 from bench.metrics.columns import RecordColumns, from_records, load_columns
 from bench.metrics.records import ItemRecord
-from bench.store import RunStore, validate_records
-from bench.summary import summarize_run
+from bench.results.store import RunStore, validate_records
+from bench.results.summary import summarize_run
 
 
 class RunData:

@@ -10,7 +10,7 @@ Three rules:
    (an API key read by a backend), so a server's error body that quotes the key is masked too.
 
 `mask` is applied to every file a run writes (manifest, records, cells, summary, reports, the suite copy,
-see bench.store) and to the console (bench.cli). Known values are kept for the life of the process.
+see bench.results.store) and to the console (bench.cli.main). Known values are kept for the life of the process.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How fast bad files are refused (issue 11: exit 2 and one clear line "within a second or two").
 
 Each example of the issue is written to a temporary folder and checked with `bench validate`, twice: as a user
-runs it (a fresh `python -m bench.cli` process, so interpreter start-up and imports count) and in process
+runs it (a fresh `python -m bench.cli.main` process, so interpreter start-up and imports count) and in process
 (main() only). Reports exit code, seconds (best of --repeats) and the first error line.
 
     python benchmarks/bad_inputs.py                 # writes benchmarks/results/bad_inputs.json
@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from bench.cli import main
-from bench.hardware import detect_machine
+from bench.cli.main import main
+from bench.machine.detect import detect_machine
 
 LABELS = ["billing", "technical", "shipping"]
 
@@ -112,7 +112,8 @@ def in_process(path: Path) -> tuple[int, float, str]:
 def as_user(path: Path) -> tuple[int, float, str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "bench.cli", "validate", str(path)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "bench.cli.main", "validate", str(path)], capture_output=True,
+                          text=True,
                           env=env, timeout=120)
     return done.returncode, time.perf_counter() - start, done.stderr
 

@@ -29,9 +29,9 @@ from constrained import REPO, suite_requests
 
 from bench.backends.base import Request, Result
 from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
-from bench.hardware import detect_machine
-from bench.load import drive
-from bench.spec import GenerationSpec, LoadSpec
+from bench.machine.detect import detect_machine
+from bench.run.load_modes import drive
+from bench.suite.spec import GenerationSpec, LoadSpec
 
 SUITE = REPO / "suites" / "ticket-triage.yaml"
 

@@ -24,11 +24,11 @@ from typing import Any
 
 from bench.backends.base import Request
 from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
-from bench.hardware import detect_machine
+from bench.machine.detect import detect_machine
 from bench.metrics.stats import bootstrap_interval
-from bench.plan import PlanOptions, build_plan
-from bench.runner import build_request, prepare
-from bench.spec import load_suite
+from bench.run.runner import build_request, prepare
+from bench.suite.load import load_suite
+from bench.suite.plan import PlanOptions, build_plan
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = REPO / "suites" / "invoice-extraction.yaml"

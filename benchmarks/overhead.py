@@ -37,9 +37,9 @@ import numpy as np
 
 from bench.backends.base import Request, now
 from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
-from bench.hardware import detect_machine
+from bench.machine.detect import detect_machine
 from bench.metrics.stats import bootstrap_interval
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 PROMPT = ("Below is a detailed customer-support policy for a mid-sized online shop. It explains how refunds, "
           "returns, exchanges, shipping delays, damaged parcels and warranty claims are handled, step by step, "

@@ -19,10 +19,10 @@ import psutil
 
 from bench.backends.base import Request
 from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
-from bench.calibrate import calibrate_machine
-from bench.hardware import detect_machine
-from bench.projection import ModelShape, calibrate, describe
-from bench.spec import GenerationSpec
+from bench.cost.projection import ModelShape, calibrate, describe
+from bench.machine.calibrate import calibrate_machine
+from bench.machine.detect import detect_machine
+from bench.suite.spec import GenerationSpec
 
 MODELS = ("bundled:smollm2-135m-instruct", "bundled:gemma3-270m")
 PROMPT = ("Quarterly operations report. The support team handled tickets about billing, shipping delays, "

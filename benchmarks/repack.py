@@ -21,7 +21,7 @@ from typing import Any
 from overhead import ratios, through_bench
 
 from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
-from bench.hardware import detect_machine
+from bench.machine.detect import detect_machine
 
 MODELS = ("bundled:smollm2-135m-instruct", "bundled:gemma3-270m")
 

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.hardware import detect_machine
-from bench.store import CELLS, MANIFEST, RECORDS, RunStore
+from bench.machine.detect import detect_machine
+from bench.results.store import CELLS, MANIFEST, RECORDS, RunStore
 
 SIZES = (100_000, 300_000, 1_000_000)
 TARGET_WALL_S, TARGET_RSS_GB = 15.0, 1.5

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.spec import TaskSpec
+from bench.suite.spec import TaskSpec
 
 LABELS = ["billing", "technical", "shipping"]
 NEWER_FIELDS = ("cached_prompt_tokens", "t_arrival", "parse_error", "engine_extra", "repetition", "tags",

@@ -20,7 +20,7 @@ def free_port() -> int:
 
 def start_server(port: int, extra_args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port with SmolLM2, once it answers."""
-    from bench.models import resolve_model
+    from bench.backends.model_files import resolve_model
 
     model = str(resolve_model("bundled:smollm2-135m-instruct"))
     command = [sys.executable, "-m", "bench.backends.llama_server", "--model", model,

@@ -11,14 +11,14 @@ import pytest
 import yaml
 from suite_factory import fake_suite
 
-import bench.runs
+import bench.run.lifecycle
 from bench.api import RunData, load_run
 from bench.backends.base import BackendInfo
 from bench.backends.fake import FakeBackend
 from bench.metrics import stats
-from bench.plan import PlanOptions
-from bench.progress import SilentProgress
-from bench.runs import RunRequest, start_run
+from bench.run.lifecycle import RunRequest, start_run
+from bench.run.progress import SilentProgress
+from bench.suite.plan import PlanOptions
 
 CALIBRATION = {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0, "bandwidth_threads": 2, "method": "test"}
 ARCH = {"n_layer": 22, "n_embd": 2048, "n_head": 32, "n_head_kv": 4, "head_dim": 64, "n_vocab": 32000}
@@ -51,7 +51,7 @@ def make_report_run(root: Path, suite: dict[str, Any]) -> RunData:
     path.write_text(yaml.safe_dump(suite))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
-        mp.setattr(bench.runs, "calibrate_machine", lambda: dict(CALIBRATION))
+        mp.setattr(bench.run.lifecycle, "calibrate_machine", lambda: dict(CALIBRATION))
         mp.setattr(FakeBackend, "info", info_with_shape)
         store = start_run(RunRequest(path, PlanOptions(), root / "results"), SilentProgress())
     return load_run(store.path)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from suite_factory import fake_suite
 
-from bench.cli import main
+from bench.cli.main import main
 
 Capsys = pytest.CaptureFixture[str]
 HANG_S = 10.0

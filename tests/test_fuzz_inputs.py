@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bench.redact
-from bench.cli import main
+from bench.cli.main import main
 
 Capsys = pytest.CaptureFixture[str]
 CASE_LIMIT_S = 5.0
@@ -174,17 +174,17 @@ def test_data_files_with_anything_in_them(kind: str, edits: list[tuple[int, str]
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small complete run (fake backend) to mutate."""
-    import bench.runs
+    import bench.run.lifecycle
     from bench.metrics import stats
-    from bench.plan import PlanOptions
-    from bench.progress import SilentProgress
-    from bench.runs import RunRequest, start_run
+    from bench.run.lifecycle import RunRequest, start_run
+    from bench.run.progress import SilentProgress
+    from bench.suite.plan import PlanOptions
 
     folder = tmp_path_factory.mktemp("run")
     write_data(folder)
     (folder / "suite.yaml").write_text(yaml.safe_dump(valid_suite(), sort_keys=False))
     patch = pytest.MonkeyPatch()
-    patch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    patch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
     patch.setattr(stats, "BOOTSTRAP_RESAMPLES", 50)
     store = start_run(RunRequest(folder / "suite.yaml", PlanOptions(), folder / "out"), SilentProgress())
     yield store.path

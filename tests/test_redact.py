@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-import bench.runs
-from bench.cli import main
+import bench.run.lifecycle
+from bench.cli.main import main
 from bench.redact import REDACTED, is_env_name, looks_secret, mask, redact_config, register, register_config
 
 CANARY = "sk-canary-7Qx93LmZ0pT4"
@@ -97,7 +97,8 @@ def hostile() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine",
+                        lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
     monkeypatch.chdir(tmp_path)
 
 
@@ -238,7 +239,7 @@ def test_a_run_on_a_terminal_ends(tmp_path: Path) -> None:
         {"id": "local", "backend": {"kind": "fake", "text": "x", "delay_s": 0.05}}]}))
     leader, follower = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    process = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(suite), "--out", str(tmp_path / "out")],
+    process = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--out", str(tmp_path / "out")],
                                stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env)
     os.close(follower)
     output, deadline = b"", time.monotonic() + 120

@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from bench.models import is_instruct
+from bench.backends.model_files import is_instruct
 from bench.registry import Registry
-from bench.spec import GenerationSpec, ModelSpec
+from bench.suite.spec import GenerationSpec, ModelSpec
 from bench.tasks.prompts import continuation_prefix
 
 AnswerMode = Literal["choices", "json", "text"]

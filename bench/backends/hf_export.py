@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.backends.model_files import cache_dir, file_sha256, resolve_model
 from bench.errors import BackendError
-from bench.models import cache_dir, file_sha256, resolve_model
 from bench.optional import require
 
 INSTALL = "pip install -e '.[vllm]'"

@@ -29,9 +29,9 @@ from bench.backends.base import (
 from bench.backends.llama_batch import BatchEngine, token_budget
 from bench.backends.llama_load import RepackSetting, load_llama, resolve_repack, system_info
 from bench.backends.llama_sampling import SamplingSettings, TokenSampler
+from bench.backends.model_files import file_sha256, resolve_model
 from bench.errors import BackendError
-from bench.hardware import physical_cores
-from bench.models import file_sha256, resolve_model
+from bench.machine.detect import physical_cores
 
 
 class LlamaCppParams(BackendParamsBase):

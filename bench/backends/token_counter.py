@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from bench.backends.base import Request
 from bench.backends.llama_cpp import chat_formatter, quiet_stderr
-from bench.models import resolve_model
+from bench.backends.model_files import resolve_model
 from bench.optional import llama_cpp, require
 
 

@@ -33,7 +33,7 @@ from bench.backends.base import (
 )
 from bench.backends.hf_export import hf_folder
 from bench.errors import BackendError
-from bench.hardware import physical_cores
+from bench.machine.detect import physical_cores
 from bench.optional import require
 
 _USER_BIND = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")

@@ -35,18 +35,6 @@ from bench.compare.core import (
     parse_rules,
 )
 from bench.compare.model import CellData, Comparable, CompareError, CorpusData, MetricValue
-from bench.compare.render import (
-    TABLE_HEADER,
-    format_change,
-    format_ci,
-    format_value,
-    result_json,
-    result_markdown,
-    rich_table,
-    summary_line,
-    table_rows,
-    verdict,
-)
 from bench.compare.significance import (
     Significance,
     corpus_bootstrap,
@@ -69,7 +57,6 @@ __all__ = [
     "RULE_HINT",
     "RULE_PATTERN",
     "SAMPLE_METRICS",
-    "TABLE_HEADER",
     "THROUGHPUT_DERIVED",
     "CellData",
     "Comparable",
@@ -87,9 +74,6 @@ __all__ = [
     "corpus_bootstrap",
     "default_rules",
     "evaluate_rules",
-    "format_change",
-    "format_ci",
-    "format_value",
     "identity_mismatches",
     "identity_notes",
     "label",
@@ -99,12 +83,6 @@ __all__ = [
     "parse_rules",
     "ratio_interval",
     "ratio_test",
-    "result_json",
-    "result_markdown",
-    "rich_table",
     "significance_for",
-    "summary_line",
-    "table_rows",
     "throughput_test",
-    "verdict",
 ]

@@ -9,7 +9,7 @@ from typing import Any, TypedDict, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from bench.cost import usd_per_1000_tasks
+from bench.cost.formulas import usd_per_1000_tasks
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.metrics.stats import (
     MIN_N_BOOTSTRAP,
@@ -20,7 +20,7 @@ from bench.metrics.stats import (
     resample_interval,
     wilson_interval,
 )
-from bench.spec import CostSpec, SloSpec, TaskSpec
+from bench.suite.spec import CostSpec, SloSpec, TaskSpec
 from bench.tasks.scorers import Scorer, build_scorer
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from bench.metrics.aggregate import (
 )
 from bench.metrics.columns import RecordColumns
 from bench.metrics.records import CellSegment
-from bench.spec import CostSpec, SloSpec, TaskSpec
+from bench.suite.spec import CostSpec, SloSpec, TaskSpec
 from bench.tasks.normalize import normalize_label
 from bench.tasks.scorers import MacroF1, Scorer, build_scorer, pick
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.metrics.records import RECORD_SCHEMA_VERSION, ItemRecord
-from bench.store import RECORDS, RunStore, validate_records
+from bench.results.store import RECORDS, RunStore, validate_records
 
 TEXT_COLUMNS = ("cell_id", "model_id", "task_id", "item_id", "segment", "status")
 REQUIRED = ("cell_id", "model_id", "task_id", "task_version", "item_id", "segment", "prompt_sha256", "t_start",

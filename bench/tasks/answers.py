@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bench.backends.base import Result
-from bench.spec import AnswerSpec
+from bench.suite.spec import AnswerSpec
 from bench.tasks.prompts import choice_texts, label_of
 
 

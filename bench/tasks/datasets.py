@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import Problem, SpecError
-from bench.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset, LmEvalDataset
+from bench.suite.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset, LmEvalDataset
 from bench.tasks.generators import GENERATORS
 from bench.tasks.items import Item
 

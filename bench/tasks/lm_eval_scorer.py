@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.backends.base import Result
 from bench.errors import Problem, SpecError
-from bench.spec import LmEvalDataset, TaskSpec
+from bench.suite.spec import LmEvalDataset, TaskSpec
 from bench.tasks.items import Item
 from bench.tasks.lm_eval_source import PAYLOAD, instances_by_doc, load_task
 from bench.tasks.scorers import Scorer

@@ -27,7 +27,7 @@ from typing import Any
 from bench.backends.base import Request
 from bench.errors import Problem, SpecError
 from bench.optional import require
-from bench.spec import GenerationSpec, LmEvalDataset
+from bench.suite.spec import GenerationSpec, LmEvalDataset
 from bench.tasks.items import Item
 
 INSTALL = "pip install -e '.[lm-eval]'"

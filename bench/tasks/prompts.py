@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bench.spec import AnswerSpec, FewShotSpec, PromptSpec
+from bench.suite.spec import AnswerSpec, FewShotSpec, PromptSpec
 from bench.tasks.items import Item
 from bench.tasks.normalize import normalize_label, normalize_text
 from bench.tasks.sampling import balanced_sample

@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 from typing import Literal
 
-from bench.spec import LmEvalDataset, TaskSpec
+from bench.suite.spec import LmEvalDataset, TaskSpec
 from bench.tasks.items import Item
 from bench.tasks.normalize import normalize_label
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bench.registry import Registry
-from bench.spec import TaskSpec
+from bench.suite.spec import TaskSpec
 from bench.tasks.normalize import (
     normalize_amount,
     normalize_currency,

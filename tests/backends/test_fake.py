@@ -6,7 +6,7 @@ import json
 
 from bench.backends.base import BACKENDS, Request
 from bench.backends.fake import FakeBackend, FakeParams
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 
 def request(mode: str = "text", choices: tuple[str, ...] = ()) -> Request:

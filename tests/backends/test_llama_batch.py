@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from bench.backends.base import Request, Result
-from bench.load import drive
-from bench.spec import GenerationSpec, LoadSpec
+from bench.run.load_modes import drive
+from bench.suite.spec import GenerationSpec, LoadSpec
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llama]')")
 

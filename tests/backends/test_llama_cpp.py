@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.backends.base import Request, Result
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llama]')")
 

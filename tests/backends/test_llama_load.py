@@ -81,7 +81,7 @@ def test_system_info_is_parsed_into_features() -> None:
 def test_the_setting_reaches_llama_cpp(repack: bool, capfd: pytest.CaptureFixture[str]) -> None:
     """Gemma's Q4_K weights are repacked (q4_K_8x8) into a CPU_REPACK buffer only when repacking is on."""
     llama_cpp = pytest.importorskip("llama_cpp")
-    from bench.models import resolve_model
+    from bench.backends.model_files import resolve_model
 
     llm = llama_load.load_llama(llama_cpp, repack, model_path=str(resolve_model("bundled:gemma3-270m")), n_ctx=64,
                                 verbose=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.backends.base import Request, Result
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llama]')")
 

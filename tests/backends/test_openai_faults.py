@@ -23,7 +23,7 @@ from bench.backends.base import Request, Result
 from bench.backends.openai_http import OpenAIBackend, OpenAIParams
 from bench.metrics.aggregate import tpot_s, ttft_s
 from bench.metrics.records import ItemRecord
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 REPO = Path(__file__).resolve().parents[2]
 STOP = ("\n", "###")

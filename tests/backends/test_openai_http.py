@@ -20,8 +20,8 @@ from llama_server import free_port, start_server, stop
 from bench.backends.base import Request, Result
 from bench.backends.openai_http import OpenAIBackend, OpenAIParams
 from bench.errors import BackendError
-from bench.spec import GenerationSpec
-from bench.store import RunStore
+from bench.results.store import RunStore
+from bench.suite.spec import GenerationSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -260,14 +260,15 @@ def test_same_greedy_predictions_in_process_and_over_http(llama_server: str, tmp
 
 def test_a_hosted_entry_without_its_key_is_skipped_and_the_rest_runs(scripted: tuple[str, Script], tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import bench.runs
-    from bench.plan import PlanOptions
-    from bench.progress import SilentProgress
-    from bench.runs import RunRequest, resume_run, start_run
-    from bench.summary import summarize_run
+    import bench.run.lifecycle
+    from bench.results.summary import summarize_run
+    from bench.run.lifecycle import RunRequest, resume_run, start_run
+    from bench.run.progress import SilentProgress
+    from bench.suite.plan import PlanOptions
 
     url, script = scripted
-    monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0,
+                        "sgemm_gflops": 100.0})
     monkeypatch.delenv("BENCH_HOSTED_KEY", raising=False)
     data = tmp_path / "items.jsonl"
     data.write_text("".join(json.dumps({"id": f"i{n}", "text": f"t{n}", "label": "x"}) + "\n" for n in range(3)))

@@ -9,7 +9,7 @@ import pytest
 from bench.backends.base import Request
 from bench.backends.openai_stream import Answer
 from bench.backends.openai_usage import Counting, count_tokens, prompt_bytes
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 REQUEST = Request(id="r", messages=({"role": "user", "content": "hi"},), completion="hi", mode="text",
                   generation=GenerationSpec(max_tokens=16))

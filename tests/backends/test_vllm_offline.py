@@ -16,7 +16,7 @@ import yaml
 
 from bench.backends.base import Request
 from bench.errors import BackendError
-from bench.spec import GenerationSpec
+from bench.suite.spec import GenerationSpec
 
 MODEL = "bundled:smollm2-135m-instruct"
 DATA = Path(__file__).resolve().parents[2] / "suites" / "data" / "ticket_triage" / "test.jsonl"

@@ -18,7 +18,7 @@ from bench.metrics.aggregate import (
 )
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.metrics.stats import wilson_interval
-from bench.spec import CostSpec, TaskSpec
+from bench.suite.spec import CostSpec, TaskSpec
 
 CELL = "cell0"
 LABELS = ["billing", "technical", "shipping"]

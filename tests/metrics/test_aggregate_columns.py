@@ -11,8 +11,8 @@ from bench.metrics.aggregate import MetricRow, group_by_cell, summarize_cell
 from bench.metrics.aggregate_columns import summarize_cell_columns
 from bench.metrics.columns import load_columns
 from bench.metrics.records import CellSegment
-from bench.spec import CostSpec, SloSpec, TaskSpec
-from bench.store import RECORDS, RunStore
+from bench.results.store import RECORDS, RunStore
+from bench.suite.spec import CostSpec, SloSpec, TaskSpec
 
 COST = CostSpec(usd_per_hour=0.5, basis="test")
 TASKS = {"A": triage_task(), "B": triage_task(), "C": routing_task()}

@@ -11,7 +11,7 @@ from columnar_fixtures import fixture_rows, old, triage_row, write_records
 
 from bench.errors import RunError
 from bench.metrics.columns import from_records, load_columns, read_columns
-from bench.store import RECORDS, RunStore
+from bench.results.store import RECORDS, RunStore
 
 COLUMNS = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "repetition", "parse_error",
            "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "t_start", "t_first_token", "t_end",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.hardware import detect_gpus
+from bench.machine.detect import detect_gpus
 from bench.metrics.energy import NvmlMeter, RaplMeter, available_meters, estimate_cpu_energy_j
 from bench.metrics.monitors import ProcessMonitor
 

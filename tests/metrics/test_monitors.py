@@ -202,7 +202,7 @@ def test_a_run_beside_a_busy_process_is_flagged_contended(tmp_path: Path) -> Non
     another process spins on a core is flagged in the summary, and `bench compare` refuses to judge its speed."""
     from report_runs import make_report_run, report_suite
 
-    from bench.cli import main
+    from bench.cli.main import main
 
     suite = report_suite(tmp_path, "busy", ["m-a"], items=[(f"t{n}", f"ticket {n}", "billing") for n in range(6)])
     suite["models"][0]["backend"]["delay_s"] = 0.25

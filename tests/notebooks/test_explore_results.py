@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import runs as runs_module
-from bench.plan import PlanOptions
-from bench.progress import SilentProgress
-from bench.runs import RunRequest, start_run
+import bench.run.lifecycle as runs_module
+from bench.suite.plan import PlanOptions
+from bench.run.progress import SilentProgress
+from bench.run.lifecycle import RunRequest, start_run
 from suite_factory import fake_suite
 
 nbformat = pytest.importorskip("nbformat", reason="install the dev extra: pip install -e '.[dev]'")

@@ -122,7 +122,7 @@ SIX = [(f"t{n}", f"ticket {n}", "billing") for n in range(6)]
 
 
 def report_text(run: Path, fmt: str, capsys: pytest.CaptureFixture[str], wide: bool = False) -> str:
-    from bench.cli import main
+    from bench.cli.main import main
 
     if fmt == "html":
         assert main(["report", str(run), "--format", "html", "--out", str(run / "r.html")]) == 0

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from suite_factory import fake_suite
 
-import bench.runs
-from bench.plan import PlanOptions
-from bench.progress import SilentProgress
+import bench.run.lifecycle
 from bench.report.tables import escape_html
-from bench.runs import RunRequest, start_run
+from bench.run.lifecycle import RunRequest, start_run
+from bench.run.progress import SilentProgress
+from bench.suite.plan import PlanOptions
 
 INJECTIONS = ["<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<a href='javascript:alert(3)'>x</a>",
               "&lt;b&gt;entity&lt;/b&gt;"]
@@ -27,7 +27,8 @@ def test_escape_html_leaves_no_tag() -> None:
 
 def test_suite_text_reaches_report_md_as_text(tmp_path: Path, labels_jsonl: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.runs, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0, "sgemm_gflops": 100.0})
+    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0,
+                        "sgemm_gflops": 100.0})
     suite = fake_suite(labels_jsonl, cost={"usd_per_hour": 1.0, "basis": INJECTIONS[0] + INJECTIONS[3]})
     suite["models"][0]["backend"]["text"] = INJECTIONS[1] + INJECTIONS[2]
     path = tmp_path / "suite.yaml"

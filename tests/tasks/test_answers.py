@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.backends.base import Result
-from bench.spec import AnswerSpec
+from bench.suite.spec import AnswerSpec
 from bench.tasks.answers import parse_json_object, parse_prediction
 
 CHOICES = AnswerSpec(mode="choices", choices={"billing": "billing", "technical": "technical problem",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.errors import SpecError
-from bench.spec import CsvDataset, GeneratorDataset, JsonlDataset, TaskSpec
+from bench.suite.spec import CsvDataset, GeneratorDataset, JsonlDataset, TaskSpec
 from bench.tasks.datasets import item_columns, load_items, resolve_path
 from bench.tasks.items import Item
 
@@ -192,7 +192,7 @@ def test_a_csv_row_with_too_few_or_too_many_fields_names_file_and_line(tmp_path:
 def test_a_csv_row_with_too_few_fields_exits_2_from_validate(tmp_path: Path) -> None:
     import yaml
 
-    from bench.cli import main
+    from bench.cli.main import main
 
     (tmp_path / "d.csv").write_text("id,text,label\nt1,where is my parcel\n")
     suite = {"name": "s", "models": [{"id": "m", "backend": {"kind": "fake"}}],

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from llama_server import free_port, start_server, stop
 
-from bench.cli import main
-from bench.spec import LmEvalDataset
+from bench.cli.main import main
+from bench.suite.spec import LmEvalDataset
 from bench.tasks.lm_eval_source import lm_eval_items
 
 pytestmark = pytest.mark.model

@@ -11,8 +11,9 @@ import yaml
 
 from bench.backends.base import Result
 from bench.errors import SpecError
-from bench.spec import GenerationSpec, LmEvalDataset, load_suite
-from bench.spec_checks import check_suite
+from bench.suite.checks import check_suite
+from bench.suite.load import load_suite
+from bench.suite.spec import GenerationSpec, LmEvalDataset
 from bench.tasks.lm_eval_scorer import LmEvalScorer
 from bench.tasks.lm_eval_source import generation_settings, lm_eval_items, lm_eval_request
 from bench.tasks.scorers import ScorerParams
@@ -51,7 +52,7 @@ def spec(task: str, folder: Path, **extra: Any) -> LmEvalDataset:
 
 
 def bound_scorer(task: str, folder: Path) -> LmEvalScorer:
-    from bench.spec import TaskSpec
+    from bench.suite.spec import TaskSpec
 
     scorer = LmEvalScorer(ScorerParams(name="lm_eval"))
     mode = "choices" if task == "t_mc" else "text"

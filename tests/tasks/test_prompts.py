@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.spec import AnswerSpec, FewShotSpec, PromptSpec
+from bench.suite.spec import AnswerSpec, FewShotSpec, PromptSpec
 from bench.tasks.items import Item
 from bench.tasks.prompts import (
     choice_texts,

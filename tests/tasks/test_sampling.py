@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench.spec import TaskSpec
+from bench.suite.spec import TaskSpec
 from bench.tasks.items import Item
 from bench.tasks.sampling import (
     balanced_sample,

@@ -1,0 +1,286 @@
+"""Comparables from run directories, and small, reviewable baseline files for CI.
+
+A baseline file is the Comparable of a run, written deterministically (sorted keys, indent 1, floats rounded to
+6 significant digits). A run directory goes through the same rounding, so a run compared with its own baseline
+gives identical values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from bench.api import RunData, load_run
+from bench.compare import (
+    CELL_METRICS,
+    GAP_SAMPLES,
+    OK_SAMPLES,
+    SAMPLE_METRICS,
+    CellData,
+    Comparable,
+    CompareError,
+    CorpusData,
+)
+from bench.errors import BenchError
+from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
+from bench.metrics.columns import EMPTY, RecordColumns, as_columns
+from bench.metrics.flags import CONTENDED, flags_by_cell
+from bench.metrics.records import CellSegment, ItemRecord
+from bench.results.store import MANIFEST, RunStore
+from bench.suite.spec import TaskSpec
+
+KIND = "bench-baseline"
+BASELINE_SCHEMA_VERSION = 1
+SIGNIFICANT_DIGITS = 6
+HARDWARE_KEYS = ("cpu_model", "physical_cores", "logical_cpus", "os")
+ITEM_FLAGS: dict[str, Callable[[ItemRecord], float]] = {"error_rate": lambda r: float(r.status != "ok"),
+              "parse_failure_rate": lambda r: float(r.parse_error is not None)}
+
+
+# --- building a comparable from a run ----------------------------------------------------------------------------
+
+def hardware_identity(machine: dict[str, Any]) -> dict[str, Any]:
+    """The machine facts that must match for a comparison; volatile fields (python, PIDs, hostname) left out."""
+    identity = {key: machine.get(key) for key in HARDWARE_KEYS}
+    ram = machine.get("ram_gb")
+    identity["ram_gb"] = round(ram) if isinstance(ram, int | float) else None
+    identity["gpus"] = sorted(str(gpu.get("name")) for gpu in machine.get("gpus") or [])
+    return identity
+
+
+def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    suite = manifest.get("suite", {})
+    return {"suite": {"name": suite.get("name"), "sha256": suite.get("sha256")},
+            "tasks": {task_id: str(task.get("version")) for task_id, task in manifest.get("tasks", {}).items()},
+            "hardware": hardware_identity(manifest.get("machine", {}))}
+
+
+def comparable_from_run(run: RunData) -> Comparable:
+    """The comparable of a run directory, rounded exactly as a baseline file is. The per-item parts (scores,
+    [prediction, reference]) are rounded value by value as they are built and go into the models unvalidated
+    (bench made them; a baseline file is validated when read), so a million items are not copied three times."""
+    tasks = _suite_tasks(run)
+    segments = [s for s in RunStore(run.path).segments() if s.error is None]
+    flags = flags_by_cell(run.summary)
+    by_cell = run.columns.by_cell()
+    cells = {}
+    for cell in run.manifest["cells"]:
+        records = by_cell.get(cell["cell_id"]) or EMPTY
+        data = cell_dict(cell, records, run.summary["metrics"], tasks.get(cell["task_id"]))
+        data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell["cell_id"]]))
+        data["contended"] = next((f["detail"] for f in flags.get(cell["cell_id"], []) if f["flag"] == CONTENDED),
+                                 None)
+        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = _cell_model(data)
+    raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
+           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"]}
+    checked = Comparable.model_validate({**round_floats(raw), "cells": {}, "source": str(run.path)})
+    return Comparable.model_construct(**{**dict(checked), "cells": cells})
+
+
+def _cell_model(data: dict[str, Any]) -> CellData:
+    """A CellData of bench's own figures: the small parts validated, the per-item parts (already rounded) as
+    they are."""
+    items, corpus = data.pop("items"), data.pop("corpus")
+    small = CellData.model_validate({**round_floats(data), "items": {}, "corpus": None})
+    corpus_model = None if corpus is None else \
+        CorpusData.model_construct(scorers=round_floats(corpus["scorers"]), items=corpus["items"])
+    return CellData.model_construct(**{**dict(small), "items": items, "corpus": corpus_model})
+
+
+Records = RecordColumns | list[ItemRecord]
+
+
+def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:
+    from bench.results.summary import load_run_suite
+
+    suite = load_run_suite(RunStore(run.path), run.manifest)
+    return {task.id: task for task in suite.spec.tasks}
+
+
+def cell_dict(cell: dict[str, Any], records: Records, metric_rows: list[dict[str, Any]],
+              task: TaskSpec | None) -> dict[str, Any]:
+    cols = as_columns(records)
+    first = cols.take(cols.repetition == 0)
+    return {"model_id": cell["model_id"], "task_id": cell["task_id"],
+            "metrics": cell_metrics(cell["cell_id"], metric_rows),
+            "items": item_scores_of(first), "samples": timing_samples(cols), "corpus": corpus_data(task, first)}
+
+
+def cell_metrics(cell_id: str, metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary figures a comparison reports: quality, the p50 timings, throughput, cost and memory."""
+    kept = {f"{name}_p50" for name in SAMPLE_METRICS} | set(CELL_METRICS)
+    return {row["metric"]: {"value": row["value"], "higher_is_better": row["higher_is_better"], "unit": row["unit"],
+                            "group": row["group"]}
+            for row in metric_rows
+            if row["cell_id"] == cell_id and (row["group"] == "quality" or row["metric"] in kept)}
+
+
+def item_scores(record: ItemRecord) -> dict[str, float]:
+    return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
+
+
+def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
+    """item id -> item_scores of its record (rounded as round_floats does), for every row."""
+    names = list(cols.scores)
+    columns = [_round_list(cols.scores[n].tolist()) for n in names]
+    rows = list(zip(*columns, strict=True)) if names else [() for _ in range(len(cols))]
+    errors, parse_failures = (~cols.ok).astype(float).tolist(), cols.parse_error.astype(float).tolist()
+    items = {}
+    for item_id, row, error, parse_failure in zip(cols.item_id.tolist(), rows, errors, parse_failures,
+                                                  strict=True):
+        scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
+        items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
+    return items
+
+
+def timing_samples(records: Records) -> dict[str, list[float]]:
+    """Per-item timing samples of every repetition with status ok, in item order."""
+    cols = as_columns(records)
+    ok = cols.take(cols.ok).sorted()
+    samples = {}
+    for name in SAMPLE_METRICS:
+        values = COLUMN_LATENCY[name][0](ok)
+        samples[name] = values[np.isfinite(values)].tolist()
+    return samples
+
+
+def throughput_samples(records: Records, segments: list[CellSegment]) -> dict[str, list[float]]:
+    """Per item of the measured segments: the gap from the previous completion (or the segment start) to its own,
+    the segment's tail added to its last item, and whether it succeeded. sum(ok) / sum(gaps) is the summary's
+    tasks/s exactly, so compare's throughput test and its point estimate use the same data."""
+    cols = as_columns(records)
+    gaps: list[float] = []
+    ok: list[float] = []
+    for segment in segments:
+        done = cols.take(cols.segment == segment.segment)
+        if not len(done):  # a segment that measured no item (e.g. interrupted during warm-up) adds no sample
+            continue
+        done = done.take(np.lexsort((done.repetition, done.item_id.astype(str), done.t_end)))
+        ends = np.minimum(np.maximum(done.t_end, segment.t_start), segment.t_end)
+        seg_gaps = ends - np.concatenate([[segment.t_start], ends[:-1]])
+        seg_gaps[-1] += max(segment.t_end - float(ends[-1]), 0.0)
+        gaps += seg_gaps.tolist()
+        ok += done.ok.astype(float).tolist()
+    return {GAP_SAMPLES: gaps, OK_SAMPLES: ok} if gaps else {}
+
+
+def corpus_data(task: TaskSpec | None, records: Records) -> dict[str, Any] | None:
+    """Predictions and references, kept only for tasks with a corpus-level metric (macro-F1)."""
+    from bench.tasks.scorers import build_scorer
+
+    cols = as_columns(records)
+    if task is None or not len(cols):
+        return None
+    predictions, references = cols.decoded("prediction", round_floats), cols.decoded("reference", round_floats)
+    scorers: dict[str, dict[str, Any]] = {}
+    for ref in task.scorers:
+        entry = ref.model_dump()
+        names = build_scorer(entry).corpus(predictions, references)
+        scorers.update({name: entry for name in names})
+    if not scorers:
+        return None
+    return {"scorers": scorers, "items": {item_id: [p, r] for item_id, p, r in
+                                          zip(cols.item_id.tolist(), predictions, references, strict=True)}}
+
+
+def round_floats(value: Any) -> Any:
+    """Floats to 6 significant digits (non-finite ones to None), recursively; a list of floats is rounded once per
+    distinct value."""
+    if isinstance(value, float):
+        return _round(value)
+    if isinstance(value, dict):
+        return {key: round_floats(item) if isinstance(item, CONTAINERS) else item for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) > 16 and all(type(item) is float for item in value):
+            return _round_list(list(value))
+        return [round_floats(item) if isinstance(item, CONTAINERS) else item for item in value]
+    return value
+
+
+CONTAINERS = (float, dict, list, tuple)
+
+
+@lru_cache(maxsize=1 << 16)
+def _round(value: float) -> float | None:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+
+
+def _round_list(values: list[float]) -> list[float | None]:
+    distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+    rounded = [_round(v) for v in distinct.tolist()]
+    return [rounded[i] for i in index.tolist()]
+
+
+# --- baseline files ------------------------------------------------------------------------------------------------
+
+def baseline_dict(comparable: Comparable) -> dict[str, Any]:
+    return {"kind": KIND, "schema_version": BASELINE_SCHEMA_VERSION,
+            **comparable.model_dump(mode="json", exclude={"source"})}
+
+
+def baseline_text(comparable: Comparable) -> str:
+    return json.dumps(baseline_dict(comparable), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save_baseline(run_dir: str | Path, path: str | Path) -> Comparable:
+    """Write the baseline file of a run; returns what was written."""
+    if Path(run_dir).is_file():
+        raise CompareError(f"{run_dir} is a file; `bench baseline save` needs a run directory")
+    comparable = load_comparable(run_dir)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(baseline_text(comparable), encoding="utf-8")
+    return comparable
+
+
+def load_comparable(path: str | Path) -> Comparable:
+    """A run directory or a baseline file (recognized by its "kind"), with clear errors for anything else."""
+    source = Path(path)
+    if not source.exists():
+        raise CompareError(f"{source}: no such run directory or baseline file")
+    if source.is_dir():
+        return _from_run_dir(source)
+    return comparable_from_baseline(_read_json(source), str(source))
+
+
+def _from_run_dir(path: Path) -> Comparable:
+    if not (path / MANIFEST).is_file():
+        raise CompareError(f"{path} is not a run directory (no {MANIFEST}) and not a baseline file")
+    try:
+        return comparable_from_run(load_run(path))
+    except CompareError:
+        raise
+    except BenchError as exc:
+        raise CompareError(str(exc)) from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CompareError(f"{path}: not a baseline file (invalid JSON: {str(exc)[:120]})") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise CompareError(f'{path}: not a baseline file (expected "kind": "{KIND}"; '
+                           "write one with `bench baseline save RUN_DIR PATH`)")
+    return data
+
+
+def comparable_from_baseline(data: dict[str, Any], source: str) -> Comparable:
+    version = data.get("schema_version")
+    if version != BASELINE_SCHEMA_VERSION:
+        raise CompareError(f"{source}: baseline schema_version {version!r} is not supported (this bench reads "
+                           f"{BASELINE_SCHEMA_VERSION}); save the baseline again with `bench baseline save`")
+    body = {key: value for key, value in data.items() if key not in ("kind", "schema_version")}
+    try:
+        return Comparable.model_validate({**body, "source": source})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise CompareError(f"{source}: malformed baseline file ({problems})") from None
+

@@ -1,0 +1,1 @@
+"""Pricing: pure cost formulas, cost rows per hardware profile and API, projection, hardware profiles."""

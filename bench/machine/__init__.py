@@ -1,0 +1,1 @@
+"""The machine bench runs on: detection (CPU, ISA, GPUs), calibration, provenance."""

@@ -1,0 +1,1 @@
+"""Running a plan: run lifecycle (start, resume, lock), one cell's runner, load modes, executors, progress."""

@@ -1,0 +1,215 @@
+"""Starting and resuming runs: the manifest's life cycle around runner.execute()."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench.errors import RUN_DIR_NOTE, RunError
+from bench.machine.calibrate import calibrate_machine
+from bench.machine.provenance import provenance
+from bench.redact import REDACTED, redact_config
+from bench.results.store import SCHEMA_VERSION, RunStore
+from bench.results.summary import SUITE_COPY, load_run_suite, write_report
+from bench.run.executors import EXECUTORS
+from bench.run.folder import create_run_dir, run_lock
+from bench.run.runner import Progress, cell_items, done_keys, prepare
+from bench.suite.load import NoChecks, load_suite, parse_suite, sha256_text
+from bench.suite.plan import Cell, Plan, PlanOptions, build_plan
+from bench.suite.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite
+from bench.tasks.datasets import resolve_path
+from bench.tasks.lm_eval_source import lm_eval_fingerprint
+from bench.tasks.sampling import sample_description
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    suite_path: Path
+    options: PlanOptions
+    out_root: Path
+    usd_per_hour: float | None = None
+    executor: str = "local"
+    """local (in this process: the library default, as an embedding program expects), process (each model's
+    cells in a worker process: the CLI's default), or ray / ray:ADDRESS (a Ray cluster)."""
+
+
+def redact(value: Any) -> Any:
+    """Configuration with credentials redacted (bench.redact.redact_config; env variable names are kept)."""
+    return redact_config(value)
+
+
+def start_run(request: RunRequest, progress: Progress) -> RunStore:
+    """Plan, calibrate and write the manifest, then create the run folder with it at once, lock it and run."""
+    check_executor(request.executor)
+    suite = load_suite(request.suite_path)
+    plan = build_plan(suite, request.options)
+    cost = suite.spec.cost
+    if request.usd_per_hour is not None:
+        cost = CostSpec(usd_per_hour=request.usd_per_hour, basis="--usd-per-hour")
+    manifest = new_manifest("", plan, cost)  # the machine calibration runs here, before any run folder exists
+    store = RunStore(create_run_dir(request.out_root, suite.spec.name, {SUITE_COPY: suite.text}, manifest))
+    with run_lock(store.path):
+        run_plan(store, plan, progress, request.executor)
+        store.release_reserve()
+    return store
+
+
+def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> RunStore:
+    """Finish an interrupted or incomplete run: same suite, same options, only the missing items; one process at a
+    time."""
+    store = RunStore(run_dir)
+    store.read_manifest()  # "not a run directory" before trying to lock it
+    with run_lock(run_dir):
+        manifest = store.read_manifest()
+        suite = _resume_suite(store, manifest)
+        saved = manifest["options"]
+        plan = build_plan(suite, PlanOptions(limit=saved["limit"], models=tuple(saved["models"]),
+                                             tasks=tuple(saved["tasks"])))
+        if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
+            raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume"
+                           + _redacted_copy_note(suite))
+        _check_datasets_unchanged(suite, manifest, run_dir)
+        store.set_aside_unsegmented()  # a stretch killed before its cells.jsonl line is measured again
+        run_plan(store, plan, progress, executor)
+        store.release_reserve()
+    return store
+
+
+def _resume_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
+    """The original suite file while it is unchanged (the copy has its credentials redacted), else the copy."""
+    original = Path(manifest["suite"]["path"])
+    try:
+        text = original.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text is not None and sha256_text(text) == manifest["suite"]["sha256"]:
+        return parse_suite(text, original, NoChecks())
+    try:
+        return load_run_suite(store, manifest)
+    except OSError as exc:
+        raise RunError(f"cannot read {store.path / SUITE_COPY}: {exc.strerror or exc}") from None
+
+
+def _redacted_copy_note(suite: LoadedSuite) -> str:
+    if REDACTED not in suite.text:
+        return ""
+    return (f" (the run's suite copy has credentials redacted and the original {suite.path} is changed or gone: "
+            "restore the original suite file to resume)")
+
+
+def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
+    suite = plan.suite
+    return {
+        "schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "running",
+        "suite": {"name": suite.spec.name, "version": suite.spec.version, "path": str(suite.path),
+                  "sha256": suite.sha256},
+        "options": asdict(plan.options), "cost": cost.model_dump(),
+        "repetitions": suite.spec.repetitions, "warmup": suite.spec.warmup,
+        "tasks": {t.id: {"version": t.version, "datasets": dataset_hashes(suite, t.id)} for t in suite.spec.tasks},
+        "models": {m.id: redact_config(m.model_dump(mode="json")) for m in suite.spec.models},
+        "cells": [manifest_cell(c, suite) for c in plan.cells],
+        **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
+        "backends": {},
+    }
+
+
+def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
+    return {"cell_id": cell.id, "model_id": cell.model.id, "task_id": cell.task.id,
+            "task_version": cell.task.version, "load": cell.load.label, "rate_rps": (cell.load.rates() or (None,))[0],
+            "key": cell.key, "limit": cell.limit, "sample": sample_description(cell.task, cell.limit),
+            "n_items": len(cell_items(cell, suite))}
+
+
+def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
+    """sha256 of each data file a task reads (generators are identified by name, n and seed; lm-eval tasks by
+    the requests they build)."""
+    task = next(t for t in suite.spec.tasks if t.id == task_id)
+    specs = [task.dataset] + ([task.few_shot.dataset] if task.few_shot else [])
+    hashes = {}
+    for spec in specs:
+        if isinstance(spec, FileDataset):
+            hashes[spec.path] = _file_sha256(resolve_path(spec.path, suite.base_dir), task_id)
+        elif isinstance(spec, LmEvalDataset):  # what the model is asked: documents, templates, few-shot, targets
+            hashes[f"lm_eval:{spec.task}"] = lm_eval_fingerprint(spec, suite.base_dir)
+    return hashes
+
+
+def _file_sha256(path: Path, task_id: str) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise RunError(f"cannot read {path} (a data file of task '{task_id}'): {exc.strerror or exc}; "
+                       "restore it to resume") from None
+
+
+def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_dir: Path) -> None:
+    for task in suite.spec.tasks:
+        if dataset_hashes(suite, task.id) != manifest["tasks"].get(task.id, {}).get("datasets"):
+            raise RunError(f"{run_dir}: a data file of task '{task.id}' changed since the run started; "
+                           "resuming would mix two datasets (start a new run)")
+
+
+def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "local") -> None:
+    """Execute with status bookkeeping: `complete` when every item of every cell is settled, `incomplete` when
+    cells were skipped, crashed or left retryable errors (listed in the manifest's `unfinished`), `interrupted`
+    after Ctrl-C or SIGTERM (the KeyboardInterrupt carries the run directory as a note). All three resume with
+    --resume."""
+    store.update_manifest(status="running", executor=executor)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    status, unfinished = "interrupted", []
+    try:
+        _execute(plan, store, progress, executor)
+        unfinished = unfinished_cells(plan, store)
+        status = "incomplete" if unfinished else "complete"
+    except KeyboardInterrupt as exc:
+        exc.add_note(f"{RUN_DIR_NOTE}{store.path}")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        store.close()
+        backends = {s.model_id: s.backend for s in store.segments() if s.error is None}
+        store.update_manifest(status=status, ended_at=_utc_now(), backends=backends, unfinished=unfinished)
+        write_report(store)
+
+
+def unfinished_cells(plan: Plan, store: RunStore) -> list[dict[str, Any]]:
+    """Cells with items still to do after execution, with counts and the last reason recorded for the cell."""
+    done = done_keys(store.records())
+    reasons = {s.cell_id: s.error for s in store.segments() if s.error}
+    rows = []
+    for cell in plan.cells:
+        work = prepare(cell, plan.suite, done)
+        if work.pending:
+            rows.append({"cell_id": cell.id, "cell": cell.label, "done": work.total - len(work.pending),
+                         "total": work.total, "reason": reasons.get(cell.id) or _retry_reason(work.pending)})
+    return rows
+
+
+def _retry_reason(pending: list[Any]) -> str:
+    return f"{len(pending)} items failed with retryable errors (connection refused or a busy server)"
+
+
+def check_executor(executor: str) -> None:
+    """RunError for an executor name no registry entry has (before any run directory is created)."""
+    kind = executor.partition(":")[0]
+    if kind not in EXECUTORS:
+        raise RunError(f"unknown executor '{executor}' ({EXECUTORS.hint(kind)}; ray takes ray:ADDRESS)")
+
+
+def _execute(plan: Plan, store: RunStore, progress: Progress, executor: str) -> None:
+    check_executor(executor)
+    kind, _, address = executor.partition(":")
+    EXECUTORS.get(kind)(plan, store, progress, address or None)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,106 @@
+"""Load modes: how a cell's requests reach the backend.
+
+latency      one request at a time (MLPerf SingleStream): the backend's own loop
+concurrency  N requests in flight; throughput: all of them at once (MLPerf Offline)
+rate         Poisson arrivals at rate_rps (seeded); each result carries its intended arrival time so latency
+             is measured from arrival (queueing included) and the generator's own send lag is reported
+
+A backend says how many requests it can take at once with `max_parallel`, so the driver never overloads an
+engine; concurrency beyond that queues. An in-process batching engine (vLLM, llama.cpp with `parallel`
+sequences per llama_decode) has `generate_load(requests, parallel, arrivals)` and runs the same shapes in its
+own step loop (a thread per request would not batch).
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.backends.base import Backend, Request, Result, now
+from bench.suite.spec import LoadSpec
+
+
+def wanted_parallel(load: LoadSpec, n_requests: int) -> int:
+    return {"latency": 1, "concurrency": load.concurrency or 1}.get(load.mode, max(n_requests, 1))
+
+
+def arrival_offsets(n: int, rate_rps: float, seed: int) -> list[float]:
+    """Seconds after the start at which each request arrives: a Poisson process (exponential gaps)."""
+    rng = random.Random(seed)
+    offsets, t = [], 0.0
+    for _ in range(n):
+        offsets.append(t)
+        t += rng.expovariate(rate_rps)
+    return offsets
+
+
+def drive(backend: Backend, requests: Sequence[Request], load: LoadSpec) -> Iterator[Result]:
+    """Results as they complete (order may differ from the requests')."""
+    parallel = min(wanted_parallel(load, len(requests)), getattr(backend, "max_parallel", 1))
+    in_engine = getattr(backend, "generate_load", None)
+    if in_engine is not None:  # an in-process batching engine (vLLM) takes the load shape into its own loop
+        yield from in_engine(requests, max(parallel, 1), _arrival_times(requests, load))
+        return
+    if load.mode == "rate":
+        yield from _arrivals(backend, requests, load, max(parallel, 1))
+    elif parallel <= 1:
+        yield from backend.generate(requests)
+    else:
+        yield from _pooled(backend, requests, [None] * len(requests), parallel)
+
+
+def _one(backend: Backend, request: Request, arrival: float | None) -> Result:
+    result = next(iter(backend.generate([request])))
+    if arrival is not None:
+        result.extra["t_arrival"] = arrival
+    return result
+
+
+def _arrival_times(requests: Sequence[Request], load: LoadSpec) -> list[float] | None:
+    """Epoch arrival time of each request in rate mode (None otherwise)."""
+    if load.mode != "rate":
+        return None
+    start = now() + 0.01
+    (rate,) = load.rates()  # the plan expands a sweep into one cell per rate
+    return [start + off for off in arrival_offsets(len(requests), rate, load.seed)]
+
+
+def _arrivals(backend: Backend, requests: Sequence[Request], load: LoadSpec, parallel: int) -> Iterator[Result]:
+    arrivals = _arrival_times(requests, load)
+    assert arrivals is not None
+    return _pooled(backend, requests, arrivals, parallel)
+
+
+def _pooled(backend: Backend, requests: Sequence[Request], arrivals: Sequence[float | None],
+            parallel: int) -> Iterator[Result]:
+    """A dispatcher submits each request at its arrival time (or at once); results stream back as they finish."""
+    done: queue.Queue[Result | BaseException] = queue.Queue()
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bench-load")
+
+    def dispatch() -> None:
+        for request, arrival in zip(requests, arrivals, strict=True):
+            if arrival is not None:
+                while not stop.is_set() and now() < arrival:
+                    time.sleep(min(arrival - now(), 0.05))
+            if stop.is_set():
+                return
+            future = pool.submit(_one, backend, request, arrival)
+            future.add_done_callback(lambda f: done.put(f.exception() or f.result()))
+
+    dispatcher = threading.Thread(target=dispatch, name="bench-dispatch", daemon=True)
+    dispatcher.start()
+    try:
+        for _ in requests:
+            item = done.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        dispatcher.join()
+        pool.shutdown(wait=True, cancel_futures=True)

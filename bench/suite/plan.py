@@ -1,0 +1,81 @@
+"""Expanding a suite into run cells (model x task): a pure function of the suite and the options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from bench.errors import Problem, SpecError
+from bench.registry import suggest
+from bench.suite.spec import LoadedSuite, LoadSpec, ModelSpec, TaskSpec
+
+Entry = TypeVar("Entry", ModelSpec, TaskSpec)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What `bench run` narrows the suite to; stored in the manifest so a resume plans the same cells."""
+
+    limit: int | None = None
+    models: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    model: ModelSpec
+    task: TaskSpec
+    limit: int | None
+    load: LoadSpec = field(default_factory=LoadSpec)
+
+    @property
+    def label(self) -> str:
+        suffix = "" if self.load.mode == "latency" else f" @ {self.load.label}"
+        return f"{self.model.id} × {self.task.id}{suffix}"
+
+    @property
+    def key(self) -> str:
+        """model/task[/load]: how cells are matched across runs."""
+        suffix = "" if self.load.mode == "latency" else f"/{self.load.label}"
+        return f"{self.model.id}/{self.task.id}{suffix}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: LoadedSuite
+    options: PlanOptions
+    cells: tuple[Cell, ...] = field(default_factory=tuple)
+
+
+def cell_id(model: ModelSpec, task: TaskSpec, limit: int | None, load: LoadSpec | None = None) -> str:
+    """A stable hash of everything that defines what a cell measures (the default latency mode adds nothing)."""
+    identity: dict[str, object] = {"model": model.model_dump(mode="json"), "task": task.model_dump(mode="json"),
+                                   "limit": limit}
+    if load is not None and load.mode != "latency":
+        identity["load"] = load.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build_plan(suite: LoadedSuite, options: PlanOptions) -> Plan:
+    """Cells for every selected model x task; unknown names in the filters are input errors."""
+    models = _select("--models", suite.spec.models, options.models, str(suite.path))
+    tasks = _select("--tasks", suite.spec.tasks, options.tasks, str(suite.path))
+    cells = []
+    for model in models:
+        for task in tasks:
+            limit = min(x for x in (options.limit, task.limit) if x is not None) if (
+                options.limit or task.limit) else None
+            cells += [Cell(cell_id(model, task, limit, load), model, task, limit, load)
+                      for spec in suite.spec.load for load in spec.expand()]
+    return Plan(suite=suite, options=options, cells=tuple(cells))
+
+
+def _select(flag: str, entries: tuple[Entry, ...], wanted: tuple[str, ...], file: str) -> list[Entry]:
+    ids = [entry.id for entry in entries]
+    unknown = [name for name in wanted if name not in ids]
+    if unknown:
+        raise SpecError([Problem(file, flag, f"no entry with id '{name}'", suggest(name, ids)) for name in unknown])
+    return [entry for entry in entries if not wanted or entry.id in wanted]

@@ -1,0 +1,279 @@
+"""The suite file: strict, frozen pydantic models and load_suite(), which reports every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+SUITE_SCHEMA_VERSION = 1
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+MAX_ID_LENGTH = 100
+"""Suite names and ids become parts of file names (run folders, plots); file systems allow 255 bytes."""
+
+
+class Strict(BaseModel):
+    """Base for every spec model: unknown keys are errors and instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationSpec(Strict):
+    """Sampling parameters; greedy decoding by default so results are reproducible."""
+
+    max_tokens: int = Field(128, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+
+class BackendParams(BaseModel):
+    """A backend block as written; its keys are checked by the backend's own Params model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    @model_validator(mode="after")
+    def _env_fields_name_variables(self) -> BackendParams:
+        """`*_env` fields name an environment variable; a value that cannot be one is likely the secret itself,
+        so it is refused without being echoed."""
+        from bench.redact import is_env_name
+
+        for name, value in (self.model_extra or {}).items():
+            if name.endswith("_env") and value is not None and not (isinstance(value, str) and is_env_name(value)):
+                raise ValueError(f"{name} must be the NAME of an environment variable (like OPENAI_API_KEY), "
+                                 "not the key itself; the value given is not shown")
+        return self
+
+
+class ModelSpec(Strict):
+    id: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
+    backend: BackendParams
+    generation: GenerationSpec = GenerationSpec()
+
+
+class FieldMap(Strict):
+    """Which dataset columns hold the input, the expected answer (one column or several), id and tags."""
+
+    input: str = "input"
+    expected: str | dict[str, str] = "expected"
+    id: str | None = "id"
+    tags: tuple[str, ...] = ()
+
+
+class JsonlDataset(Strict):
+    kind: Literal["jsonl"] = "jsonl"
+    path: str
+    fields: FieldMap = FieldMap()
+
+
+class CsvDataset(Strict):
+    kind: Literal["csv"] = "csv"
+    path: str
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    fields: FieldMap = FieldMap()
+
+
+class GeneratorDataset(Strict):
+    kind: Literal["generator"]
+    name: str
+    n: int = Field(100, ge=1, le=5_000)
+    """At most 5,000: generating takes about 0.2 ms an item, and `bench validate` generates them all."""
+    seed: int = 0
+
+
+class LmEvalDataset(Strict):
+    """An lm-eval task (its YAML, its prompts, its filters and metrics) whose requests bench's backends answer."""
+
+    kind: Literal["lm_eval"]
+    task: str = Field(min_length=1)
+    include_path: str | None = None
+    """Folder of task YAMLs, relative to the suite; relative data_files in them are relative to that folder."""
+    num_fewshot: int | None = Field(None, ge=0, le=64)
+    fewshot_seed: int = 1234
+    """lm-eval's default fewshot_random_seed, so few-shot examples match its own run."""
+
+
+FileDataset = JsonlDataset | CsvDataset
+def dataset_kind(value: Any) -> str:
+    """A dataset without `kind` is CSV when its path ends in .csv, else JSONL."""
+    if isinstance(value, dict):
+        path = value.get("path")
+        default = "csv" if isinstance(path, str) and path.lower().endswith(".csv") else "jsonl"
+        return str(value.get("kind", default))
+    return str(getattr(value, "kind", "jsonl"))
+
+
+DatasetSpec = Annotated[
+    Annotated[JsonlDataset, Tag("jsonl")] | Annotated[CsvDataset, Tag("csv")]
+    | Annotated[GeneratorDataset, Tag("generator")] | Annotated[LmEvalDataset, Tag("lm_eval")],
+    Discriminator(dataset_kind, custom_error_type="dataset_kind",
+                  custom_error_message="unknown dataset kind (use jsonl, csv, generator or lm_eval)"),
+]
+
+
+class FewShotSpec(Strict):
+    """k examples drawn (seeded) from a separate train split, shown before every item."""
+
+    k: int = Field(3, ge=0, le=64)
+    dataset: DatasetSpec
+    seed: int = 1234
+    balanced: bool = True
+
+
+class PromptSpec(Strict):
+    """System and user parts; {input} (the input column), any dataset column by name and {choices}."""
+
+    system: str = ""
+    user: str = "{input}"
+    format: Literal["auto", "chat", "completion"] = "auto"
+
+
+class AnswerSpec(Strict):
+    """How the answer is produced: pick a label, fill a JSON schema, or free text."""
+
+    mode: Literal["choices", "json", "text"]
+    choices: tuple[str, ...] | dict[str, str] | None = None
+    method: Literal["loglik", "grammar"] = "loglik"
+    json_schema: dict[str, Any] | None = None
+
+    @field_validator("json_schema")
+    @classmethod
+    def _schema_is_object(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and value.get("type") != "object":
+            raise ValueError("json_schema must describe an object (type: object)")
+        return value
+
+
+class ScorerRef(BaseModel):
+    """A scorer by name, with optional parameters checked by the scorer itself."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+
+class TaskSpec(Strict):
+    id: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
+    version: str = "1"
+    description: str = ""
+    dataset: DatasetSpec
+    few_shot: FewShotSpec | None = None
+    prompt: PromptSpec = PromptSpec()
+    answer: AnswerSpec
+    scorers: tuple[ScorerRef, ...] = Field(min_length=1)
+    limit: int | None = Field(None, ge=1)
+    sample: Literal["balanced", "natural"] = "balanced"
+    """How a limit draws `choices` items: balanced over the labels, or in the data's own label mix (natural).
+    Text and json answers are always a seeded random sample."""
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _names_to_refs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class CostSpec(Strict):
+    """What one hour of this machine costs, and dated price overrides for hardware profiles."""
+
+    usd_per_hour: float = Field(0.0, ge=0.0)
+    basis: str = "not set"
+    profile: str | None = None
+    """Price and power this machine as this hardware profile (when usd_per_hour is not set)."""
+    prices: dict[str, float] = {}
+    """Hardware profile id -> $/hour to use instead of the profile's own price."""
+
+
+class LoadSpec(Strict):
+    """How requests are sent: one at a time (latency), N in flight (concurrency), all at once (throughput),
+    or Poisson arrivals at a rate (rate)."""
+
+    mode: Literal["latency", "concurrency", "throughput", "rate"] = "latency"
+    concurrency: int | None = Field(None, ge=1, le=4096)
+    rate_rps: float | tuple[float, ...] | None = None
+    """Requests per second; a list is a sweep: one cell per rate, and the report draws the curve."""
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _parameters_match_the_mode(self) -> LoadSpec:
+        if self.mode == "concurrency" and self.concurrency is None:
+            raise ValueError("mode concurrency needs concurrency: N")
+        if self.mode == "rate" and self.rate_rps is None:
+            raise ValueError("mode rate needs rate_rps: requests per second")
+        if any(rate <= 0 for rate in self.rates()):
+            raise ValueError("rate_rps must be positive")
+        return self
+
+    def rates(self) -> tuple[float, ...]:
+        if self.rate_rps is None:
+            return ()
+        return self.rate_rps if isinstance(self.rate_rps, tuple) else (self.rate_rps,)
+
+    def expand(self) -> list[LoadSpec]:
+        """A rate sweep becomes one rate cell per rate; every other mode is itself."""
+        if self.mode != "rate" or len(self.rates()) <= 1:
+            return [self]
+        return [self.model_copy(update={"rate_rps": rate}) for rate in self.rates()]
+
+    @property
+    def label(self) -> str:
+        if self.mode == "concurrency":
+            return f"concurrency-{self.concurrency}"
+        if self.mode == "rate":
+            return "rate-" + "+".join(f"{rate:g}" for rate in self.rates()) + "rps"
+        return self.mode
+
+
+class SloSpec(Strict):
+    """Service-level objectives for goodput (vLLM's definitions): a request is good when it meets all set."""
+
+    ttft_s: float | None = Field(None, gt=0)
+    tpot_s: float | None = Field(None, gt=0)
+    e2e_s: float | None = Field(None, gt=0)
+
+
+class Requirements(Strict):
+    """What a usable option must meet; the procurement summary picks the cheapest one that does."""
+
+    min_accuracy: float = Field(0.0, ge=0.0, le=1.0)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+
+
+class SuiteSpec(Strict):
+    schema_version: int = SUITE_SCHEMA_VERSION
+    name: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
+    version: str = "1"
+    description: str = ""
+    warmup: int = Field(1, ge=0, le=100)
+    repetitions: int = Field(1, ge=1, le=100)
+    cost: CostSpec = CostSpec()
+    requirements: Requirements = Requirements()
+    load: tuple[LoadSpec, ...] = Field((LoadSpec(),), min_length=1)
+    slo: SloSpec = SloSpec()
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    tasks: tuple[TaskSpec, ...] = Field(min_length=1)
+
+
+class LoadedSuite(BaseModel):
+    """A validated suite plus where it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    spec: SuiteSpec
+    path: Path
+    sha256: str
+    text: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
