@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.backends.base import BACKENDS
+from bench.backends.base import backend_class
 from bench.errors import RunError
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.results.store import RunStore
@@ -222,7 +222,7 @@ def _stop(process: Any, receive: Any, handle: _Handler) -> None:
 def crash_reason(cell: Cell, outcome: WorkerOutcome) -> str:
     """One line: which engine died, by which signal (or Python error), and what to try."""
     kind, exitcode = cell.model.backend.kind, outcome.exitcode
-    engine = getattr(BACKENDS.get(kind), "engine_name", kind)
+    engine = backend_class(kind).engine_name or kind
     if outcome.failure is not None:
         how, hint = f"failed with {outcome.failure}", "the items before it are kept; fix the cause and resume"
     elif exitcode is not None and exitcode < 0:
@@ -243,7 +243,7 @@ def _signal_name(number: int) -> str:
 
 
 def _hint(kind: str, name: str) -> str:
-    hints = getattr(BACKENDS.get(kind), "crash_hints", {})
-    return str(hints.get(name) or SIGNAL_HINTS.get(name) or "a native crash in the engine")
+    hint = backend_class(kind).crash_hints.get(name)
+    return hint or SIGNAL_HINTS.get(name) or "a native crash in the engine"
 
 
