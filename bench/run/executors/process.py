@@ -22,6 +22,7 @@ from bench.results.store import RunStore
 from bench.run.runner import Progress, done_keys, execute, prepare, skip_cell
 from bench.run.worker import WorkOrder, worker_main
 from bench.suite.plan import Cell, Plan
+from bench.tasks.datasets import read_once
 
 POLL_S = 0.2
 STOP_WAIT_S = 10.0
@@ -107,8 +108,9 @@ def model_groups(plan: Plan, done: set[tuple[str, str, int]]) -> Iterator[list[C
 
 
 def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progress) -> WorkerOutcome:
-    order = WorkOrder(plan.suite.text, str(plan.suite.path), asdict(plan.options), tuple(c.id for c in cells),
-                      tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd())
+    with read_once() as reads:  # the worker gets the items this run has read, rather than reading them again
+        order = WorkOrder(plan.suite.text, str(plan.suite.path), asdict(plan.options), tuple(c.id for c in cells),
+                          tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd(), dict(reads.items))
     context = _context()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=worker_main, args=(send, order), name="bench-worker")  # not daemonic: vLLM
