@@ -5,6 +5,7 @@ probes for them."""
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import threading
 import time
@@ -16,7 +17,16 @@ import pytest
 from suite_factory import fake_suite
 
 import bench.run.lifecycle
-from bench.backends.base import BACKENDS, BackendBase, BackendInfo, Request, Result, backend_class, now
+from bench.backends.base import (
+    BACKENDS,
+    BackendBase,
+    BackendInfo,
+    BackendParamsBase,
+    Request,
+    Result,
+    backend_class,
+    now,
+)
 from bench.backends.fake import FakeParams
 from bench.errors import BackendError
 from bench.run.executors.process import WorkerOutcome, crash_reason
@@ -111,6 +121,13 @@ def test_a_backend_declares_what_it_overrides() -> None:
     assert llama.engine_name == "llama.cpp" and "SIGSEGV" in llama.crash_hints
     assert llama.ray_resources(None) == {"num_cpus": 2.0}
     assert backend_class("fake").max_parallel == 256 and backend_class("fake").engine_name is None
+
+
+@pytest.mark.parametrize("kind", ["fake", "llama_cpp", "openai", "vllm"])
+def test_every_built_in_backend_inherits_the_base_and_implements_what_it_must(kind: str) -> None:
+    cls = backend_class(kind)  # importing the module imports no engine: they load in __init__
+    assert issubclass(cls, BackendBase) and not inspect.isabstract(cls)
+    assert issubclass(cls.Params, BackendParamsBase)
 
 
 def test_a_class_that_does_not_inherit_the_base_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
