@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,3 +41,19 @@ def labels_jsonl(tmp_path: Path) -> Path:
 
     path.write_text("".join(json.dumps({"id": i, "text": t, "label": lab}) + "\n" for i, t, lab in rows))
     return path
+
+
+@pytest.fixture
+def dataset_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many times each data file is read, by file name (every read goes through datasets._read_file)."""
+    import bench.tasks.datasets as datasets
+
+    reads: Counter[str] = Counter()
+    original = datasets._read_file
+
+    def counted(file: Path) -> bytes:
+        reads[file.name] += 1
+        return original(file)
+
+    monkeypatch.setattr(datasets, "_read_file", counted)
+    return reads

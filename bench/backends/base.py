@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.backends.model_files import is_instruct
+from bench.errors import BackendError
 from bench.registry import Registry
 from bench.suite.spec import GenerationSpec, ModelSpec
 from bench.tasks.prompts import continuation_prefix
@@ -81,22 +83,112 @@ class BackendParamsBase(BaseModel):
 
 
 class Backend(Protocol):
+    """A loaded model as the runner drives it. `info`, `generate` and `close` are required; `max_parallel`,
+    `generate_load` and `reset_cache` are optional hooks whose defaults BackendBase declares. The class-level
+    hooks (Params, engine_name, crash_hints, prepare_files, ray_resources) are on BackendBase too."""
+
+    max_parallel: int
+
     def info(self) -> BackendInfo: ...
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]: ...
 
+    def generate_load(self, requests: Sequence[Request], parallel: int,
+                      arrivals: Sequence[float] | None) -> Iterator[Result] | None: ...
+
+    def reset_cache(self) -> None: ...
+
     def close(self) -> None: ...
 
 
-class BackendFactory(Protocol):
+class BackendBase(ABC):
+    """What every backend inherits: the required methods (abstract) and every optional hook with its default.
+
+    A backend (a built-in or a plugin, registered under its `kind`) sets `Params` and implements `info`,
+    `generate` and `close`; it overrides a hook only where its engine does something else. Shared code calls
+    the hooks directly (never probes for them), so a backend that inherits this class gets every default.
+
+    Class-level hooks (called before or without a loaded backend):
+      Params        the strict params model of the backend block (a BackendParamsBase subclass)
+      engine_name   the engine named in crash messages (default None: the backend kind)
+      crash_hints   signal name (SIGSEGV...) -> what to try, shown when the engine dies (default: none, the
+                    generic hints of the process executor apply)
+      prepare_files one-off file work before loading, not measured (default: nothing)
+      ray_resources what a Ray task running this backend requests (default {"num_cpus": 1.0})
+    Instance hooks (on a loaded backend):
+      max_parallel  requests the backend takes at once (default 1: the driver never overlaps requests)
+      generate_load the whole load shape in the engine's own loop (default None: the driver schedules)
+      reset_cache   forget cached prompts between warm-up and measurement (default: nothing to forget)
+    """
+
     Params: ClassVar[type[BackendParamsBase]]
+    engine_name: ClassVar[str | None] = None
+    """The engine named in crash messages ("llama.cpp"); None: the backend kind."""
+    crash_hints: ClassVar[Mapping[str, str]] = {}
+    """Signal name -> a hint for a native crash of this engine (e.g. SIGSEGV -> a setting to change)."""
+    max_parallel: int = 1
+    """How many requests the backend takes at once (threads of the driver, or sequences in its engine); more
+    concurrency than this queues in the driver. 1: one at a time."""
 
-    def __call__(self, params: Any) -> Backend: ...
+    def __init__(self, params: Any) -> None:
+        """Load the engine for `params` (an instance of `Params`); BackendError when it cannot (a missing engine,
+        an unreadable model, a credential not set). The default does nothing."""
+        return None
+
+    @classmethod
+    def prepare_files(cls, params: Any) -> None:
+        """One-off file work before the backend loads (e.g. vLLM converting a GGUF once), outside the cell's
+        memory measurement. `params` is an instance of `Params`. Default: nothing."""
+        return None
+
+    @classmethod
+    def ray_resources(cls, params: Any) -> dict[str, float]:
+        """Resources a Ray task running this backend requests, as Ray's task options (`num_cpus`, `num_gpus`:
+        counts of logical CPUs / GPUs, fractions allowed). `params` is an instance of `Params`.
+        Default: {"num_cpus": 1.0}."""
+        return {"num_cpus": 1.0}
+
+    @abstractmethod
+    def info(self) -> BackendInfo:
+        """Provenance of what answers: engine, version, model (file and sha256), settings; no secrets."""
+
+    @abstractmethod
+    def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        """One Result per request (in any order), each with its raw timings (epoch seconds from `now()`) or its
+        `error`; one request's failure is a Result with `error` set, never an exception."""
+
+    def generate_load(self, requests: Sequence[Request], parallel: int,
+                      arrivals: Sequence[float] | None) -> Iterator[Result] | None:
+        """Run a whole cell's load shape in the engine's own step loop (an in-process batching engine: a thread
+        per request would not batch). `parallel`: at most this many requests in flight (>= 1); `arrivals`:
+        the epoch second at which each request arrives (rate mode; each Result then carries
+        extra["t_arrival"]), None: all at once. Returns the Results as they finish, or None (the default) when
+        the driver should schedule the requests itself through `generate` (bench.run.load_modes)."""
+        return None
+
+    def reset_cache(self) -> None:
+        """Forget cached prompt state, so no measured item starts with its prompt cached by the warm-up or an
+        earlier cell. Default: nothing (a backend without a prompt cache)."""
+        return None
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine (memory, processes, connections); the backend is not used afterwards."""
 
 
-def backend_factory(model: ModelSpec) -> tuple[Any, Any]:
+def backend_class(kind: str) -> type[BackendBase]:
+    """The backend class registered under `kind` (a built-in or a plugin); KeyError for an unknown kind,
+    PluginError for a plugin that cannot load, BackendError for a class that does not inherit BackendBase."""
+    found = BACKENDS.get(kind)
+    if not (isinstance(found, type) and issubclass(found, BackendBase)):
+        raise BackendError(f"backend kind '{kind}' ({found!r}) does not inherit bench.backends.base.BackendBase, "
+                           "which declares the hooks bench calls: derive the backend class from it")
+    return found
+
+
+def backend_factory(model: ModelSpec) -> tuple[type[BackendBase], BackendParamsBase]:
     """The backend class for a model and its params, checked by the backend's own Params model."""
-    factory = BACKENDS.get(model.backend.kind)
+    factory = backend_class(model.backend.kind)
     return factory, factory.Params.model_validate(model.backend.model_dump())
 
 
@@ -124,7 +216,7 @@ def split_continuation(whole: list[int], prompt: list[int], alone: Callable[[], 
     return alone()
 
 
-BACKENDS: Registry[Any] = Registry("backend kind", "bench.backends")
+BACKENDS: Registry[type[BackendBase]] = Registry("backend kind", "bench.backends")
 BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend")
 BACKENDS.add("fake", "bench.backends.fake:FakeBackend")
 BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend")

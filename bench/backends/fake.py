@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, now
 
 
 class FakeParams(BackendParamsBase):
@@ -30,8 +30,9 @@ class FakeParams(BackendParamsBase):
     """How it dies: os._exit(1), or the signal a native engine crash (or the OOM killer) would end it with."""
 
 
-class FakeBackend:
-    """Answers every request the same way; every `fail_every`-th request returns an error."""
+class FakeBackend(BackendBase):
+    """Answers every request the same way; every `fail_every`-th request returns an error. Hooks: up to 256
+    requests at once (threads of the driver); the other hooks keep their defaults."""
 
     Params = FakeParams
     max_parallel = 256

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 
 from bench import optional
 from bench.backends.base import (
+    BackendBase,
     BackendInfo,
     BackendParamsBase,
     Request,
@@ -95,9 +96,10 @@ def chat_formatter(llm: Any) -> Any:
     return Jinja2ChatFormatter(template=template, eos_token=text["eos"], bos_token=text["bos"])
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(BackendBase):
     """One loaded GGUF model: one request at a time on its own context, or several per llama_decode on a second
-    context (BatchEngine) in concurrency, throughput and rate modes."""
+    context (BatchEngine) in concurrency, throughput and rate modes. Hooks: engine_name, crash_hints (AMX),
+    ray_resources (2 CPUs), max_parallel (params.parallel), generate_load (its own batching), reset_cache."""
 
     Params = LlamaCppParams
     engine_name = "llama.cpp"
@@ -105,7 +107,11 @@ class LlamaCppBackend:
         "SIGSEGV": "on an Intel CPU with AMX, llama.cpp's AMX kernels crash on repacked weights: set `repack: false` "
                    "in the model's backend (llama.cpp#20824)"}
     max_parallel = 1  # set from params.parallel: sequences decoded together by generate_load
-    ray_resources: ClassVar[dict[str, float]] = {"num_cpus": 2}  # its threads take the cores
+
+    @classmethod
+    def ray_resources(cls, params: LlamaCppParams) -> dict[str, float]:
+        """Two CPUs: its threads take the cores."""
+        return {"num_cpus": 2.0}
 
     def __init__(self, params: LlamaCppParams) -> None:
         self.llama_cpp = optional.llama_cpp()

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, now
 from bench.backends.http_retry import RetryableError, RetryLog, RetryPolicy, call_with_retries, retry_after_s
 from bench.backends.openai_stream import Answer, Endpoint, limit_duration, read_answer
 from bench.backends.openai_usage import Counting, count_tokens
@@ -88,8 +88,10 @@ def _server_message(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-class OpenAIBackend:
-    """Streams each request; `concurrency` requests are in flight at once (results arrive as they finish)."""
+class OpenAIBackend(BackendBase):
+    """Streams each request; `concurrency` requests are in flight at once (results arrive as they finish).
+    Hooks: max_parallel 1024 (the driver's threads; the server queues or batches); the rest keep their defaults
+    (the server's prompt cache is not bench's to reset)."""
 
     Params = OpenAIParams
     max_parallel = 1024  # the server queues or batches; httpx.Client is thread-safe

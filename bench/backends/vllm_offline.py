@@ -22,6 +22,7 @@ import psutil
 from pydantic import Field
 
 from bench.backends.base import (
+    BackendBase,
     BackendInfo,
     BackendParamsBase,
     Request,
@@ -76,20 +77,22 @@ class _Pending:
     option_lengths: list[int] = field(default_factory=list)
 
 
-class VllmBackend:
-    """vllm.LLM with bench's load shapes fed into its step loop."""
+class VllmBackend(BackendBase):
+    """vllm.LLM with bench's load shapes fed into its step loop. Hooks: max_parallel 1024, ray_resources (GPUs or
+    CPUs), prepare_files (GGUF conversion), generate_load (its step loop), reset_cache (prefix cache)."""
 
     Params = VllmParams
     max_parallel = 1024
 
-    @staticmethod
-    def ray_resources(params: VllmParams) -> dict[str, float]:
+    @classmethod
+    def ray_resources(cls, params: VllmParams) -> dict[str, float]:
+        """`tensor_parallel_size` GPUs on a GPU, else its CPU threads (default 2)."""
         if params.device == "gpu":
             return {"num_gpus": float(params.tensor_parallel_size)}
         return {"num_cpus": float(params.cpu_threads or 2)}
 
-    @staticmethod
-    def prepare_files(params: VllmParams) -> None:
+    @classmethod
+    def prepare_files(cls, params: VllmParams) -> None:
         """Convert a GGUF once, before the cell's measurements start."""
         hf_folder(params.model)
 

@@ -17,14 +17,16 @@ from bench.errors import BenchError
 from bench.metrics.flags import NO_SUCCESS
 from bench.redact import mask
 from bench.report.cost_tables import print_costs
+from bench.report.run_report import write_report
 from bench.report.tables import comparison_markdown, print_comparison
 from bench.results.atomic import WriteError, write_text_atomic
 from bench.results.store import RunStore
-from bench.results.summary import write_report
+from bench.results.summary import read_summary
 from bench.run.lifecycle import RunRequest, resume_run, start_run
 from bench.run.progress import RichProgress
 from bench.suite.load import load_suite
 from bench.suite.plan import Plan, PlanOptions, build_plan
+from bench.tasks.datasets import reads_once
 
 
 def _cost_options(args: argparse.Namespace) -> CostOptions:
@@ -36,6 +38,7 @@ def _options(args: argparse.Namespace) -> PlanOptions:
     return PlanOptions(limit=args.limit, models=args.models, tasks=args.tasks)
 
 
+@reads_once
 def validate(args: argparse.Namespace) -> int:
     from bench.suite.checks import suite_notes
 
@@ -46,6 +49,7 @@ def validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@reads_once
 def plan(args: argparse.Namespace) -> int:
     built = build_plan(load_suite(args.suite), _options(args))
     _print_plan(built, args.format)
@@ -79,11 +83,11 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError("--resume finishes a run with its own options: leave out --limit, --models, --tasks and "
                          "--usd-per-hour (start a new run to change them)")
     if args.resume:
-        store = resume_run(args.resume, progress, args.executor)
+        store = resume_run(args.resume, progress, args.executor, _cost_options(args))
     else:
-        store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour, args.executor),
-                          progress)
-    summary = write_report(store, _cost_options(args))
+        store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour, args.executor,
+                                     _cost_options(args)), progress)
+    summary = read_summary(store)  # computed once, when the run ended
     if args.format == "json":
         print_json(summary)
     else:

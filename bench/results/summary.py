@@ -1,7 +1,8 @@
-"""Recompute a run's summary.json and report.md from its records (never from in-memory state)."""
+"""Recompute a run's summary from its records (never from in-memory state); bench.report writes and renders it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,6 @@ from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
 from bench.metrics.sweep import sweep_curves
-from bench.report.tables import comparison_markdown
-from bench.results.atomic import write_json_atomic, write_text_atomic
 from bench.results.store import SCHEMA_VERSION, RunStore
 from bench.suite.load import NoChecks, parse_suite
 from bench.suite.spec import CostSpec, LoadedSuite, TaskSpec
@@ -110,11 +109,19 @@ def primary_metric(task: TaskSpec, rows: Sequence[MetricRow] = ()) -> str:
     return named or (quality[0] if quality else "")
 
 
-def write_report(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:
-    """Write summary.json and report.md next to the records; return the summary."""
-    summary = summarize_run(store, cost_options)
-    write_json_atomic(store.path / "summary.json", summary)
-    manifest = store.read_manifest()
-    write_text_atomic(store.path / "report.md", comparison_markdown(summary, manifest))
-    return summary
+SUMMARY_FILE = "summary.json"
+
+
+def read_summary(store: RunStore) -> dict[str, Any]:
+    """The summary the run's end wrote (summary.json), as written; RunError when it is missing or unreadable."""
+    file = store.path / SUMMARY_FILE
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise RunError(f"{file}: invalid JSON ({str(exc)[:120]}); rebuild it with bench report") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{file}: not a summary (a JSON object is expected); rebuild it with bench report")
+    return data
 

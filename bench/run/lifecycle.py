@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import signal
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -10,19 +9,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.cost.section import CostOptions
 from bench.errors import RUN_DIR_NOTE, RunError
 from bench.machine.calibrate import calibrate_machine
 from bench.machine.provenance import provenance
 from bench.redact import REDACTED, redact_config
+from bench.report.run_report import write_report
 from bench.results.store import SCHEMA_VERSION, RunStore
-from bench.results.summary import SUITE_COPY, load_run_suite, write_report
+from bench.results.summary import SUITE_COPY, load_run_suite
 from bench.run.executors import EXECUTORS
 from bench.run.folder import create_run_dir, run_lock
 from bench.run.runner import Progress, cell_items, done_keys, prepare
 from bench.suite.load import NoChecks, load_suite, parse_suite, sha256_text
 from bench.suite.plan import Cell, Plan, PlanOptions, build_plan
 from bench.suite.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite
-from bench.tasks.datasets import resolve_path
+from bench.tasks.datasets import file_sha256, reads_once, resolve_path
 from bench.tasks.lm_eval_source import lm_eval_fingerprint
 from bench.tasks.sampling import sample_description
 
@@ -36,6 +37,8 @@ class RunRequest:
     executor: str = "local"
     """local (in this process: the library default, as an embedding program expects), process (each model's
     cells in a worker process: the CLI's default), or ray / ray:ADDRESS (a Ray cluster)."""
+    report: CostOptions | None = None
+    """The cost options of the summary and report written when the run ends (None: the defaults)."""
 
 
 def redact(value: Any) -> Any:
@@ -43,8 +46,10 @@ def redact(value: Any) -> Any:
     return redact_config(value)
 
 
+@reads_once
 def start_run(request: RunRequest, progress: Progress) -> RunStore:
-    """Plan, calibrate and write the manifest, then create the run folder with it at once, lock it and run."""
+    """Plan, calibrate and write the manifest, then create the run folder with it at once, lock it and run.
+    Each dataset is read once (validation, plan, manifest hashes and cells share the items)."""
     check_executor(request.executor)
     suite = load_suite(request.suite_path)
     plan = build_plan(suite, request.options)
@@ -54,14 +59,16 @@ def start_run(request: RunRequest, progress: Progress) -> RunStore:
     manifest = new_manifest("", plan, cost)  # the machine calibration runs here, before any run folder exists
     store = RunStore(create_run_dir(request.out_root, suite.spec.name, {SUITE_COPY: suite.text}, manifest))
     with run_lock(store.path):
-        run_plan(store, plan, progress, request.executor)
+        run_plan(store, plan, progress, request.executor, request.report)
         store.release_reserve()
     return store
 
 
-def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> RunStore:
+@reads_once
+def resume_run(run_dir: Path, progress: Progress, executor: str = "local",
+               report: CostOptions | None = None) -> RunStore:
     """Finish an interrupted or incomplete run: same suite, same options, only the missing items; one process at a
-    time."""
+    time. `report`: the cost options of the summary written at its end."""
     store = RunStore(run_dir)
     store.read_manifest()  # "not a run directory" before trying to lock it
     with run_lock(run_dir):
@@ -75,7 +82,7 @@ def resume_run(run_dir: Path, progress: Progress, executor: str = "local") -> Ru
                            + _redacted_copy_note(suite))
         _check_datasets_unchanged(suite, manifest, run_dir)
         store.set_aside_unsegmented()  # a stretch killed before its cells.jsonl line is measured again
-        run_plan(store, plan, progress, executor)
+        run_plan(store, plan, progress, executor, report)
         store.release_reserve()
     return store
 
@@ -141,7 +148,7 @@ def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
 
 def _file_sha256(path: Path, task_id: str) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError as exc:
         raise RunError(f"cannot read {path} (a data file of task '{task_id}'): {exc.strerror or exc}; "
                        "restore it to resume") from None
@@ -154,11 +161,13 @@ def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_
                            "resuming would mix two datasets (start a new run)")
 
 
-def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "local") -> None:
+def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "local",
+             report: CostOptions | None = None) -> None:
     """Execute with status bookkeeping: `complete` when every item of every cell is settled, `incomplete` when
     cells were skipped, crashed or left retryable errors (listed in the manifest's `unfinished`), `interrupted`
     after Ctrl-C or SIGTERM (the KeyboardInterrupt carries the run directory as a note). All three resume with
-    --resume."""
+    --resume. The summary and report are computed and written once, at the end, with `report`'s cost options
+    (read them back with bench.results.summary.read_summary)."""
     store.update_manifest(status="running", executor=executor)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     status, unfinished = "interrupted", []
@@ -174,7 +183,7 @@ def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "l
         store.close()
         backends = {s.model_id: s.backend for s in store.segments() if s.error is None}
         store.update_manifest(status=status, ended_at=_utc_now(), backends=backends, unfinished=unfinished)
-        write_report(store)
+        write_report(store, report)
 
 
 def unfinished_cells(plan: Plan, store: RunStore) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ concurrency  N requests in flight; throughput: all of them at once (MLPerf Offli
 rate         Poisson arrivals at rate_rps (seeded); each result carries its intended arrival time so latency
              is measured from arrival (queueing included) and the generator's own send lag is reported
 
-A backend says how many requests it can take at once with `max_parallel`, so the driver never overloads an
-engine; concurrency beyond that queues. An in-process batching engine (vLLM, llama.cpp with `parallel`
-sequences per llama_decode) has `generate_load(requests, parallel, arrivals)` and runs the same shapes in its
-own step loop (a thread per request would not batch).
+A backend says how many requests it can take at once with `max_parallel` (a hook of BackendBase, default 1),
+so the driver never overloads an engine; concurrency beyond that queues. An in-process batching engine (vLLM,
+llama.cpp with `parallel` sequences per llama_decode) overrides `generate_load(requests, parallel, arrivals)` and
+runs the same shapes in its own step loop (a thread per request would not batch); the default returns None and
+the driver schedules.
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ def arrival_offsets(n: int, rate_rps: float, seed: int) -> list[float]:
 
 def drive(backend: Backend, requests: Sequence[Request], load: LoadSpec) -> Iterator[Result]:
     """Results as they complete (order may differ from the requests')."""
-    parallel = min(wanted_parallel(load, len(requests)), getattr(backend, "max_parallel", 1))
-    in_engine = getattr(backend, "generate_load", None)
+    parallel = max(min(wanted_parallel(load, len(requests)), backend.max_parallel), 1)
+    arrivals = _arrival_times(requests, load)
+    in_engine = backend.generate_load(requests, parallel, arrivals)
     if in_engine is not None:  # an in-process batching engine (vLLM) takes the load shape into its own loop
-        yield from in_engine(requests, max(parallel, 1), _arrival_times(requests, load))
-        return
-    if load.mode == "rate":
-        yield from _arrivals(backend, requests, load, max(parallel, 1))
+        yield from in_engine
+    elif arrivals is not None:
+        yield from _pooled(backend, requests, arrivals, parallel)
     elif parallel <= 1:
         yield from backend.generate(requests)
     else:
@@ -67,12 +68,6 @@ def _arrival_times(requests: Sequence[Request], load: LoadSpec) -> list[float] |
     start = now() + 0.01
     (rate,) = load.rates()  # the plan expands a sweep into one cell per rate
     return [start + off for off in arrival_offsets(len(requests), rate, load.seed)]
-
-
-def _arrivals(backend: Backend, requests: Sequence[Request], load: LoadSpec, parallel: int) -> Iterator[Result]:
-    arrivals = _arrival_times(requests, load)
-    assert arrivals is not None
-    return _pooled(backend, requests, arrivals, parallel)
 
 
 def _pooled(backend: Backend, requests: Sequence[Request], arrivals: Sequence[float | None],

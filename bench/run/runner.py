@@ -243,9 +243,7 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
 def _prepare_files(model: ModelSpec) -> None:
     """A backend's one-off file work before loading (vLLM: convert a GGUF to an HF folder once)."""
     factory, params = backend_factory(model)
-    prepare = getattr(factory, "prepare_files", None)
-    if callable(prepare):
-        prepare(params)
+    factory.prepare_files(params)
 
 
 def _load_backend(work: CellWork, state: SegmentState, pool: BackendPool) -> Backend:
@@ -262,9 +260,7 @@ def _warm_up(backend: Backend, work: CellWork, count: int) -> int:
     warm = [build_request(work, item, -1) for item in work.items[:count]]
     for _ in backend.generate(warm):
         pass
-    reset = getattr(backend, "reset_cache", None)
-    if callable(reset):
-        reset()
+    backend.reset_cache()
     return len(warm)
 
 

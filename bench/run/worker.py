@@ -21,6 +21,8 @@ from bench.metrics.records import CellSegment, ItemRecord
 from bench.run.runner import BackendPool, prepare, run_cell
 from bench.suite.load import NoChecks, parse_suite
 from bench.suite.plan import Cell, PlanOptions, build_plan
+from bench.tasks.datasets import ReadOnce, read_once
+from bench.tasks.items import Item
 
 PR_SET_PDEATHSIG = 1
 
@@ -36,6 +38,8 @@ class WorkOrder:
     done: tuple[tuple[str, str, int], ...]
     env: dict[str, str] = field(default_factory=dict)
     cwd: str = "."
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    """The datasets' items the parent already read (bench.tasks.datasets.ReadOnce.items): not read again."""
 
 
 class MessageSink:
@@ -109,7 +113,7 @@ def run_cells(order: WorkOrder, sink: PipeSink) -> None:
                           tasks=tuple(order.options["tasks"]))
     cells = {cell.id: cell for cell in build_plan(suite, options).cells}
     done = set(order.done)
-    with BackendPool() as pool:
+    with read_once(ReadOnce(items=dict(order.items))), BackendPool() as pool:
         for cell_id in order.cell_ids:
             work = prepare(cells[cell_id], suite, done)
             if work.pending:

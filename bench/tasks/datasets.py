@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from bench.errors import Problem, SpecError
 from bench.suite.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset, LmEvalDataset
@@ -20,8 +26,88 @@ def resolve_path(path: str, base_dir: Path) -> Path:
     return candidate if candidate.is_absolute() else (base_dir / candidate)
 
 
+@dataclass
+class ReadOnce:
+    """What one run has read: each dataset's items (by spec and folder) and each data file's sha256, taken from
+    the same bytes the items were parsed from."""
+
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    held: dict[str, bytes] = field(default_factory=dict)
+    """Bytes read for their hash before their items were needed (handed to the parser, then dropped)."""
+
+
+_READS: ContextVar[ReadOnce | None] = ContextVar("bench_dataset_reads", default=None)
+
+
+@contextmanager
+def read_once(seed: ReadOnce | None = None) -> Iterator[ReadOnce]:
+    """Within this block every dataset is read once: load_items hands out the items it read first (validation,
+    the plan, the manifest's hashes and the cells share them). `seed`: what an earlier read (the parent of a
+    worker process) already has. Inside an active block, the same ReadOnce is used."""
+    reads = seed or _READS.get() or ReadOnce()
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reads_once(function: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: `function` runs inside read_once() (a run, a plan, a validation: each dataset read once)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with read_once():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
-    """Every item of the dataset, in file order; SpecError names the file and line of a bad row."""
+    """Every item of the dataset, in file order; SpecError names the file and line of a bad row. Inside
+    read_once() a dataset is read the first time only."""
+    reads = _READS.get()
+    if reads is None:
+        return _load_items(spec, base_dir)
+    key = f"{base_dir}|{spec.model_dump_json()}"
+    if key not in reads.items:
+        reads.items[key] = _load_items(spec, base_dir)
+    return list(reads.items[key])
+
+
+def file_sha256(file: Path) -> str:
+    """sha256 (hex) of a data file: of the bytes its items were (or will be) parsed from inside read_once();
+    OSError when it cannot be read."""
+    reads = _READS.get()
+    if reads is None:
+        return hashlib.sha256(_read_file(file)).hexdigest()
+    if str(file) not in reads.sha256:
+        reads.held[str(file)] = _file_bytes(file)
+    return reads.sha256[str(file)]
+
+
+def _read_file(file: Path) -> bytes:
+    """The one place a data file is read."""
+    return file.read_bytes()
+
+
+def _file_bytes(file: Path) -> bytes:
+    """A data file's bytes (held ones first); inside read_once() its sha256 is kept."""
+    reads = _READS.get()
+    if reads is not None and str(file) in reads.held:
+        return reads.held.pop(str(file))
+    data = _read_file(file)
+    if reads is not None:
+        reads.sha256[str(file)] = hashlib.sha256(data).hexdigest()
+    return data
+
+
+def _load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
     if isinstance(spec, GeneratorDataset):
         return GENERATORS.get(spec.name)(spec.n, spec.seed)
     if isinstance(spec, LmEvalDataset):
@@ -120,8 +206,10 @@ def _check_width(row: dict[str, Any], width: int, where: str, file: Path) -> Non
 
 
 def _open_text(file: Path) -> str:
+    """The file as text, newlines translated as open() does (CRLF and CR become LF)."""
     try:
-        return file.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first column name
+        text = _file_bytes(file).decode("utf-8-sig")  # a byte-order mark is not part of the first column name
+        return text.replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise SpecError([Problem(str(file), "", "dataset file not found",
                                  "paths are relative to the suite file")]) from None

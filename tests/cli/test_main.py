@@ -257,3 +257,23 @@ def test_impossible_numbers_are_bad_input(argv: list[str], tmp_path: Path) -> No
 def test_resume_refuses_options_it_would_ignore(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--resume", str(tmp_path), "--limit", "3"]) == 2
     assert "--resume finishes a run with its own options" in capsys.readouterr().err
+
+
+def test_run_computes_the_summary_once_and_prints_what_it_wrote(suite: Path, tmp_path: Path, capsys: Capsys,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.report.run_report as run_report
+
+    calls = []
+    original = run_report.summarize_run
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run_report, "summarize_run", counted)
+    assert main(["run", str(suite), "--executor", "local", "--min-accuracy", "0.42", "--format", "json"]) == 0
+    assert len(calls) == 1  # at the run's end, with the command's cost options; the CLI reads what it wrote
+    (run_dir,) = run_dirs(tmp_path / "results")
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((run_dir / "summary.json").read_text())
+    assert printed["costs"]["requirements"]["min_accuracy"] == 0.42

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Literal
 
-from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, now
 from bench.tasks.scorers import Scorer
 
 
@@ -16,11 +16,10 @@ class EchoParams(BackendParamsBase):
     """Which choice to answer."""
 
 
-class EchoBackend:
-    """Answers every choices request with choice number `pick`."""
+class EchoBackend(BackendBase):
+    """Answers every choices request with choice number `pick`; every optional hook keeps its default."""
 
     Params = EchoParams
-    max_parallel = 1
 
     def __init__(self, params: EchoParams) -> None:
         self.params = params

@@ -373,3 +373,21 @@ def test_a_run_whose_cell_failed_every_item_exits_1_naming_it(write_suite: Write
     failed = [line for line in err.splitlines() if line.startswith("failed:")]
     assert len(failed) == 1 and failed[0].startswith("failed: broken × triage: 0 of 6 items succeeded")
     assert RunStore(only_run_dir(tmp_path / "results")).read_manifest()["status"] == "complete"
+
+
+def test_a_run_and_its_resume_read_each_dataset_once(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      dataset_reads: Counter[str]) -> None:
+    shots = labels_jsonl.with_name("shots.jsonl")
+    shots.write_text(labels_jsonl.read_text())
+    suite = fake_suite(labels_jsonl, models=TWO_MODELS, load=[{"mode": "latency"},
+                                                              {"mode": "concurrency", "concurrency": 2}])
+    suite["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"path": str(shots),
+                                                         "fields": {"input": "text", "expected": "label"}}}
+    path = write_suite(suite)
+    run_dir = interrupted_run(path, tmp_path / "runs", monkeypatch, after=5)  # validation, plan, manifest, 4 cells
+    assert dataset_reads == {"items.jsonl": 1, "shots.jsonl": 1}
+    dataset_reads.clear()
+    store = resume_run(run_dir, SilentProgress())  # the hash check, the remaining cells, the unfinished count
+    assert dataset_reads == {"items.jsonl": 1, "shots.jsonl": 1}
+    assert store.read_manifest()["status"] == "complete" and len(store.records()) == 4 * 6

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 
 from bench.errors import SpecError
 from bench.suite.spec import CsvDataset, GeneratorDataset, JsonlDataset, TaskSpec
-from bench.tasks.datasets import item_columns, load_items, resolve_path
+from bench.tasks.datasets import ReadOnce, file_sha256, item_columns, load_items, read_once, resolve_path
 from bench.tasks.items import Item
 
 
@@ -375,3 +377,49 @@ def test_a_dataset_without_items_is_refused(tmp_path: Path, content: str) -> Non
     spec = csv_spec(str(path)) if "," in content else jsonl(str(path))
     with pytest.raises(SpecError, match="the dataset has no items"):
         load_items(spec, tmp_path)
+
+
+# ------------------------------------------------------------------------------------------- read once
+
+
+def test_inside_read_once_a_file_is_read_once_for_its_items_and_its_hash(labels_jsonl: Path,
+                                                                         dataset_reads: Counter[str]) -> None:
+    spec = jsonl(labels_jsonl.name, input="text", expected="label")
+    with read_once():
+        first = load_items(spec, labels_jsonl.parent)
+        first.clear()  # a caller's list is its own
+        again = load_items(spec, labels_jsonl.parent)
+        digest = file_sha256(labels_jsonl)
+    assert len(again) == 6 and dataset_reads == {"items.jsonl": 1}
+    assert digest == hashlib.sha256(labels_jsonl.read_bytes()).hexdigest()
+
+
+def test_a_hash_taken_first_hands_its_bytes_to_the_items(labels_jsonl: Path, dataset_reads: Counter[str]) -> None:
+    with read_once():
+        digest = file_sha256(labels_jsonl)
+        items = load_items(jsonl(str(labels_jsonl), input="text", expected="label"), labels_jsonl.parent)
+    assert dataset_reads == {"items.jsonl": 1} and len(items) == 6
+    assert digest == hashlib.sha256(labels_jsonl.read_bytes()).hexdigest()
+
+
+def test_outside_read_once_every_call_reads(labels_jsonl: Path, dataset_reads: Counter[str]) -> None:
+    spec = jsonl(str(labels_jsonl), input="text", expected="label")
+    load_items(spec, labels_jsonl.parent)
+    load_items(spec, labels_jsonl.parent)
+    assert dataset_reads == {"items.jsonl": 2}
+
+
+def test_items_read_in_one_process_seed_another_read(labels_jsonl: Path, dataset_reads: Counter[str]) -> None:
+    spec = jsonl(str(labels_jsonl), input="text", expected="label")
+    with read_once() as parent:
+        load_items(spec, labels_jsonl.parent)
+    with read_once(ReadOnce(items=dict(parent.items))):  # what a worker process gets in its WorkOrder
+        assert len(load_items(spec, labels_jsonl.parent)) == 6
+    assert dataset_reads == {"items.jsonl": 1}
+
+
+def test_crlf_files_read_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(b"\xef\xbb\xbftext,label\r\n\"two\r\nlines\",a\r\nb,c\r\n")
+    items = load_items(csv_spec(str(path), input="text", expected="label"), tmp_path)
+    assert [(i.input, i.expected) for i in items] == [("two\nlines", "a"), ("b", "c")]

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.backends.base import BACKENDS
+from bench.backends.base import backend_class
 from bench.errors import RunError
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.results.store import RunStore
 from bench.run.runner import Progress, done_keys, execute, prepare, skip_cell
 from bench.run.worker import WorkOrder, worker_main
 from bench.suite.plan import Cell, Plan
+from bench.tasks.datasets import read_once
 
 POLL_S = 0.2
 STOP_WAIT_S = 10.0
@@ -107,8 +108,9 @@ def model_groups(plan: Plan, done: set[tuple[str, str, int]]) -> Iterator[list[C
 
 
 def _run_worker(plan: Plan, cells: list[Cell], store: RunStore, progress: Progress) -> WorkerOutcome:
-    order = WorkOrder(plan.suite.text, str(plan.suite.path), asdict(plan.options), tuple(c.id for c in cells),
-                      tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd())
+    with read_once() as reads:  # the worker gets the items this run has read, rather than reading them again
+        order = WorkOrder(plan.suite.text, str(plan.suite.path), asdict(plan.options), tuple(c.id for c in cells),
+                          tuple(sorted(done_keys(store.records()))), dict(os.environ), os.getcwd(), dict(reads.items))
     context = _context()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=worker_main, args=(send, order), name="bench-worker")  # not daemonic: vLLM
@@ -222,7 +224,7 @@ def _stop(process: Any, receive: Any, handle: _Handler) -> None:
 def crash_reason(cell: Cell, outcome: WorkerOutcome) -> str:
     """One line: which engine died, by which signal (or Python error), and what to try."""
     kind, exitcode = cell.model.backend.kind, outcome.exitcode
-    engine = getattr(BACKENDS.get(kind), "engine_name", kind)
+    engine = backend_class(kind).engine_name or kind
     if outcome.failure is not None:
         how, hint = f"failed with {outcome.failure}", "the items before it are kept; fix the cause and resume"
     elif exitcode is not None and exitcode < 0:
@@ -243,7 +245,7 @@ def _signal_name(number: int) -> str:
 
 
 def _hint(kind: str, name: str) -> str:
-    hints = getattr(BACKENDS.get(kind), "crash_hints", {})
-    return str(hints.get(name) or SIGNAL_HINTS.get(name) or "a native crash in the engine")
+    hint = backend_class(kind).crash_hints.get(name)
+    return hint or SIGNAL_HINTS.get(name) or "a native crash in the engine"
 
 

@@ -66,10 +66,7 @@ def _resources(cell: Any) -> dict[str, Any]:
     from bench.backends.base import backend_factory
 
     factory, params = backend_factory(cell.model)
-    resources = getattr(factory, "ray_resources", {"num_cpus": 1})
-    if callable(resources):  # depends on the cell's settings (vLLM: GPUs or CPUs)
-        resources = resources(params)
-    return dict(resources)
+    return factory.ray_resources(params)
 
 
 def _collect(ray: Any, queue: Any, pending: dict[Any, Any], store: RunStore, seen: set[tuple[str, str, int]],
