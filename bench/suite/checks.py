@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from bench.backends.base import BACKENDS
 from bench.backends.model_files import BUNDLED, BUNDLED_PREFIX
-from bench.errors import BackendError, Problem, SpecError, file_problem
+from bench.errors import Problem, SpecError, file_problem
 from bench.registry import PluginError, Registry, suggest
 from bench.suite.problems import pydantic_problems
 from bench.suite.spec import (
@@ -135,11 +135,9 @@ def check_backend(backend: dict[str, Any], where: str, file: str, base_dir: Path
 
 
 def plugin_params(registry: Registry[Any], name: str) -> Any:
-    """The Params model of a registered implementation; PluginError when a plugin cannot load or declares none."""
-    params = getattr(registry.get(name), "Params", None)
-    if params is None:
-        raise PluginError(f"{registry.kind} '{name}' declares no Params model (a pydantic class attribute)")
-    return params
+    """The Params model of a registered implementation, without importing a bundled one (Registry.params);
+    PluginError when a plugin cannot load or declares none."""
+    return registry.params(name)
 
 
 def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) -> list[Problem]:
@@ -188,8 +186,7 @@ def _check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, where: str, file
     if include_problem:  # before lm-eval is imported: it would read every YAML under the folder
         return [Problem(file, f"{where}.dataset.include_path", include_problem,
                         "point it at the folder that holds your task YAMLs")]
-    from bench.tasks.lm_eval_scorer import check_mean_aggregation
-    from bench.tasks.lm_eval_source import load_task, output_type
+    from bench.tasks.lm_eval_probe import probe_task
 
     problems = []
     if [ref.name for ref in task.scorers] != ["lm_eval"]:
@@ -198,17 +195,16 @@ def _check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, where: str, file
     if task.few_shot is not None or task.prompt != PromptSpec():
         problems.append(Problem(file, where, "lm-eval builds the prompt and few-shot examples of its tasks",
                                 "remove prompt/few_shot; use dataset.num_fewshot"))
-    try:
-        lm_task = load_task(dataset, base_dir)
-        check_mean_aggregation(lm_task)
-    except (SpecError, BackendError) as exc:
-        found = exc.problems if isinstance(exc, SpecError) else [Problem(file, f"{where}.dataset", str(exc))]
+    probe = probe_task(dataset, base_dir)  # in a child process: lm-eval never loads in this one
+    if probe.problems:
         return problems + [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
-                           for p in found]
-    wanted = {"multiple_choice": "choices", "generate_until": "text"}[output_type(lm_task)]
+                           for p in probe.problems]
+    if probe.output_type is None:
+        return [*problems, Problem(file, f"{where}.dataset", probe.error or "lm-eval said nothing of the task")]
+    wanted = {"multiple_choice": "choices", "generate_until": "text"}[probe.output_type]
     if task.answer.mode != wanted or (wanted == "choices" and task.answer.method != "loglik"):
         problems.append(Problem(file, f"{where}.answer", f"lm-eval task '{dataset.task}' is "
-                                f"{output_type(lm_task)}", f"set answer: {{mode: {wanted}}}"))
+                                f"{probe.output_type}", f"set answer: {{mode: {wanted}}}"))
     return problems
 
 
