@@ -1,6 +1,7 @@
 """Third-party backends, scorers and dataset kinds through entry points: a plugin distribution is installed (a
 dist-info on a path entry, as pip lays it out), a suite names its backend, scorer and dataset kind, and `bench run`
-uses them; a broken plugin is one clear line and harms nothing else. Adding a backend touches its module and its test only."""
+uses them; a broken plugin is one clear line and harms nothing else. Adding a backend touches its module and its
+test only."""
 
 from __future__ import annotations
 
