@@ -182,9 +182,7 @@ def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Pr
         return problems + kind_problems
     if kind.builds_requests:  # the kind owns prompts and scoring (lm-eval): it checks the whole task
         return problems + kind.check(task, params, at)
-    if any(ref.name == "lm_eval" for ref in task.scorers):
-        problems.append(Problem(file, f"{where}.scorers", "the lm_eval scorer scores lm_eval datasets only",
-                                "use dataset: {kind: lm_eval, task: ...} or another scorer"))
+    problems += _scorers_of_other_kinds(task, where, file)
     items, dataset_problems = _load(task, (kind, params), at)
     problems += dataset_problems
     shots: list[Item] = []
@@ -194,6 +192,20 @@ def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Pr
         problems += shot_problems
     problems += _check_templates(task, items + shots, where, file)
     problems += _check_answer(task, items + shots, where, file)
+    return problems
+
+
+def _scorers_of_other_kinds(task: TaskSpec, where: str, file: str) -> list[Problem]:
+    """Scorers bound to one dataset kind (lm_eval) on a task of another kind."""
+    problems = []
+    for ref in task.scorers:
+        try:
+            kind = SCORERS.get(ref.name).dataset_kind if ref.name in SCORERS else None
+        except PluginError:
+            continue  # _check_scorers reports it
+        if kind is not None and kind != task.dataset.kind:
+            problems.append(Problem(file, f"{where}.scorers", f"the {ref.name} scorer scores {kind} datasets only",
+                                    f"use dataset: {{kind: {kind}, ...}} or another scorer"))
     return problems
 
 
