@@ -4,7 +4,8 @@ torch...), sets HF_*_OFFLINE or changes the working directory in bench's own pro
 Parent side: `probe_task(spec, base_dir)` runs `python -m bench.tasks.lm_eval_probe REQUEST_JSON` and reads one
 JSON line from its stdout: `{"output_type": "multiple_choice"}`, `{"problems": [[file, location, message, hint],
 ...]}` (the SpecError the task raised) or `{"error": "..."}` (lm-eval missing). One child per task and base
-folder per process (cached). Child side: `main()` loads the task with bench.tasks.lm_eval_source.
+folder per process, run again when a file under include_path changes. Child side: `main()` loads the task with
+bench.tasks.lm_eval_source.
 """
 
 from __future__ import annotations
@@ -37,12 +38,30 @@ class TaskProbe:
 
 def probe_task(spec: LmEvalDataset, base_dir: Path) -> TaskProbe:
     """Load the lm-eval task `spec` names (include_path relative to base_dir) in a child process and report
-    its output type or its problems. Never raises for a bad task; cached per (spec, base_dir) in this process."""
-    return _probe(spec, base_dir.resolve())
+    its output type or its problems. Never raises for a bad task. Cached in this process per spec, folder and
+    the state (name, size, mtime) of the files under include_path, so an edited task YAML is read again."""
+    base_dir = base_dir.resolve()
+    return _probe(spec, base_dir, _folder_state(spec, base_dir))
+
+
+def _folder_state(spec: LmEvalDataset, base_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime_ns) of every file under include_path (validation has bounded its size); () without."""
+    if spec.include_path is None:
+        return ()
+    folder = Path(spec.include_path).expanduser()
+    state = []
+    for root, _dirs, files in os.walk(folder if folder.is_absolute() else base_dir / folder):
+        for name in files:
+            try:
+                stat = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            state.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(state))
 
 
 @functools.lru_cache(maxsize=64)
-def _probe(spec: LmEvalDataset, base_dir: Path) -> TaskProbe:
+def _probe(spec: LmEvalDataset, base_dir: Path, folder_state: tuple[tuple[str, int, int], ...]) -> TaskProbe:
     request = json.dumps({"spec": spec.model_dump(), "base_dir": str(base_dir)})
     try:
         done = subprocess.run([sys.executable, "-m", "bench.tasks.lm_eval_probe", request], capture_output=True,

@@ -50,3 +50,20 @@ def test_a_real_task_is_resolved_without_loading_lm_eval_here(tmp_path: Path) ->
     assert found.output_type == "multiple_choice" and not found.problems
     assert [p.message for p in missing.problems] == ["no lm-eval task named 't_nope'"]
     assert ("lm_eval" in sys.modules) == loaded_before
+
+
+def test_an_edited_task_yaml_is_probed_again(tmp_path: Path) -> None:
+    pytest.importorskip("lm_eval", reason="install the lm-eval extra (the dev extra has it)")
+    (tmp_path / "docs.jsonl").write_text('{"q": "a?", "options": ["x", "y"], "gold": 0}\n', encoding="utf-8")
+    config = {"task": "t_edit", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": "docs.jsonl"}},
+              "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{q}}",
+              "doc_to_choice": "{{options}}", "doc_to_target": "{{gold}}",
+              "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    spec = LmEvalDataset(kind="lm_eval", task="t_edit", include_path=".")
+    assert probe_task(spec, tmp_path).output_type == "multiple_choice"
+    config |= {"output_type": "generate_until", "doc_to_target": "{{options}}", "generation_kwargs": {"until": ["\n"]},
+               "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]}
+    del config["doc_to_choice"]
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(config) + "\n", encoding="utf-8")  # a new size: a new state
+    assert probe_task(spec, tmp_path).output_type == "generate_until"
