@@ -1,12 +1,14 @@
 """A small registry of named implementations with 'did you mean' hints, lazy targets and plugins.
 
 Third-party packages add implementations through an entry-point group (`bench.backends`, `bench.scorers`,
-`bench.generators`), e.g. in their pyproject.toml:
+`bench.datasets`, `bench.generators`), e.g. in their pyproject.toml:
 
     [project.entry-points."bench.backends"]
     my_engine = "my_package.backend:MyBackend"
 
-A plugin is imported only when a suite names it; one that fails to import is reported in one line naming its
+An entry may name its Params model separately (`add(name, target, params)`), so a suite is validated without
+importing the implementation (a bundled engine adapter); a plugin's Params is its class attribute. A plugin is
+imported only when a suite names it; one that fails to import is reported in one line naming its
 distribution (PluginError, exit 2) and never breaks the CLI or the built-in implementations. A built-in name
 always wins over a plugin of the same name.
 """

@@ -231,7 +231,7 @@ def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where) -> tuple[list[I
     if kind is None:
         return [], problems
     if kind.builds_requests:
-        return [], [Problem(at.file, f"{at.location}.kind", f"a {spec.kind} dataset cannot give few-shot examples",
+        return [], [Problem(at.file, f"{at.location}.kind", f"{spec.kind} datasets cannot give few-shot examples",
                             "its kind builds its own prompts; use a jsonl or csv train split")]
     return _load(task, (kind, params), at)
 

@@ -428,3 +428,12 @@ def test_a_separate_train_split_gives_no_warning(write_suite: WriteSuite, labels
     suite["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"path": "train.jsonl",
                                                          "fields": {"input": "text", "expected": "label"}}}
     assert suite_notes(load_suite(write_suite(suite))) == []
+
+
+def test_a_kind_that_builds_its_own_requests_gives_no_few_shot_examples(write_suite: WriteSuite,
+                                                                         labels_jsonl: Path) -> None:
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"kind": "lm_eval", "task": "arc_easy"}}
+    problem = only_problem(write_suite(suite))
+    assert (problem.location, problem.message) == ("tasks[0].few_shot.dataset.kind",
+                                                   "lm_eval datasets cannot give few-shot examples")
