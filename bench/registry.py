@@ -1,12 +1,14 @@
 """A small registry of named implementations with 'did you mean' hints, lazy targets and plugins.
 
 Third-party packages add implementations through an entry-point group (`bench.backends`, `bench.scorers`,
-`bench.generators`), e.g. in their pyproject.toml:
+`bench.datasets`, `bench.generators`), e.g. in their pyproject.toml:
 
     [project.entry-points."bench.backends"]
     my_engine = "my_package.backend:MyBackend"
 
-A plugin is imported only when a suite names it; one that fails to import is reported in one line naming its
+An entry may name its Params model separately (`add(name, target, params)`), so a suite is validated without
+importing the implementation (a bundled engine adapter); a plugin's Params is its class attribute. A plugin is
+imported only when a suite names it; one that fails to import is reported in one line naming its
 distribution (PluginError, exit 2) and never breaks the CLI or the built-in implementations. A built-in name
 always wins over a plugin of the same name.
 """
@@ -17,7 +19,7 @@ import difflib
 import importlib
 from collections.abc import Callable
 from importlib import metadata
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bench.errors import BenchError
 
@@ -36,6 +38,12 @@ def suggest(name: str, options: list[str]) -> str:
     return "choose one of: " + ", ".join(sorted(options))
 
 
+def _import(target: str) -> Any:
+    """The object a lazy "module:attr" target names (ImportError, AttributeError as Python raises them)."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 class Registry(Generic[T]):
     """Names mapped to objects, or to lazy "module:attr" strings imported on first use."""
 
@@ -44,6 +52,7 @@ class Registry(Generic[T]):
         self.group = group
         """The entry-point group plugins register in (None: built-ins only)."""
         self._items: dict[str, T | str] = {}
+        self._params: dict[str, Any] = {}
         self._plugins: dict[str, metadata.EntryPoint] | None = None
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -55,11 +64,28 @@ class Registry(Generic[T]):
 
         return wrap
 
-    def add(self, name: str, target: T | str) -> None:
-        """Register an object, or a lazy "module:attr" target string."""
+    def add(self, name: str, target: T | str, params: Any = None) -> None:
+        """Register an object, or a lazy "module:attr" target string; `params` (a class or a lazy "module:attr"
+        string) is its Params model, so validating a suite need not import the implementation.
+        ValueError when name is registered already."""
         if name in self._items:
             raise ValueError(f"{self.kind} '{name}' is registered twice")
         self._items[name] = target
+        if params is not None:
+            self._params[name] = params
+
+    def params(self, name: str) -> Any:
+        """The Params model (a pydantic class) of name: its registered params target, else the implementation's
+        `Params` attribute (a plugin is loaded for it). KeyError for an unknown name; PluginError when a plugin
+        cannot load or declares no Params."""
+        target = self._params.get(name)
+        if isinstance(target, str):
+            target = self._params[name] = _import(target)
+        if target is None:
+            target = getattr(self.get(name), "Params", None)
+        if target is None:
+            raise PluginError(f"{self.kind} '{name}' declares no Params model (a pydantic class attribute)")
+        return target
 
     def plugins(self) -> dict[str, metadata.EntryPoint]:
         """Entry points of the group not shadowed by a built-in (read once, nothing imported)."""
@@ -85,9 +111,7 @@ class Registry(Generic[T]):
             self._items[name] = self._load_plugin(self.plugins()[name])
         target = self._items[name]
         if isinstance(target, str):
-            module_name, _, attr = target.partition(":")
-            target = getattr(importlib.import_module(module_name), attr)
-            self._items[name] = target
+            target = self._items[name] = _import(target)
         return target
 
     def _load_plugin(self, entry: metadata.EntryPoint) -> T:

@@ -1,6 +1,7 @@
-"""Third-party backends and scorers through entry points: a plugin distribution is installed (a dist-info on a
-path entry, as pip lays it out), a suite names its backend and scorer, and `bench run` uses them; a broken plugin
-is one clear line and harms nothing else. Adding a backend touches its module and its test only."""
+"""Third-party backends, scorers and dataset kinds through entry points: a plugin distribution is installed (a
+dist-info on a path entry, as pip lays it out), a suite names its backend, scorer and dataset kind, and `bench run`
+uses them; a broken plugin is one clear line and harms nothing else. Adding a backend touches its module and its
+test only."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ broken = bench_missing_module:Backend
 
 [bench.scorers]
 answer_length = bench_echo_plugin:AnswerLength
+
+[bench.datasets]
+counting = bench_echo_plugin:CountingKind
+broken_data = bench_missing_module:Kind
 """
 
 
@@ -79,3 +84,43 @@ def test_an_unknown_kind_suggests_plugins_too(site: Path, write_suite: WriteSuit
     path = write_suite(fake_suite(labels_jsonl, models=[{"id": "e", "backend": {"kind": "ecko"}}]))
     result = bench(site, "validate", str(path))
     assert result.returncode == 2 and "did you mean 'echo'?" in result.stderr
+
+
+def counting_suite(labels_jsonl: Path, dataset: dict[str, Any]) -> dict[str, Any]:
+    suite = fake_suite(labels_jsonl, models=[{"id": "echo-1", "backend": {"kind": "echo", "pick": 1}}])
+    suite["tasks"][0]["dataset"] = dataset
+    suite["tasks"][0]["answer"] = {"mode": "choices", "choices": ["billing", "shipping"]}
+    return suite
+
+
+def test_a_plugin_dataset_kind_feeds_a_run(site: Path, write_suite: WriteSuite, labels_jsonl: Path,
+                                           tmp_path: Path) -> None:
+    path = write_suite(counting_suite(labels_jsonl, {"kind": "counting", "n": 5,
+                                                     "labels": ["billing", "shipping", "shipping"]}))
+    assert bench(site, "validate", str(path)).returncode == 0
+    run = bench(site, "run", str(path), "--out", str(tmp_path / "runs"), "--format", "json")
+    assert run.returncode == 0, run.stderr
+    values = {row["metric"]: row["value"] for row in json.loads(run.stdout)["metrics"]}
+    assert values["accuracy"] == pytest.approx(3 / 5)  # echo answers "shipping": items 1, 2 and 4 expect it
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert sorted(r["item_id"] for r in records) == ["c0", "c1", "c2", "c3", "c4"]
+
+
+def test_a_plugin_dataset_kinds_params_check_the_block(site: Path, write_suite: WriteSuite,
+                                                       labels_jsonl: Path) -> None:
+    path = write_suite(counting_suite(labels_jsonl, {"kind": "counting", "nn": 5}))
+    result = bench(site, "validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tasks[0].dataset.nn: unknown key (did you mean 'n'?)" in result.stderr
+    assert "tasks[0].dataset.n" in result.stderr
+
+
+def test_a_broken_or_misspelt_dataset_plugin_is_one_line(site: Path, write_suite: WriteSuite,
+                                                         labels_jsonl: Path) -> None:
+    result = bench(site, "validate", str(write_suite(counting_suite(labels_jsonl, {"kind": "broken_data"}))))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if "broken_data" in x]
+    assert "bench-echo-plugin" in line and "ModuleNotFoundError" in line and "tasks[0].dataset.kind" in line
+    result = bench(site, "validate", str(write_suite(counting_suite(labels_jsonl, {"kind": "countng", "n": 2}))))
+    assert result.returncode == 2 and "did you mean 'counting'?" in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.registry import Registry, suggest
+from bench.registry import PluginError, Registry, suggest
 
 
 def test_suggest_names_the_closest_option() -> None:
@@ -94,3 +94,24 @@ def test_builtin_registries_hold_lazy_backends_and_generators() -> None:
     assert {"accuracy", "macro_f1", "exact_match", "numeric_tolerance", "json_fields", "rouge_l"} <= set(
         SCORERS.names())
     assert BACKENDS.get("fake").__name__ == "FakeBackend"
+
+
+def test_a_params_target_is_imported_without_the_implementation() -> None:
+    registry: Registry[type] = Registry("widget")
+    registry.add("w", "bench_no_such_module:Widget", "bench.backends.params:FakeParams")
+    from bench.backends.params import FakeParams
+
+    assert registry.params("w") is FakeParams  # the implementation's module does not exist: never imported
+
+
+def test_params_fall_back_to_the_implementations_attribute() -> None:
+    registry: Registry[type] = Registry("widget")
+
+    class WithParams:
+        Params = int
+
+    registry.add("with", WithParams)
+    registry.add("without", object)
+    assert registry.params("with") is int
+    with pytest.raises(PluginError, match="widget 'without' declares no Params model"):
+        registry.params("without")

@@ -217,7 +217,7 @@ def split_continuation(whole: list[int], prompt: list[int], alone: Callable[[], 
 
 
 BACKENDS: Registry[type[BackendBase]] = Registry("backend kind", "bench.backends")
-BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend")
-BACKENDS.add("fake", "bench.backends.fake:FakeBackend")
-BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend")
-BACKENDS.add("vllm", "bench.backends.vllm_offline:VllmBackend")
+BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend", "bench.backends.params:LlamaCppParams")
+BACKENDS.add("fake", "bench.backends.fake:FakeBackend", "bench.backends.params:FakeParams")
+BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend", "bench.backends.params:OpenAIParams")
+BACKENDS.add("vllm", "bench.backends.vllm_offline:VllmBackend", "bench.backends.params:VllmParams")

@@ -8,26 +8,9 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Literal
 
-from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, now
-
-
-class FakeParams(BackendParamsBase):
-    kind: Literal["fake"] = "fake"
-    text: str = "ok"
-    choice_index: int = 0
-    json_output: dict[str, object] | None = None
-    delay_s: float = 0.0
-    fail_every: int = 0
-    fail_retryable: bool = False
-    """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
-    completion_tokens: int = 4
-    crash_after: int = 0
-    """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
-    crash_marker: str | None = None
-    crash_signal: Literal["exit", "SIGSEGV", "SIGABRT", "SIGKILL"] = "exit"
-    """How it dies: os._exit(1), or the signal a native engine crash (or the OOM killer) would end it with."""
+from bench.backends.base import BackendBase, BackendInfo, Request, Result, now
+from bench.backends.params import FakeParams
 
 
 class FakeBackend(BackendBase):

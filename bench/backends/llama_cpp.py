@@ -13,13 +13,11 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
 
 from bench import optional
 from bench.backends.base import (
     BackendBase,
     BackendInfo,
-    BackendParamsBase,
     Request,
     Result,
     choice_text,
@@ -28,38 +26,12 @@ from bench.backends.base import (
     split_continuation,
 )
 from bench.backends.llama_batch import BatchEngine, token_budget
-from bench.backends.llama_load import RepackSetting, load_llama, resolve_repack, system_info
+from bench.backends.llama_load import load_llama, resolve_repack, system_info
 from bench.backends.llama_sampling import SamplingSettings, TokenSampler
 from bench.backends.model_files import file_sha256, resolve_model
+from bench.backends.params import LlamaCppParams
 from bench.errors import BackendError
 from bench.machine.detect import physical_cores
-
-
-class LlamaCppParams(BackendParamsBase):
-    model_file_field: ClassVar[str | None] = "model"
-    kind: Literal["llama_cpp"] = "llama_cpp"
-    model: str
-    n_threads: int | None = None
-    n_ctx: int = 4096
-    n_batch: int = 512
-    flash_attn: bool = False
-    prompt_format: Literal["auto", "chat", "completion"] = "auto"
-    prefix_cache: bool = True
-    """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
-    parallel: int = Field(8, ge=1, le=256)
-    """Sequences decoded together (one llama_batch, a sequence id each) in concurrency, throughput and rate
-    modes; 1: one request at a time. Each sequence has its own KV stream of n_ctx tokens."""
-    kv_overrides: dict[str, bool | int | float | str] = Field(default_factory=dict)
-    """GGUF metadata overrides, as llama.cpp's --override-kv (e.g. tokenizer.ggml.add_bos_token: true)."""
-    repack: RepackSetting = "auto"
-    """llama.cpp's weight repacking (`--repack`, `use_extra_bufts`): auto = off on CPUs with AMX (llama.cpp#20824)."""
-
-    @field_validator("repack", mode="before")
-    @classmethod
-    def _repack_value(cls, value: object) -> object:
-        if value == "auto" or value is True or value is False:
-            return value
-        raise ValueError(f"{value!r} is not allowed; use auto, true or false")
 
 
 @contextmanager

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-RepackSetting = Literal["auto"] | bool
+from bench.backends.params import RepackSetting
+
 AMX_FLAGS = frozenset({"amx_tile", "amx_int8", "amx_bf16"})
 AMX_ISSUE = "llama.cpp#20824"
 _PATCH_LOCK = threading.Lock()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from bench.backends.llama_load import RepackSetting, resolve_repack, set_repack_globally
+from bench.backends.llama_load import resolve_repack, set_repack_globally
+from bench.backends.params import RepackSetting
 from bench.optional import llama_cpp
 
 REPACK_VALUES: dict[str, RepackSetting] = {"auto": "auto", "true": True, "false": False}

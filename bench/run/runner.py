@@ -16,11 +16,11 @@ from bench.metrics.records import CellSegment, ItemRecord
 from bench.results.store import RunStore
 from bench.run.load_modes import drive
 from bench.suite.plan import Cell, Plan
-from bench.suite.spec import LmEvalDataset, LoadedSuite, ModelSpec, TaskSpec
+from bench.suite.spec import LoadedSuite, ModelSpec, TaskSpec
 from bench.tasks.answers import parse_prediction
+from bench.tasks.dataset_kinds import kind_of
 from bench.tasks.datasets import load_items
 from bench.tasks.items import Item
-from bench.tasks.lm_eval_source import is_lm_eval_item, lm_eval_request
 from bench.tasks.prompts import choice_texts, few_shot_candidates, render, shots_for
 from bench.tasks.sampling import draw_sample, sample_kind
 from bench.tasks.scorers import Scorer, build_scorer
@@ -64,7 +64,7 @@ def cell_items(cell: Cell, suite: LoadedSuite) -> list[Item]:
     items = load_items(cell.task.dataset, suite.base_dir)
     if not cell.limit:
         return items
-    if isinstance(cell.task.dataset, LmEvalDataset):
+    if kind_of(cell.task.dataset).limit == "first":
         return items[: cell.limit]
     return draw_sample(items, cell.limit, cell.task.id, sample_kind(cell.task))
 
@@ -84,8 +84,9 @@ def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> 
 
 def build_request(work: CellWork, item: Item, repetition: int) -> Request:
     task, cell = work.cell.task, work.cell
-    if is_lm_eval_item(item):
-        return lm_eval_request(item, f"{item.id}#{repetition}", cell.model.generation)
+    kind = kind_of(task.dataset)
+    if kind.builds_requests:  # the item carries the kind's own request (lm-eval)
+        return kind.request(item, f"{item.id}#{repetition}", cell.model.generation)
     shots = shots_for(item, work.shots, task.few_shot.k if task.few_shot else 0)
     prompt = render(item, task.prompt, task.answer, shots)
     return Request(id=f"{item.id}#{repetition}", messages=prompt.messages, completion=prompt.completion,
@@ -300,8 +301,8 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
 def _prediction(item: Item, result: Result, task: TaskSpec) -> tuple[Any, str | None]:
     if result.error is not None:
         return None, None
-    if is_lm_eval_item(item):  # the chosen continuation or the generated text; lm-eval's filters score it
-        return result.text.strip(), None
+    if kind_of(task.dataset).builds_requests:  # the chosen continuation or the generated text; the kind's
+        return result.text.strip(), None       # scorer (lm-eval's filters) scores it
     return parse_prediction(result, task.answer)
 
 

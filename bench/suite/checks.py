@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -13,21 +12,19 @@ from pydantic import ValidationError
 
 from bench.backends.base import BACKENDS
 from bench.backends.model_files import BUNDLED, BUNDLED_PREFIX
-from bench.errors import BackendError, Problem, SpecError, file_problem
+from bench.errors import Problem, SpecError, file_problem
 from bench.registry import PluginError, Registry, suggest
 from bench.suite.problems import pydantic_problems
 from bench.suite.spec import (
     DatasetSpec,
     FileDataset,
-    GeneratorDataset,
-    LmEvalDataset,
     LoadedSuite,
     ModelSpec,
-    PromptSpec,
     TaskSpec,
+    dataset_kind,
 )
-from bench.tasks.datasets import item_columns, load_items, resolve_path
-from bench.tasks.generators import GENERATORS
+from bench.tasks.dataset_kinds import DATASETS, DatasetKind, Where, dataset_params, kind_of
+from bench.tasks.datasets import item_columns, kind_items, load_items, resolve_path
 from bench.tasks.items import Item
 from bench.tasks.prompts import document_key, expected_label, template_variables
 from bench.tasks.scorers import SCORERS
@@ -70,12 +67,27 @@ def check_raw(raw: dict[str, Any], file: str, base_dir: Path) -> list[Problem]:
 
 
 def _raw_dataset_file(dataset: Any, where: str, file: str, base_dir: Path) -> list[Problem]:
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+    """An unknown kind, or a missing data file, of a dataset block in a suite whose schema failed."""
+    if not isinstance(dataset, dict):
         return []
-    if dataset.get("kind", "jsonl") not in {"jsonl", "csv"}:
+    name = dataset_kind(dataset)
+    if name not in DATASETS:
+        return [Problem(file, f"{where}.kind", f"unknown dataset kind '{name}'", DATASETS.hint(name))]
+    try:  # the fields naming files, from a block that may be invalid elsewhere
+        kind = DATASETS.get(name)()
+        files = kind.data_files(DATASETS.params(name).model_construct(**{**dataset, "kind": name}))
+    except Exception:  # a plugin's hook on an unvalidated block; its Params report the block's problems
         return []
-    problem = file_problem(resolve_path(dataset["path"], base_dir), "dataset file")
-    return [Problem(file, f"{where}.path", problem, "paths are relative to the suite file")] if problem else []
+    return _missing_files(files, where, file, base_dir)
+
+
+def _missing_files(files: dict[str, Any], where: str, file: str, base_dir: Path) -> list[Problem]:
+    problems = []
+    for field, path in files.items():
+        problem = file_problem(resolve_path(path, base_dir), "dataset file") if isinstance(path, str) else None
+        if problem:
+            problems.append(Problem(file, f"{where}.{field}", problem, "paths are relative to the suite file"))
+    return problems
 
 
 def check_suite(suite: LoadedSuite) -> list[Problem]:
@@ -135,11 +147,9 @@ def check_backend(backend: dict[str, Any], where: str, file: str, base_dir: Path
 
 
 def plugin_params(registry: Registry[Any], name: str) -> Any:
-    """The Params model of a registered implementation; PluginError when a plugin cannot load or declares none."""
-    params = getattr(registry.get(name), "Params", None)
-    if params is None:
-        raise PluginError(f"{registry.kind} '{name}' declares no Params model (a pydantic class attribute)")
-    return params
+    """The Params model of a registered implementation, without importing a bundled one (Registry.params);
+    PluginError when a plugin cannot load or declares none."""
+    return registry.params(name)
 
 
 def _check_model_file(ref: str | None, where: str, file: str, base_dir: Path) -> list[Problem]:
@@ -164,80 +174,66 @@ def _prefixed(problems: Iterable[Problem], prefix: str) -> list[Problem]:
 
 
 def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Problem]:
+    """A task's scorers, its dataset (through the dataset's kind), prompt templates and answer settings."""
     problems = _check_scorers(task, where, file)
-    if isinstance(task.dataset, LmEvalDataset):
-        return problems + _check_lm_eval_task(task, task.dataset, where, file, base_dir)
-    if any(ref.name == "lm_eval" for ref in task.scorers):
-        problems.append(Problem(file, f"{where}.scorers", "the lm_eval scorer scores lm_eval datasets only",
-                                "use dataset: {kind: lm_eval, task: ...} or another scorer"))
-    items, dataset_problems = _load(task.dataset, f"{where}.dataset", file, base_dir)
+    at = Where(file, f"{where}.dataset", base_dir)
+    kind, params, kind_problems = _kind(task.dataset, at)
+    if kind is None:
+        return problems + kind_problems
+    if kind.builds_requests:  # the kind owns prompts and scoring (lm-eval): it checks the whole task
+        return problems + kind.check(task, params, at)
+    problems += _scorers_of_other_kinds(task, where, file)
+    items, dataset_problems = _load(task, (kind, params), at)
     problems += dataset_problems
     shots: list[Item] = []
     if task.few_shot is not None:
-        shots, shot_problems = _load(task.few_shot.dataset, f"{where}.few_shot.dataset", file, base_dir)
+        shots, shot_problems = _load_few_shot(task, task.few_shot.dataset, Where(file, f"{where}.few_shot.dataset",
+                                                                                 base_dir))
         problems += shot_problems
     problems += _check_templates(task, items + shots, where, file)
     problems += _check_answer(task, items + shots, where, file)
     return problems
 
 
-def _check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, where: str, file: str,
-                        base_dir: Path) -> list[Problem]:
-    """The lm-eval task loads, bench can run its output type, and the suite leaves prompts and scoring to it."""
-    include_problem = _check_include_path(dataset, base_dir)
-    if include_problem:  # before lm-eval is imported: it would read every YAML under the folder
-        return [Problem(file, f"{where}.dataset.include_path", include_problem,
-                        "point it at the folder that holds your task YAMLs")]
-    from bench.tasks.lm_eval_scorer import check_mean_aggregation
-    from bench.tasks.lm_eval_source import load_task, output_type
-
+def _scorers_of_other_kinds(task: TaskSpec, where: str, file: str) -> list[Problem]:
+    """Scorers bound to one dataset kind (lm_eval) on a task of another kind."""
     problems = []
-    if [ref.name for ref in task.scorers] != ["lm_eval"]:
-        problems.append(Problem(file, f"{where}.scorers", "an lm_eval dataset is scored by lm-eval's own metrics",
-                                "set scorers: [lm_eval]"))
-    if task.few_shot is not None or task.prompt != PromptSpec():
-        problems.append(Problem(file, where, "lm-eval builds the prompt and few-shot examples of its tasks",
-                                "remove prompt/few_shot; use dataset.num_fewshot"))
-    try:
-        lm_task = load_task(dataset, base_dir)
-        check_mean_aggregation(lm_task)
-    except (SpecError, BackendError) as exc:
-        found = exc.problems if isinstance(exc, SpecError) else [Problem(file, f"{where}.dataset", str(exc))]
-        return problems + [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
-                           for p in found]
-    wanted = {"multiple_choice": "choices", "generate_until": "text"}[output_type(lm_task)]
-    if task.answer.mode != wanted or (wanted == "choices" and task.answer.method != "loglik"):
-        problems.append(Problem(file, f"{where}.answer", f"lm-eval task '{dataset.task}' is "
-                                f"{output_type(lm_task)}", f"set answer: {{mode: {wanted}}}"))
+    for ref in task.scorers:
+        try:
+            kind = SCORERS.get(ref.name).dataset_kind if ref.name in SCORERS else None
+        except PluginError:
+            continue  # _check_scorers reports it
+        if kind is not None and kind != task.dataset.kind:
+            problems.append(Problem(file, f"{where}.scorers", f"the {ref.name} scorer scores {kind} datasets only",
+                                    f"use dataset: {{kind: {kind}, ...}} or another scorer"))
     return problems
 
 
-MAX_INCLUDE_ENTRIES = 2000
-"""lm-eval reads every YAML under include_path; a folder with more files than this (e.g. `/`) is refused."""
-
-
-def _check_include_path(dataset: LmEvalDataset, base_dir: Path) -> str | None:
-    """Why include_path cannot be used (not a folder, or a folder too large to scan), or None."""
-    if dataset.include_path is None:
-        return None
-    folder = resolve_path(dataset.include_path, base_dir)
+def _kind(spec: DatasetSpec, at: Where) -> tuple[DatasetKind | None, Any, list[Problem]]:
+    """The dataset's kind and its params, or the problems: an unknown kind, a broken plugin, a plugin kind's
+    keys that its Params refuse."""
+    name = spec.kind
+    if name not in DATASETS:
+        return None, None, [Problem(at.file, f"{at.location}.kind", f"unknown dataset kind '{name}'",
+                                    DATASETS.hint(name))]
     try:
-        if not folder.is_dir():
-            return None  # lm_eval_source says what it expected there
-        return None if _within_entries(folder, MAX_INCLUDE_ENTRIES) else (
-            f"{folder} holds more than {MAX_INCLUDE_ENTRIES} files and folders; lm-eval would read them all")
-    except (OSError, ValueError) as exc:
-        return f"{folder} cannot be read: {getattr(exc, 'strerror', None) or exc}"
+        kind = kind_of(spec)
+        return kind, dataset_params(spec), []
+    except PluginError as exc:
+        return None, None, [Problem(at.file, f"{at.location}.kind", str(exc))]
+    except ValidationError as exc:
+        allowed = list(DATASETS.params(name).model_fields)
+        return None, None, _prefixed(_own_hints(pydantic_problems(exc, at.file), allowed), at.location)
 
 
-def _within_entries(folder: Path, limit: int) -> bool:
-    """Whether the tree under `folder` has at most `limit` entries (stops counting at limit + 1)."""
-    count = 0
-    for _root, dirs, files in os.walk(folder):
-        count += len(dirs) + len(files)
-        if count > limit:
-            return False
-    return True
+def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where) -> tuple[list[Item], list[Problem]]:
+    kind, params, problems = _kind(spec, at)
+    if kind is None:
+        return [], problems
+    if kind.builds_requests:
+        return [], [Problem(at.file, f"{at.location}.kind", f"{spec.kind} datasets cannot give few-shot examples",
+                            "its kind builds its own prompts; use a jsonl or csv train split")]
+    return _load(task, (kind, params), at)
 
 
 def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
@@ -259,22 +255,22 @@ def _check_scorers(task: TaskSpec, where: str, file: str) -> list[Problem]:
     return problems
 
 
-def _load(spec: DatasetSpec, where: str, file: str, base_dir: Path) -> tuple[list[Item], list[Problem]]:
-    if isinstance(spec, GeneratorDataset) and spec.name not in GENERATORS:
-        return [], [Problem(file, f"{where}.name", f"unknown generator '{spec.name}'", GENERATORS.hint(spec.name))]
-    missing = _raw_dataset_file(spec.model_dump(), where, file, base_dir)
-    if missing:
-        return [], missing
+def _load(task: TaskSpec, kind_params: tuple[DatasetKind, Any], at: Where) -> tuple[list[Item], list[Problem]]:
+    """The items of a dataset, or its problems (the kind's own checks, missing files, unreadable rows)."""
+    (kind, params), where, file = kind_params, at.location, at.file
+    problems = kind.check(task, params, at) or _missing_files(kind.data_files(params), where, file, at.base_dir)
+    if problems:
+        return [], problems
+    data_file = str(resolve_path(next(iter(kind.data_files(params).values()), ""), at.base_dir))
     try:
-        items = load_items(spec, base_dir)
-        return items, _too_deep(items, str(resolve_path(getattr(spec, "path", ""), base_dir)), where, file)
+        items = kind_items(kind, params, at.base_dir)
+        return items, _too_deep(items, data_file, where, file)
     except SpecError as exc:
         return [], [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
                     for p in exc.problems]
     except (ValueError, RecursionError, TypeError, csv.Error) as exc:  # e.g. JSON nested 1000 deep, a 5000-digit
         # number, a CSV row with more fields than the header (a None column name)
-        path = resolve_path(getattr(spec, "path", ""), base_dir)
-        return [], [Problem(str(path), "", f"cannot read dataset: {_short_cause(exc)}",
+        return [], [Problem(data_file, "", f"cannot read dataset: {_short_cause(exc)}",
                             f"referenced by {file}: {where}")]
 
 
@@ -342,7 +338,7 @@ def suite_notes(suite: LoadedSuite) -> list[Note]:
     after normalization (as the scorer compares them), and few-shot examples drawn from the evaluated data."""
     notes: list[Note] = []
     for index, task in enumerate(suite.spec.tasks):
-        if isinstance(task.dataset, LmEvalDataset):
+        if kind_of(task.dataset).builds_requests:  # its kind checks prompts and labels
             continue
         items = load_items(task.dataset, suite.base_dir)
         shots = load_items(task.few_shot.dataset, suite.base_dir) if task.few_shot else []

@@ -9,7 +9,10 @@ from pydantic import BaseModel, ValidationError
 
 from bench.errors import Problem
 from bench.registry import suggest
-from bench.suite.spec import SuiteSpec, dataset_kind
+from bench.suite.spec import BUILT_IN_KINDS, SuiteSpec, dataset_kind
+
+_UNION_TAGS = {*BUILT_IN_KINDS, "plugin"}
+"""Segments pydantic adds to an error's location for the member of the dataset union."""
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:
@@ -18,7 +21,7 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"jsonl", "csv", "generator"} or "[" in part or part.startswith(("function-", "tagged-union")):
+        elif part in _UNION_TAGS or "[" in part or part.startswith(("function-", "tagged-union")):
             continue
         else:
             out += f".{part}" if out else part
@@ -67,7 +70,7 @@ def _allowed_keys(parent: tuple[int | str, ...], raw: Any, root: Any) -> list[st
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and part < len(node) else None
             continue
-        if part in {"jsonl", "csv", "generator"}:
+        if part in _UNION_TAGS:
             continue
         node = node.get(part) if isinstance(node, dict) else None
         model = _field_model(model, part, node)

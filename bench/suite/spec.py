@@ -104,7 +104,18 @@ class LmEvalDataset(Strict):
     """lm-eval's default fewshot_random_seed, so few-shot examples match its own run."""
 
 
+class PluginDataset(BaseModel):
+    """A dataset of a kind registered by a plugin (entry-point group `bench.datasets`): its keys are checked by
+    the kind's own Params model when the suite is validated (bench.tasks.dataset_kinds)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str = Field(min_length=1)
+
+
 FileDataset = JsonlDataset | CsvDataset
+BUILT_IN_KINDS = ("jsonl", "csv", "generator", "lm_eval")
+
+
 def dataset_kind(value: Any) -> str:
     """A dataset without `kind` is CSV when its path ends in .csv, else JSONL."""
     if isinstance(value, dict):
@@ -114,11 +125,17 @@ def dataset_kind(value: Any) -> str:
     return str(getattr(value, "kind", "jsonl"))
 
 
+def _dataset_tag(value: Any) -> str:
+    """The union member for a dataset block: its built-in kind, else `plugin` (a kind checked by the registry)."""
+    kind = dataset_kind(value)
+    return kind if kind in BUILT_IN_KINDS else "plugin"
+
+
 DatasetSpec = Annotated[
     Annotated[JsonlDataset, Tag("jsonl")] | Annotated[CsvDataset, Tag("csv")]
-    | Annotated[GeneratorDataset, Tag("generator")] | Annotated[LmEvalDataset, Tag("lm_eval")],
-    Discriminator(dataset_kind, custom_error_type="dataset_kind",
-                  custom_error_message="unknown dataset kind (use jsonl, csv, generator or lm_eval)"),
+    | Annotated[GeneratorDataset, Tag("generator")] | Annotated[LmEvalDataset, Tag("lm_eval")]
+    | Annotated[PluginDataset, Tag("plugin")],
+    Discriminator(_dataset_tag),
 ]
 
 

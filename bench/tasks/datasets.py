@@ -1,4 +1,5 @@
-"""Load a task's items from JSONL, CSV or a seeded generator, with configurable column names."""
+"""The file and generator dataset kinds (jsonl, csv, generator) with configurable column names, and load_items
+for any kind."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from bench.errors import Problem, SpecError
-from bench.suite.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset, LmEvalDataset
+from bench.suite.spec import CsvDataset, DatasetSpec, FieldMap, GeneratorDataset, JsonlDataset, TaskSpec
+from bench.tasks.dataset_kinds import DatasetKind, Where, dataset_params, kind_of
 from bench.tasks.generators import GENERATORS
 from bench.tasks.items import Item
 
@@ -69,14 +71,20 @@ def reads_once(function: Callable[P, R]) -> Callable[P, R]:
 
 
 def load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
-    """Every item of the dataset, in file order; SpecError names the file and line of a bad row. Inside
-    read_once() a dataset is read the first time only."""
+    """Every item of the dataset, in file order, read by its kind (bench.tasks.dataset_kinds); SpecError names the
+    file and line of a bad row. Inside read_once() a dataset is read the first time only."""
+    return kind_items(kind_of(spec), dataset_params(spec), base_dir)
+
+
+def kind_items(kind: DatasetKind, params: Any, base_dir: Path) -> list[Item]:
+    """`kind.items(params, base_dir)`, read once inside read_once() (keyed by kind, params and folder)."""
     reads = _READS.get()
     if reads is None:
-        return _load_items(spec, base_dir)
-    key = f"{base_dir}|{spec.model_dump_json()}"
+        return kind.items(params, base_dir)
+    dumped = params.model_dump_json() if hasattr(params, "model_dump_json") else repr(params)
+    key = f"{base_dir}|{type(kind).__qualname__}|{dumped}"
     if key not in reads.items:
-        reads.items[key] = _load_items(spec, base_dir)
+        reads.items[key] = kind.items(params, base_dir)
     return list(reads.items[key])
 
 
@@ -107,16 +115,49 @@ def _file_bytes(file: Path) -> bytes:
     return data
 
 
-def _load_items(spec: DatasetSpec, base_dir: Path) -> list[Item]:
-    if isinstance(spec, GeneratorDataset):
-        return GENERATORS.get(spec.name)(spec.n, spec.seed)
-    if isinstance(spec, LmEvalDataset):
-        from bench.tasks.lm_eval_source import lm_eval_items
+class JsonlKind(DatasetKind):
+    """One JSON object per line."""
 
-        return lm_eval_items(spec, base_dir)
-    file = resolve_path(spec.path, base_dir)
-    rows = _read_jsonl(file) if isinstance(spec, JsonlDataset) else _read_csv(file, spec)
-    items = [_to_item(row, line, spec.fields, file) for line, row in rows]
+    Params = JsonlDataset
+
+    def items(self, params: JsonlDataset, base_dir: Path) -> list[Item]:
+        file = resolve_path(params.path, base_dir)
+        return _file_items(_read_jsonl(file), params.fields, file)
+
+    def data_files(self, params: JsonlDataset) -> dict[str, str]:
+        return {"path": params.path}
+
+
+class CsvKind(DatasetKind):
+    """Rows of a delimited text file under a header."""
+
+    Params = CsvDataset
+
+    def items(self, params: CsvDataset, base_dir: Path) -> list[Item]:
+        file = resolve_path(params.path, base_dir)
+        return _file_items(_read_csv(file, params), params.fields, file)
+
+    def data_files(self, params: CsvDataset) -> dict[str, str]:
+        return {"path": params.path}
+
+
+class GeneratorKind(DatasetKind):
+    """Items made by a registered generator (bench.tasks.generators) from a seed: no data file."""
+
+    Params = GeneratorDataset
+
+    def items(self, params: GeneratorDataset, base_dir: Path) -> list[Item]:
+        return GENERATORS.get(params.name)(params.n, params.seed)
+
+    def check(self, task: TaskSpec, params: GeneratorDataset, where: Where) -> list[Problem]:
+        if params.name in GENERATORS:
+            return []
+        return [Problem(where.file, f"{where.location}.name", f"unknown generator '{params.name}'",
+                        GENERATORS.hint(params.name))]
+
+
+def _file_items(rows: list[tuple[int, dict[str, Any]]], fields: FieldMap, file: Path) -> list[Item]:
+    items = [_to_item(row, line, fields, file) for line, row in rows]
     if not items:
         raise SpecError([Problem(str(file), "", "the dataset has no items", "add rows (one JSON object per line, or "
                                                                             "CSV rows under a header)")])

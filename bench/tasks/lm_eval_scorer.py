@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bench.backends.base import Result
 from bench.errors import Problem, SpecError
@@ -39,6 +39,8 @@ def check_mean_aggregation(task: Any) -> None:
 
 class LmEvalScorer(Scorer):
     """Per-document metrics computed by the lm-eval task itself (bound to the task when a cell starts)."""
+
+    dataset_kind: ClassVar[str | None] = "lm_eval"
 
     def __init__(self, params: Any) -> None:
         super().__init__(params)

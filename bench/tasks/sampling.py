@@ -7,7 +7,8 @@ import random
 from collections import defaultdict
 from typing import Literal
 
-from bench.suite.spec import LmEvalDataset, TaskSpec
+from bench.suite.spec import TaskSpec
+from bench.tasks.dataset_kinds import kind_of
 from bench.tasks.items import Item
 from bench.tasks.normalize import normalize_label
 
@@ -26,7 +27,7 @@ def sample_description(task: TaskSpec, limit: int | None) -> str:
     lm-eval task (lm-eval's --limit), else the SampleKind ("random", "balanced" or "natural")."""
     if not limit:
         return "all"
-    return "first" if isinstance(task.dataset, LmEvalDataset) else sample_kind(task)
+    return "first" if kind_of(task.dataset).limit == "first" else sample_kind(task)
 
 
 def draw_sample(items: list[Item], k: int, seed: int | str, kind: SampleKind) -> list[Item]:

@@ -43,6 +43,8 @@ class Scorer:
     higher_is_better: ClassVar[bool] = True
     primary: ClassVar[str] = ""
     """The metric a report shows first for a task whose first scorer is this one."""
+    dataset_kind: ClassVar[str | None] = None
+    """The one dataset kind whose items this scorer can score (lm_eval), or None: any kind bench prompts."""
 
     def __init__(self, params: ScorerParams) -> None:
         self.params = params

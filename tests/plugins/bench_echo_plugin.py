@@ -1,12 +1,18 @@
-"""A third-party plugin as a user would write one: a backend and a scorer, nothing from bench's insides but the
-public contract (Request in, Result out; a Params model; a scorer class). Installed by tests/test_plugins.py."""
+"""A third-party plugin as a user would write one: a backend, a scorer and a dataset kind, nothing from bench's
+insides but the public contract (Request in, Result out; a Params model; a scorer class; a DatasetKind with
+Params and items). Installed by tests/test_plugins.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, now
+from bench.tasks.dataset_kinds import DatasetKind
+from bench.tasks.items import Item
 from bench.tasks.scorers import Scorer
 
 
@@ -46,3 +52,21 @@ class AnswerLength(Scorer):
 
     def item(self, prediction: Any, reference: Any) -> dict[str, float]:
         return {"answer_length": float(len(str(prediction or "")))}
+
+
+class CountingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["counting"] = "counting"
+    n: int = Field(ge=1, le=100)
+    labels: tuple[str, ...] = ("billing", "shipping")
+    """Item i expects labels[i % len(labels)]."""
+
+
+class CountingKind(DatasetKind):
+    """n generated items ("item 0", "item 1", ...) whose expected labels cycle through `labels`."""
+
+    Params = CountingParams
+
+    def items(self, params: CountingParams, base_dir: Path) -> list[Item]:
+        return [Item(id=f"c{i}", input=f"item {i}", expected=params.labels[i % len(params.labels)])
+                for i in range(params.n)]

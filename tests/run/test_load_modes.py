@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from suite_factory import fake_suite
@@ -22,7 +22,7 @@ from bench.metrics.aggregate import e2e_s, meets_slo, send_lag_s, ttft_s
 from bench.metrics.records import ItemRecord
 from bench.results.summary import summarize_run
 from bench.run.lifecycle import RunRequest, start_run
-from bench.run.load_modes import arrival_offsets, drive, wanted_parallel
+from bench.run.load_modes import LOAD_MODES, arrival_offsets, drive, wanted_parallel
 from bench.run.progress import SilentProgress
 from bench.suite.load import load_suite
 from bench.suite.plan import PlanOptions, build_plan
@@ -195,3 +195,12 @@ def test_a_batching_engine_gets_the_load_shape_in_one_call(load: LoadSpec, paral
         assert all(r.extra["t_arrival"] in arrivals for r in results)
     else:
         assert arrivals is None
+
+
+def test_every_mode_the_suite_accepts_is_registered() -> None:
+    assert LOAD_MODES.names() == sorted(get_args(LoadSpec.model_fields["mode"].annotation))
+
+
+def test_an_unknown_mode_names_a_close_one() -> None:
+    with pytest.raises(KeyError, match="unknown load mode 'latncy' \\(did you mean 'latency'\\?\\)"):
+        wanted_parallel(LoadSpec.model_construct(mode="latncy"), 3)

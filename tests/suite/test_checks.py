@@ -191,6 +191,25 @@ def test_missing_column(write_suite: WriteSuite, tmp_path: Path) -> None:
     assert "text" in problem.hint and "lable" in problem.hint
 
 
+@pytest.mark.parametrize(("kind", "hint"), [("jsnl", "did you mean 'jsonl'?"),
+                                           ("parquet", "choose one of: csv, generator, jsonl, lm_eval")])
+def test_unknown_dataset_kind_names_the_registered_ones(write_suite: WriteSuite, labels_jsonl: Path, kind: str,
+                                                        hint: str) -> None:
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["dataset"] = {"kind": kind, "path": "x"}
+    problem = only_problem(write_suite(suite))
+    assert (problem.location, problem.message, problem.hint) == ("tasks[0].dataset.kind",
+                                                                 f"unknown dataset kind '{kind}'", hint)
+
+
+def test_unknown_dataset_kind_is_reported_beside_schema_errors(write_suite: WriteSuite, labels_jsonl: Path) -> None:
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["dataset"] = {"kind": "jsnl", "path": "x"}
+    suite["tasks"][0]["limit"] = 0
+    problems = problems_of(write_suite(suite))
+    assert {p.location for p in problems} == {"tasks[0].limit", "tasks[0].dataset.kind"}
+
+
 def test_unknown_generator(write_suite: WriteSuite, labels_jsonl: Path) -> None:
     suite = fake_suite(labels_jsonl)
     suite["tasks"][0]["dataset"] = {"kind": "generator", "name": "invoice", "n": 3}
@@ -409,3 +428,12 @@ def test_a_separate_train_split_gives_no_warning(write_suite: WriteSuite, labels
     suite["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"path": "train.jsonl",
                                                          "fields": {"input": "text", "expected": "label"}}}
     assert suite_notes(load_suite(write_suite(suite))) == []
+
+
+def test_a_kind_that_builds_its_own_requests_gives_no_few_shot_examples(write_suite: WriteSuite,
+                                                                         labels_jsonl: Path) -> None:
+    suite = fake_suite(labels_jsonl)
+    suite["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"kind": "lm_eval", "task": "arc_easy"}}
+    problem = only_problem(write_suite(suite))
+    assert (problem.location, problem.message) == ("tasks[0].few_shot.dataset.kind",
+                                                   "lm_eval datasets cannot give few-shot examples")

@@ -19,6 +19,7 @@ from bench.suite.spec import (
     GenerationSpec,
     GeneratorDataset,
     JsonlDataset,
+    PluginDataset,
     PromptSpec,
     ScorerRef,
     SuiteSpec,
@@ -291,12 +292,13 @@ def test_task_sample_option(sample: str) -> None:
     assert locations(schema_problems(suite)) == ["tasks[0].sample"]
 
 
-def test_unknown_dataset_kind_is_reported_on_the_dataset() -> None:
+def test_a_dataset_of_another_kind_is_left_to_its_plugin() -> None:
+    """Any other kind parses as a PluginDataset (free keys); the registry checks the kind (test_checks.py)."""
     suite = minimal_suite()
-    suite["tasks"][0]["dataset"] = {"kind": "parquet", "path": "x"}
-    problems = schema_problems(suite)
-    assert locations(problems) == ["tasks[0].dataset"]
-    assert "unknown dataset kind" in problems[0].message
+    suite["tasks"][0]["dataset"] = {"kind": "parquet", "path": "x", "columns": ["a"]}
+    dataset = SuiteSpec.model_validate(suite).tasks[0].dataset
+    assert isinstance(dataset, PluginDataset) and dataset.kind == "parquet"
+    assert dataset.model_dump() == {"kind": "parquet", "path": "x", "columns": ["a"]}
 
 
 def test_generator_dataset_has_no_path_key() -> None:

@@ -1,0 +1,105 @@
+"""The Params models of the bundled backends: pydantic only, so a suite is validated without importing an engine
+adapter (llama.cpp, httpx, vLLM, numpy...). Each adapter takes its model from here as its `Params`; the registry
+names them as lazy "module:attr" targets beside the adapters (see bench/backends/base.py)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from bench.backends.base import BackendParamsBase
+
+RepackSetting = Literal["auto"] | bool
+"""llama.cpp's weight repacking: auto (off where the CPU has AMX), or on/off."""
+
+
+class LlamaCppParams(BackendParamsBase):
+    model_file_field: ClassVar[str | None] = "model"
+    kind: Literal["llama_cpp"] = "llama_cpp"
+    model: str
+    n_threads: int | None = None
+    n_ctx: int = 4096
+    n_batch: int = 512
+    flash_attn: bool = False
+    prompt_format: Literal["auto", "chat", "completion"] = "auto"
+    prefix_cache: bool = True
+    """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
+    parallel: int = Field(8, ge=1, le=256)
+    """Sequences decoded together (one llama_batch, a sequence id each) in concurrency, throughput and rate
+    modes; 1: one request at a time. Each sequence has its own KV stream of n_ctx tokens."""
+    kv_overrides: dict[str, bool | int | float | str] = Field(default_factory=dict)
+    """GGUF metadata overrides, as llama.cpp's --override-kv (e.g. tokenizer.ggml.add_bos_token: true)."""
+    repack: RepackSetting = "auto"
+    """llama.cpp's weight repacking (`--repack`, `use_extra_bufts`): auto = off on CPUs with AMX (llama.cpp#20824)."""
+
+    @field_validator("repack", mode="before")
+    @classmethod
+    def _repack_value(cls, value: object) -> object:
+        if value == "auto" or value is True or value is False:
+            return value
+        raise ValueError(f"{value!r} is not allowed; use auto, true or false")
+
+
+class OpenAIParams(BackendParamsBase):
+    kind: Literal["openai"] = "openai"
+    base_url: str = Field(pattern=r"^https?://")
+    model: str | None = None
+    """Served model name; default: the first one the endpoint lists."""
+    endpoint: Literal["chat", "completions"] = "chat"
+    api_key_env: str | None = None
+    json_style: Literal["openai", "llama_cpp_python"] = "openai"
+    """How to ask for schema-constrained JSON: response_format json_schema (OpenAI, vLLM) or json_object+schema."""
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    """Engine-specific request fields, e.g. {repeat_penalty: 1.0} for llama-cpp-python's server (default 1.1)."""
+    concurrency: int = Field(1, ge=1, le=1024)
+    timeout_s: float = Field(120.0, gt=0)
+    """The longest wait to connect or for the next byte of an answer."""
+    max_request_s: float = Field(600.0, gt=0)
+    """The longest one attempt may take in all, from sending to the end of the answer."""
+    max_retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0)
+    max_retry_wait_s: float = Field(60.0, ge=0)
+    """The longest wait honoured before a retry: a longer Retry-After fails the item at once (marked retryable),
+    and the exponential backoff is capped at it."""
+    tokenizer: str | None = None
+    """The served model's tokenizer (bundled:NAME, a GGUF path or an HF folder) to count tokens when the endpoint
+    sends no usage; without it completion tokens are counted as stream chunks and prompt tokens are unknown."""
+
+
+class VllmParams(BackendParamsBase):
+    kind: Literal["vllm"] = "vllm"
+    model: str
+    """An HF model folder, a GGUF path, or bundled:NAME (GGUFs are converted once to an HF folder)."""
+    device: Literal["gpu", "cpu"] = "gpu"
+    """What the installed vLLM build runs on: Ray asks for GPUs for gpu cells; cpu binds OpenMP threads."""
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    max_model_len: int = Field(4096, ge=64)
+    max_num_seqs: int = Field(256, ge=1)
+    kv_cache_gib: float | None = Field(None, gt=0)
+    """Explicit KV-cache size; default: vLLM's gpu_memory_utilization share of the device."""
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    tensor_parallel_size: int = Field(1, ge=1)
+    enforce_eager: bool = False
+    """Skip torch.compile / CUDA graphs: faster start, slower steps."""
+    cpu_threads: int | None = Field(None, ge=1)
+    """device: cpu: cores to bind OpenMP threads to (default: all physical cores)."""
+    prompt_format: Literal["auto", "chat", "completion"] = "auto"
+    seed: int = 0
+
+
+class FakeParams(BackendParamsBase):
+    kind: Literal["fake"] = "fake"
+    text: str = "ok"
+    choice_index: int = 0
+    json_output: dict[str, object] | None = None
+    delay_s: float = 0.0
+    fail_every: int = 0
+    fail_retryable: bool = False
+    """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
+    completion_tokens: int = 4
+    crash_after: int = 0
+    """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
+    crash_marker: str | None = None
+    crash_signal: Literal["exit", "SIGSEGV", "SIGABRT", "SIGKILL"] = "exit"
+    """How it dies: os._exit(1), or the signal a native engine crash (or the OOM killer) would end it with."""
