@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bench.cost.section import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow
@@ -15,28 +17,28 @@ from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
 from bench.metrics.sweep import sweep_curves
 from bench.report.tables import comparison_markdown
-from bench.results.atomic import write_json_atomic, write_text_atomic
-from bench.results.store import SCHEMA_VERSION, RunStore
+from bench.results.atomic import write_text_atomic
+from bench.results.schema import SUMMARY, CostSection, Manifest, Summary, write_summary
+from bench.results.store import RunStore
 from bench.suite.load import NoChecks, parse_suite
-from bench.suite.spec import CostSpec, LoadedSuite, TaskSpec
+from bench.suite.spec import LoadedSuite, TaskSpec
 
 SUITE_COPY = "suite.yaml"
 
 
-def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
+def load_run_suite(store: RunStore, manifest: Manifest) -> LoadedSuite:
     """The suite as it was when the run started (the copy), resolved against its original folder."""
     text = (store.path / SUITE_COPY).read_text(encoding="utf-8")
-    return parse_suite(text, Path(manifest["suite"]["path"]), NoChecks())
+    return parse_suite(text, Path(manifest.suite.path), NoChecks())
 
 
 def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
-                  columns: RecordColumns | None = None) -> dict[str, Any]:
-    """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and
-    cells.jsonl, and the costs."""
+                  columns: RecordColumns | None = None) -> Summary:
+    """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and the
+    segments, and the costs. RunError when a file of the run is damaged or written by a newer bench."""
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
     tasks = {task.id: task for task in suite.spec.tasks}
-    cost = CostSpec.model_validate(manifest["cost"])
     by_cell = (columns if columns is not None else load_columns(store)).by_cell()
     all_segments = store.segments()
     segments = [s for s in all_segments if s.error is None]
@@ -45,31 +47,38 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
     flags: list[dict[str, Any]] = []
     contention: list[dict[str, Any]] = []
     primaries = {t.id: primary_metric(t) for t in suite.spec.tasks}
-    for cell in manifest["cells"]:
+    cells = [cell.model_dump() for cell in manifest.cells]
+    for cell in cells:
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
         records = by_cell.get(cell["cell_id"]) or EMPTY
-        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
+        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, manifest.cost,
+                                           suite.spec.slo)
         rows += cell_rows
         values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
         primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
         values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
         flags += [{**_ident(cell), **flag} for flag in count_flags(len(records), int(records.ok.sum()), cell_segments)
-                  + unfinished_flag(cell["cell_id"], manifest.get("unfinished", []))]
+                  + unfinished_flag(cell["cell_id"], manifest.unfinished)]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
     costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())
     mark_cost_rows(costs, flags)
-    return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
-            "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
-            "primary_metrics": primaries,
-            "metrics": [row.model_dump() for row in rows],
-            "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
-            "flags": flags, "contention": contention, "unfinished": manifest.get("unfinished", []),
-            "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
-                                   suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
-            "costs": costs}
+    return Summary(run_id=manifest.run_id, suite=manifest.suite, status=manifest.status, cost=manifest.cost,
+                   cells=manifest.cells, primary_metrics=primaries, metrics=rows,
+                   skipped=skipped_cells(cells, by_cell, all_segments), flags=flags, contention=contention,
+                   unfinished=manifest.unfinished,
+                   sweeps=sweep_curves(cells, [row.model_dump() for row in rows],
+                                       suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
+                   costs=_cost_section(costs))
+
+
+def _cost_section(costs: dict[str, Any]) -> CostSection:
+    try:
+        return CostSection.model_validate(costs)
+    except ValidationError as exc:  # a bug of bench, not of the run: say where
+        raise RunError(f"the cost section does not match its schema: {exc.errors()[0]}") from None
 
 
 def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments: list[Any]) -> list[dict[str, Any]]:
@@ -82,7 +91,7 @@ def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments
 
 def mark_cost_rows(costs: dict[str, Any], flags: list[dict[str, Any]]) -> None:
     """Cost rows (measured and projected from it) carry their cell's flags, e.g. 'contended'."""
-    labels = {cell: flag_labels(found) for cell, found in flags_by_cell({"flags": flags}).items()}
+    labels = {cell: flag_labels(found) for cell, found in flags_by_cell(flags).items()}
     for row in costs["rows"]:
         row["flags"] = labels.get(row["cell_id"], "")
 
@@ -110,10 +119,10 @@ def primary_metric(task: TaskSpec, rows: Sequence[MetricRow] = ()) -> str:
     return named or (quality[0] if quality else "")
 
 
-def write_report(store: RunStore, cost_options: CostOptions | None = None) -> dict[str, Any]:
+def write_report(store: RunStore, cost_options: CostOptions | None = None) -> Summary:
     """Write summary.json and report.md next to the records; return the summary."""
     summary = summarize_run(store, cost_options)
-    write_json_atomic(store.path / "summary.json", summary)
+    write_summary(store.path / SUMMARY, summary)
     manifest = store.read_manifest()
     write_text_atomic(store.path / "report.md", comparison_markdown(summary, manifest))
     return summary

@@ -25,7 +25,7 @@ import yaml
 
 import bench.run.lifecycle
 from bench.cli.main import main
-from bench.results.store import CELLS, MANIFEST, RECORDS, SET_ASIDE, RunStore, run_lock
+from bench.results.store import MANIFEST, RECORDS, SEGMENTS, SET_ASIDE, RunStore, run_lock
 from bench.run.lifecycle import RunRequest, resume_run, start_run
 from bench.run.progress import SilentProgress
 from bench.suite.plan import PlanOptions
@@ -128,8 +128,8 @@ def test_a_kill_between_a_cells_last_record_and_its_segment_line_is_measured_aga
         tmp_path: Path, fast_calibration: None) -> None:
     store = start_run(RunRequest(write_suite(tmp_path, items=6), PlanOptions(), tmp_path / "out"), SilentProgress())
     reference = comparable(json.loads((store.path / "summary.json").read_text()))
-    cells = (store.path / CELLS).read_text().splitlines()
-    (store.path / CELLS).write_text("\n".join(cells[:-1]) + "\n")  # the state SIGKILL leaves at that moment
+    cells = (store.path / SEGMENTS).read_text().splitlines()
+    (store.path / SEGMENTS).write_text("\n".join(cells[:-1]) + "\n")  # the state SIGKILL leaves at that moment
     store.update_manifest(status="running")
     resume_run(store.path, SilentProgress())
     assert set(keys(store.path).values()) == {1} and sum(keys(store.path).values()) == 12

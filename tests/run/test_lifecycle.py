@@ -81,7 +81,7 @@ def test_complete_run_writes_every_file(write_suite: WriteSuite, labels_jsonl: P
     store = start(write_suite(fake_suite(labels_jsonl, models=TWO_MODELS)), out)
     assert store.path.parent == out
     names = {p.name for p in store.path.iterdir()}
-    assert {"manifest.json", "records.jsonl", "cells.jsonl", "summary.json", "report.md"} <= names
+    assert {"manifest.json", "records.jsonl", "segments.jsonl", "summary.json", "report.md"} <= names
 
     manifest = json.loads((store.path / "manifest.json").read_text())
     assert manifest["status"] == "complete"
@@ -105,7 +105,7 @@ def test_complete_run_writes_every_file(write_suite: WriteSuite, labels_jsonl: P
         assert items == ["a1", "a2", "a3", "a4", "a5", "a6"]
     assert all(r["status"] == "ok" for r in records)
 
-    segments = [json.loads(line) for line in (store.path / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (store.path / "segments.jsonl").read_text().splitlines()]
     assert len(segments) == 2
     assert all(s["completed"] and s["items_done"] == 6 for s in segments)
 
