@@ -141,12 +141,12 @@ def test_lines_with_another_version_or_an_unknown_key_name_the_line(reader: Any,
 @pytest.mark.parametrize("text", ["", "[1]", "{", "\udcff"])
 def test_a_damaged_manifest_file_is_a_run_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "manifest.json").write_bytes(text.encode("utf-8", "surrogateescape"))
-    with pytest.raises(RunError, match="manifest.json"):
+    with pytest.raises(RunError, match=r"manifest\.json"):
         read_manifest(tmp_path / "manifest.json")
 
 
 def test_manifest_versions_are_listed_in_order() -> None:
-    assert MANIFEST_VERSIONS == (1, 2) and MANIFEST_VERSION == max(MANIFEST_VERSIONS)
+    assert MANIFEST_VERSIONS == (1, 2) and max(MANIFEST_VERSIONS) == MANIFEST_VERSION
 
 
 # --- through the CLI: exit 2, one clear line, no traceback ------------------------------------------------------
