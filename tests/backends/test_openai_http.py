@@ -291,7 +291,7 @@ def test_a_hosted_entry_without_its_key_is_skipped_and_the_rest_runs(scripted: t
     script.replies = [(200, sse("x")) for _ in range(3)]
     resume_run(store.path, SilentProgress())
     assert sorted(r.model_id for r in store.records()) == ["hosted"] * 3 + ["local"] * 3
-    assert summarize_run(store)["skipped"] == []
+    assert summarize_run(store).skipped == []
     assert "sk-test" not in "".join(p.read_text() for p in store.path.iterdir() if p.is_file())
 
 
