@@ -90,3 +90,32 @@ def test_an_old_run_keeps_appending_to_cells_jsonl(old_run: Path) -> None:
     assert not (old_run / SEGMENTS).exists()
     assert [s.segment for s in RunStore(old_run).segments()][-1] == "resumed"
     assert json.loads((old_run / MANIFEST).read_text(encoding="utf-8"))["schema_version"] == 1
+
+
+def test_bench_run_resume_of_an_interrupted_old_run_appends_to_cells_jsonl(
+        old_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The old run as a user has it, interrupted before fake-b's cell: `bench run --resume` measures that cell,
+    appends its segment to cells.jsonl (no segments.jsonl appears), keeps the manifest at v1, and reports it."""
+    for name in ("golden.yaml", "items.jsonl"):  # the suite's folder, where the user keeps it
+        shutil.copy(V1 / name, old_run.parent / name)
+    manifest = json.loads((old_run / MANIFEST).read_text(encoding="utf-8"))
+    manifest["suite"]["path"] = str(old_run.parent / "golden.yaml")
+    manifest["status"] = "interrupted"
+    (old_run / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    fake_b = next(c["cell_id"] for c in manifest["cells"] if c["model_id"] == "fake-b")
+    for name in ("records.jsonl", OLD_SEGMENTS):
+        lines = (old_run / name).read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if json.loads(line)["cell_id"] != fake_b]
+        assert len(kept) < len(lines)
+        (old_run / name).write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    assert main(["run", "--resume", str(old_run), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert not (old_run / SEGMENTS).exists()
+    segments = [json.loads(line) for line in (old_run / OLD_SEGMENTS).read_text(encoding="utf-8").splitlines()]
+    assert [s["model_id"] for s in segments] == ["fake-a", "fake-b"]
+    resumed = json.loads((old_run / MANIFEST).read_text(encoding="utf-8"))
+    assert resumed["schema_version"] == 1 and resumed["status"] == "complete"
+    errors = {r["model_id"]: r["value"] for r in summary["metrics"] if r["metric"] == "error_rate"}
+    assert errors == {"fake-a": 0.0, "fake-b": pytest.approx(1 / 6)}  # fake-b fails every 4th item again
+    assert summary["status"] == "complete"
