@@ -103,8 +103,9 @@ def _redacted_copy_note(suite: LoadedSuite) -> str:
 
 
 def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
+    """The manifest a run starts with, as the JSON it is written as (checked against bench.results.schema)."""
     suite = plan.suite
-    return {
+    return Manifest.model_validate({
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "running",
         "suite": {"name": suite.spec.name, "version": suite.spec.version, "path": str(suite.path),
                   "sha256": suite.sha256},
@@ -115,7 +116,7 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "cells": [manifest_cell(c, suite) for c in plan.cells],
         **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
         "backends": {},
-    }
+    }).model_dump(mode="json")
 
 
 def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
