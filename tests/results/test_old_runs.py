@@ -119,3 +119,11 @@ def test_bench_run_resume_of_an_interrupted_old_run_appends_to_cells_jsonl(
     errors = {r["model_id"]: r["value"] for r in summary["metrics"] if r["metric"] == "error_rate"}
     assert errors == {"fake-a": 0.0, "fake-b": pytest.approx(1 / 6)}  # fake-b fails every 4th item again
     assert summary["status"] == "complete"
+
+
+def test_bench_compare_reads_an_old_run(old_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An old run against itself: the same suite, machine and figures, so no regression (exit 0)."""
+    twin = tmp_path / "twin"
+    shutil.copytree(old_run, twin)
+    assert main(["compare", str(old_run), str(twin), "--format", "json"]) == 0
+    assert "fake-b" in capsys.readouterr().out
