@@ -17,6 +17,7 @@ from bench.cost.section import CostOptions
 from bench.metrics.aggregate import decode_tps, e2e_s, prefill_tps, tpot_s, ttft_s
 from bench.metrics.columns import RecordColumns, from_records, load_columns
 from bench.metrics.records import ItemRecord
+from bench.results.schema import Manifest, Summary
 from bench.results.store import RunStore, validate_records
 from bench.results.summary import summarize_run
 
@@ -27,14 +28,14 @@ class RunData:
     The records are read column by column (bench.metrics.columns) for the summary; `records` (ItemRecords) are
     built on first use only, for callers that need objects (HTML samples, plots, `items()`)."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], summary: dict[str, Any],
+    def __init__(self, path: Path, manifest: Manifest, summary: Summary,
                  records: list[ItemRecord] | None = None, columns: RecordColumns | None = None) -> None:
         self.path, self.manifest, self.summary = path, manifest, summary
         self._records, self._columns = records, columns
 
     @property
     def run_id(self) -> str:
-        return str(self.manifest["run_id"])
+        return self.manifest.run_id
 
     @property
     def records(self) -> list[ItemRecord]:
@@ -66,14 +67,14 @@ class RunData:
     def cells(self) -> Any:
         import pandas as pd
 
-        frame = pd.DataFrame(self.summary["metrics"])
+        frame = pd.DataFrame([row.model_dump() for row in self.summary.metrics])
         frame["run_id"] = self.run_id
         return frame
 
     def costs(self) -> Any:
         import pandas as pd
 
-        rows = [{k: v for k, v in row.items() if k != "inputs"} for row in self.summary["costs"]["rows"]]
+        rows = [row.model_dump(exclude={"inputs"}) for row in self.summary.costs.rows]
         frame = pd.DataFrame(rows)
         frame["run_id"] = self.run_id
         return frame

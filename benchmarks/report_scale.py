@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine.detect import detect_machine
-from bench.results.store import CELLS, MANIFEST, RECORDS, RunStore
+from bench.results.store import MANIFEST, RECORDS, SEGMENTS, RunStore
 
 SIZES = (100_000, 300_000, 1_000_000)
 TARGET_WALL_S, TARGET_RSS_GB = 15.0, 1.5
@@ -51,7 +51,7 @@ def replicate(source: Path, target: Path, size: int) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for name in (MANIFEST, CELLS, "suite.yaml"):
+    for name in (MANIFEST, SEGMENTS, "suite.yaml"):
         if (source / name).exists():
             shutil.copy(source / name, target / name)
     with (target / RECORDS).open("w", encoding="utf-8") as out:

@@ -101,7 +101,7 @@ def test_run_prints_the_comparison_table_and_writes_the_run(baseline: tuple[Path
     _, run_dir, done = baseline
     assert done.returncode == 0, done.stderr
     assert "task: triage" in done.stdout and "smollm2" in done.stdout and "accuracy" in done.stdout
-    for name in ("manifest.json", "records.jsonl", "cells.jsonl", "summary.json", "report.md", "suite.yaml"):
+    for name in ("manifest.json", "records.jsonl", "segments.jsonl", "summary.json", "report.md", "suite.yaml"):
         assert (run_dir / name).is_file(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete"

@@ -210,7 +210,7 @@ def mutate_json_text(text: str, data: st.DataObject, document: bool) -> str:
 
 
 @cases(int(os.environ.get("BENCH_FUZZ_RUN_CASES", "150")))
-@given(data=st.data(), name=st.sampled_from(["records.jsonl", "cells.jsonl", "manifest.json"]),
+@given(data=st.data(), name=st.sampled_from(["records.jsonl", "segments.jsonl", "manifest.json"]),
        command=st.sampled_from(["report", "resume"]))
 def test_run_folders_with_anything_in_them(data: st.DataObject, name: str, command: str, finished_run: Path,
                                            folder: Path, capsys: Capsys) -> None:

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -20,8 +19,8 @@ from bench.report.cost_tables import print_costs
 from bench.report.run_report import write_report
 from bench.report.tables import comparison_markdown, print_comparison
 from bench.results.atomic import WriteError, write_text_atomic
+from bench.results.schema import SUMMARY, Manifest, Summary, read_summary
 from bench.results.store import RunStore
-from bench.results.summary import read_summary
 from bench.run.lifecycle import RunRequest, resume_run, start_run
 from bench.run.progress import RichProgress
 from bench.suite.load import load_suite
@@ -87,29 +86,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         store = start_run(RunRequest(args.suite, _options(args), args.out, args.usd_per_hour, args.executor,
                                      _cost_options(args)), progress)
-    summary = read_summary(store)  # computed once, when the run ended
+    summary = read_summary(store.path / SUMMARY)  # computed once, when the run ended
     if args.format == "json":
-        print_json(summary)
+        print_json(summary.model_dump(mode="json"))
     else:
         print_comparison(summary, out)
-        print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=False)
+        print_costs(summary.costs, list(summary.primary_metrics), out, tables=False)
     err.print(f"results: {store.path}", markup=False)
     return _run_status(store, summary)
 
 
-def _run_status(store: RunStore, summary: dict[str, Any]) -> int:
+def _run_status(store: RunStore, summary: Summary) -> int:
     """EXIT_OK for a complete run in which every cell had a successful item; otherwise one line per unfinished or
     wholly failed cell and exit 1 (a failure found)."""
     manifest = store.read_manifest()
-    failed = [f for f in summary.get("flags", []) if f["flag"] == NO_SUCCESS]
+    failed = [f for f in summary.flags if f["flag"] == NO_SUCCESS]
     for flag in failed:
         err.print(f"failed: {flag['model_id']} × {flag['task_id']}: {flag['detail']}", markup=False, highlight=False)
-    if manifest["status"] == "complete":
+    if manifest.status == "complete":
         return EXIT_FAILURE if failed else EXIT_OK
-    for cell in manifest.get("unfinished", []):
+    for cell in manifest.unfinished:
         err.print(f"unfinished: {cell['cell']}: {cell['done']}/{cell['total']} items: {cell['reason']}",
                   markup=False, highlight=False)
-    err.print(f"run {manifest['status']}: finish it with bench run --resume {store.path}", markup=False,
+    err.print(f"run {manifest.status}: finish it with bench run --resume {store.path}", markup=False,
               highlight=False)
     return EXIT_FAILURE
 
@@ -127,7 +126,7 @@ def report(args: argparse.Namespace) -> int:
     if args.format == "table":
         for summary in summaries:
             print_comparison(summary, out)
-            print_costs(summary["costs"], list(summary["primary_metrics"]), out, tables=True)
+            print_costs(summary.costs, list(summary.primary_metrics), out, tables=True)
         return EXIT_OK
     text = _render(args.format, summaries, [store.read_manifest() for store in stores])
     if args.out is None:
@@ -138,7 +137,7 @@ def report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _summary(store: RunStore, options: CostOptions) -> dict[str, Any]:
+def _summary(store: RunStore, options: CostOptions) -> Summary:
     """write_report, or (the run folder not writable) the same summary computed without writing it."""
     from bench.results.summary import summarize_run
 
@@ -151,9 +150,10 @@ def _summary(store: RunStore, options: CostOptions) -> dict[str, Any]:
         return summarize_run(store, options)
 
 
-def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str, Any]]) -> str:
+def _render(fmt: str, summaries: list[Summary], manifests: list[Manifest]) -> str:
     if fmt == "json":
-        return json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2, default=str) + "\n"
+        data = [summary.model_dump(mode="json") for summary in summaries]
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2, default=str) + "\n"
     if fmt == "csv":
         from bench.report.tables import metrics_csv
 
@@ -161,7 +161,7 @@ def _render(fmt: str, summaries: list[dict[str, Any]], manifests: list[dict[str,
     return "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
 
 
-def _write_html(stores: list[RunStore], summaries: list[dict[str, Any]], args: argparse.Namespace) -> int:
+def _write_html(stores: list[RunStore], summaries: list[Summary], args: argparse.Namespace) -> int:
     """report.html (self-contained) and the plots as PNG + SVG in plots/ beside it (summaries not recomputed)."""
     from bench.api import RunData
     from bench.report.html import render_html

@@ -33,6 +33,7 @@ from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
 from bench.metrics.columns import EMPTY, RecordColumns, as_columns
 from bench.metrics.flags import CONTENDED, flags_by_cell
 from bench.metrics.records import CellSegment, ItemRecord
+from bench.results.schema import Manifest, ManifestCell, MetricRow
 from bench.results.store import MANIFEST, RunStore
 from bench.suite.spec import TaskSpec
 
@@ -55,11 +56,10 @@ def hardware_identity(machine: dict[str, Any]) -> dict[str, Any]:
     return identity
 
 
-def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
-    suite = manifest.get("suite", {})
-    return {"suite": {"name": suite.get("name"), "sha256": suite.get("sha256")},
-            "tasks": {task_id: str(task.get("version")) for task_id, task in manifest.get("tasks", {}).items()},
-            "hardware": hardware_identity(manifest.get("machine", {}))}
+def run_identity(manifest: Manifest) -> dict[str, Any]:
+    return {"suite": {"name": manifest.suite.name, "sha256": manifest.suite.sha256},
+            "tasks": {task_id: str(task.version) for task_id, task in manifest.tasks.items()},
+            "hardware": hardware_identity(manifest.machine)}
 
 
 def comparable_from_run(run: RunData) -> Comparable:
@@ -68,18 +68,18 @@ def comparable_from_run(run: RunData) -> Comparable:
     (bench made them; a baseline file is validated when read), so a million items are not copied three times."""
     tasks = _suite_tasks(run)
     segments = [s for s in RunStore(run.path).segments() if s.error is None]
-    flags = flags_by_cell(run.summary)
+    flags = flags_by_cell(run.summary.flags)
     by_cell = run.columns.by_cell()
     cells = {}
-    for cell in run.manifest["cells"]:
-        records = by_cell.get(cell["cell_id"]) or EMPTY
-        data = cell_dict(cell, records, run.summary["metrics"], tasks.get(cell["task_id"]))
-        data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell["cell_id"]]))
-        data["contended"] = next((f["detail"] for f in flags.get(cell["cell_id"], []) if f["flag"] == CONTENDED),
+    for cell in run.manifest.cells:
+        records = by_cell.get(cell.cell_id) or EMPTY
+        data = cell_dict(cell, records, run.summary.metrics, tasks.get(cell.task_id))
+        data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell.cell_id]))
+        data["contended"] = next((f["detail"] for f in flags.get(cell.cell_id, []) if f["flag"] == CONTENDED),
                                  None)
-        cells[cell.get("key") or f"{cell['model_id']}/{cell['task_id']}"] = _cell_model(data)
-    raw = {"run_id": run.run_id, "status": run.manifest.get("status", "unknown"),
-           "identity": run_identity(run.manifest), "primary_metrics": run.summary["primary_metrics"]}
+        cells[cell.key or f"{cell.model_id}/{cell.task_id}"] = _cell_model(data)
+    raw = {"run_id": run.run_id, "status": run.manifest.status,
+           "identity": run_identity(run.manifest), "primary_metrics": run.summary.primary_metrics}
     checked = Comparable.model_validate({**round_floats(raw), "cells": {}, "source": str(run.path)})
     return Comparable.model_construct(**{**dict(checked), "cells": cells})
 
@@ -104,22 +104,22 @@ def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:
     return {task.id: task for task in suite.spec.tasks}
 
 
-def cell_dict(cell: dict[str, Any], records: Records, metric_rows: list[dict[str, Any]],
+def cell_dict(cell: ManifestCell, records: Records, metric_rows: list[MetricRow],
               task: TaskSpec | None) -> dict[str, Any]:
     cols = as_columns(records)
     first = cols.take(cols.repetition == 0)
-    return {"model_id": cell["model_id"], "task_id": cell["task_id"],
-            "metrics": cell_metrics(cell["cell_id"], metric_rows),
+    return {"model_id": cell.model_id, "task_id": cell.task_id,
+            "metrics": cell_metrics(cell.cell_id, metric_rows),
             "items": item_scores_of(first), "samples": timing_samples(cols), "corpus": corpus_data(task, first)}
 
 
-def cell_metrics(cell_id: str, metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
+def cell_metrics(cell_id: str, metric_rows: list[MetricRow]) -> dict[str, Any]:
     """The summary figures a comparison reports: quality, the p50 timings, throughput, cost and memory."""
     kept = {f"{name}_p50" for name in SAMPLE_METRICS} | set(CELL_METRICS)
-    return {row["metric"]: {"value": row["value"], "higher_is_better": row["higher_is_better"], "unit": row["unit"],
-                            "group": row["group"]}
+    return {row.metric: {"value": row.value, "higher_is_better": row.higher_is_better, "unit": row.unit,
+                         "group": row.group}
             for row in metric_rows
-            if row["cell_id"] == cell_id and (row["group"] == "quality" or row["metric"] in kept)}
+            if row.cell_id == cell_id and (row.group == "quality" or row.metric in kept)}
 
 
 def item_scores(record: ItemRecord) -> dict[str, float]:

@@ -6,13 +6,18 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import Problem, SpecError
 from bench.suite.problems import pydantic_problems
+from bench.suite.spec import supported_version
 from bench.suite.yaml_io import YamlLoadError, load_yaml_strict
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "hardware_profiles"
+PROFILE_SCHEMA_VERSIONS = (1,)
+"""Versions of the hardware profile format this bench reads (field `schema_version`, 1 when absent)."""
+PRICING_SCHEMA_VERSIONS = (1,)
+"""Versions of the API price table format (hardware_profiles/api_pricing.yaml) this bench reads."""
 DeviceClass = Literal["laptop_cpu", "desktop_cpu", "cloud_cpu", "apple_soc", "consumer_gpu", "datacenter_gpu"]
 
 
@@ -63,6 +68,9 @@ class Energy(Strict):
 
 
 class HardwareProfile(Strict):
+    """One machine: memory (GB, GB/s), peak compute (TFLOPS), power (W), price ($/h or purchase $), each sourced."""
+
+    schema_version: int = 1
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
     device_class: DeviceClass
@@ -74,6 +82,11 @@ class HardwareProfile(Strict):
     price: Price
     energy: Energy = Energy()
     sources: tuple[Source, ...] = Field(min_length=1)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        return supported_version(value, PROFILE_SCHEMA_VERSIONS, "hardware profile")
 
     @model_validator(mode="after")
     def _every_figure_has_a_source(self) -> HardwareProfile:
@@ -102,7 +115,15 @@ class ApiPrice(Strict):
 
 
 class ApiPricing(Strict):
+    """Hosted-model list prices, USD per million input / output tokens, each dated and sourced."""
+
+    schema_version: int = 1
     prices: tuple[ApiPrice, ...] = Field(min_length=1)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        return supported_version(value, PRICING_SCHEMA_VERSIONS, "API price table")
 
 
 def _read(path: Path) -> object:

@@ -28,7 +28,8 @@ from bench.machine.detect import match_profile
 from bench.metrics.columns import RecordColumns
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.registry import suggest
-from bench.suite.spec import CostSpec, Requirements
+from bench.results.schema import Manifest
+from bench.suite.spec import Requirements
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,9 @@ def with_prices(profiles: dict[str, HardwareProfile], prices: dict[str, float]) 
         for pid, p in profiles.items()}
 
 
-def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]) -> LocalMachine:
+def local_machine(manifest: Manifest, profiles: dict[str, HardwareProfile]) -> LocalMachine:
     """This machine's price and power: its matching profile if any, the suite's price when it sets one."""
-    machine, cost = _block(manifest, "machine"), CostSpec.model_validate(manifest["cost"])
-    calibration = _block(manifest, "calibration")
+    machine, cost, calibration = manifest.machine, manifest.cost, manifest.calibration or {}
     cores = int(_number(machine, "physical_cores", psutil.cpu_count(logical=False) or 1))
     gpus = [str(g.get("name")) for g in machine.get("gpus") or [] if isinstance(g, dict)]
     matched = cost.profile or match_profile(profiles, str(machine.get("cpu_model", "")), gpus)
@@ -71,14 +71,6 @@ def local_machine(manifest: dict[str, Any], profiles: dict[str, HardwareProfile]
                         tdp_basis=tdp_basis, cores=cores, memory_gb=_number(machine, "ram_gb", 0.0),
                         bandwidth_gb_s=_number(calibration, "bandwidth_gb_s", 25.0),
                         flops=_number(calibration, "sgemm_gflops", 100.0) * 1e9)
-
-
-def _block(manifest: dict[str, Any], key: str) -> dict[str, Any]:
-    """A mapping of the manifest (machine, calibration); RunError when it is something else."""
-    value = manifest.get(key) or {}
-    if not isinstance(value, dict):
-        raise RunError(f"manifest.json: {key} must be a mapping, not {type(value).__name__}; the run is corrupt")
-    return value
 
 
 def _number(block: dict[str, Any], key: str, default: float) -> float:
@@ -105,10 +97,11 @@ CellInput = tuple[dict[str, Any], RecordColumns | list[ItemRecord], list[CellSeg
 """A cell, its records (columns or ItemRecords), its segments and its metric values."""
 
 
-def cost_section(manifest: dict[str, Any], cells: Sequence[CellInput],
+def cost_section(manifest: Manifest, cells: Sequence[CellInput],
                  requirements: Requirements, options: CostOptions) -> dict[str, Any]:
-    cost = CostSpec.model_validate(manifest["cost"])
-    profiles = with_prices(load_profiles(), {**cost.prices, **dict(options.prices)})
+    """The `costs` section of summary.json as plain data (validated as bench.results.schema.CostSection): this
+    machine, one row per cell x profile (USD per 1000 tasks, tasks/s, J/task), API prices and the picks."""
+    profiles = with_prices(load_profiles(), {**manifest.cost.prices, **dict(options.prices)})
     local = local_machine(manifest, profiles)
     facts = [cell_facts_columns(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
     rows = cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles))

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypedDict, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from bench.cost.formulas import usd_per_1000_tasks
 from bench.metrics.records import CellSegment, ItemRecord
@@ -20,6 +19,7 @@ from bench.metrics.stats import (
     resample_interval,
     wilson_interval,
 )
+from bench.results.schema import MetricRow as MetricRow  # part of the summary's schema
 from bench.suite.spec import CostSpec, SloSpec, TaskSpec
 from bench.tasks.scorers import Scorer, build_scorer
 
@@ -30,24 +30,6 @@ class CellIdent(TypedDict):
     cell_id: str
     model_id: str
     task_id: str
-
-
-class MetricRow(BaseModel):
-    """One figure for one cell, with its interval, sample size, direction, unit and basis."""
-
-    model_config = ConfigDict(frozen=True)
-    cell_id: str
-    model_id: str
-    task_id: str
-    metric: str
-    value: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int
-    higher_is_better: bool
-    unit: str
-    group: str
-    basis: str = "measured"
 
 
 def origin(r: ItemRecord) -> float:

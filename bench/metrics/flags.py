@@ -48,10 +48,10 @@ def unfinished_flag(cell_id: str, unfinished: Sequence[dict[str, Any]]) -> list[
     return []
 
 
-def flags_by_cell(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """cell_id -> its flags, from a summary (empty for summaries written before flags existed)."""
+def flags_by_cell(flags: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """cell_id -> its flags, from a summary's `flags` (empty for summaries written before flags existed)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for flag in summary.get("flags", []):
+    for flag in flags:
         out.setdefault(str(flag["cell_id"]), []).append(flag)
     return out
 

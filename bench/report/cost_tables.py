@@ -10,6 +10,7 @@ from rich.table import Table
 from tabulate import tabulate
 
 from bench.report.naming import cell_name
+from bench.results.schema import CostSection
 
 COST_COLUMNS = ["model", "hardware", "basis", "tasks/s", "$/1000 tasks", "$/1000 correct", "J/task", "p95 latency",
                 "fits", "flags"]
@@ -21,21 +22,20 @@ def number(value: float | None, spec: str, suffix: str = "") -> str:
     return f"{value:{spec}}{suffix}"
 
 
-def cost_table_rows(costs: dict[str, Any], task_id: str) -> list[list[str]]:
-    rows = [r for r in costs["rows"] if r["task_id"] == task_id]
-    rows.sort(key=lambda r: (r["basis"] != "measured", r["usd_per_1000_tasks"] is None,
-                             r["usd_per_1000_tasks"] or 0.0))
-    return [[cell_name(r), r["profile_id"], r["basis"], number(r["tasks_per_s"], ".2f"),
-             number(r["usd_per_1000_tasks"], ".4f"), number(r["usd_per_1000_correct"], ".4f"),
-             number(r["energy_j_per_task"], ".1f"), number(r["p95_latency_s"], ".3f", " s"),
-             "yes" if r["fits"] else ("no" if r["fits"] is False else "?"), r.get("flags", "")] for r in rows]
+def cost_table_rows(costs: CostSection, task_id: str) -> list[list[str]]:
+    rows = [r for r in costs.rows if r.task_id == task_id]
+    rows.sort(key=lambda r: (r.basis != "measured", r.usd_per_1000_tasks is None, r.usd_per_1000_tasks or 0.0))
+    return [[cell_name(r), r.profile_id, r.basis, number(r.tasks_per_s, ".2f"),
+             number(r.usd_per_1000_tasks, ".4f"), number(r.usd_per_1000_correct, ".4f"),
+             number(r.energy_j_per_task, ".1f"), number(r.p95_latency_s, ".3f", " s"),
+             "yes" if r.fits else ("no" if r.fits is False else "?"), r.flags] for r in rows]
 
 
-def procurement_lines(costs: dict[str, Any]) -> list[str]:
-    req = costs["requirements"]
+def procurement_lines(costs: CostSection) -> list[str]:
+    req = costs.requirements
     limit = f", p95 ≤ {req['max_p95_latency_s']} s" if req["max_p95_latency_s"] else ""
     lines = [f"Cheapest option per task with quality ≥ {req['min_accuracy']:.0%}{limit}:"]
-    for pick in costs["procurement"]:
+    for pick in costs.procurement:
         choice = pick["choice"]
         if choice is None:
             lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
@@ -59,8 +59,8 @@ def _break_even_note(evens: list[dict[str, Any]]) -> str:
             f"tasks/month (break-even with the cheapest, {cheapest_api['api_model']})")
 
 
-def cost_markdown(costs: dict[str, Any], task_ids: list[str]) -> list[str]:
-    local = costs["local_machine"]
+def cost_markdown(costs: CostSection, task_ids: list[str]) -> list[str]:
+    local = costs.local_machine
     parts = ["## Cost per 1000 tasks by hardware", "",
              f"This machine ({local['profile_id']}): ${local['usd_per_hour']}/h ({local['price_basis']}); "
              f"power {local['tdp_w']:.0f} W ({local['tdp_basis']}). Other hardware is projected with a roofline "
@@ -69,7 +69,7 @@ def cost_markdown(costs: dict[str, Any], task_ids: list[str]) -> list[str]:
     for task_id in task_ids:
         parts += [f"### {task_id}", "", tabulate(cost_table_rows(costs, task_id), headers=COST_COLUMNS,
                                                   tablefmt="github"), ""]
-        apis = [a for a in costs["api"] if a["task_id"] == task_id]
+        apis = [a for a in costs.api if a["task_id"] == task_id]
         if apis:
             api_rows = [[a["api_model"], a["provider"], number(a["usd_per_1000_tasks"], ".4f")] for a in apis]
             parts += [f"Hosted APIs for {task_id} ({apis[0]['basis']}; their accuracy is not measured here):", "",
@@ -77,7 +77,7 @@ def cost_markdown(costs: dict[str, Any], task_ids: list[str]) -> list[str]:
     return parts
 
 
-def print_costs(costs: dict[str, Any], task_ids: list[str], console: Console, tables: bool) -> None:
+def print_costs(costs: CostSection, task_ids: list[str], console: Console, tables: bool) -> None:
     for line in procurement_lines(costs):
         console.print(line, markup=False, highlight=False)
     if not tables:

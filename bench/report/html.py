@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.report.cost_tables import COST_COLUMNS, cost_table_rows, number, procurement_lines
 from bench.report.tables import comparison_rows, flag_lines, headers
+from bench.results.schema import Manifest, ManifestCell
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -113,7 +114,7 @@ def _run_columns(runs: Sequence[RunData], columns: list[str]) -> list[str]:
 def _task_ids(runs: Sequence[RunData]) -> list[str]:
     seen: dict[str, None] = {}
     for run in runs:
-        seen.update(dict.fromkeys(run.summary["primary_metrics"]))
+        seen.update(dict.fromkeys(run.summary.primary_metrics))
     return list(seen)
 
 
@@ -122,12 +123,8 @@ def _task_ids(runs: Sequence[RunData]) -> list[str]:
 def procurement_section(runs: Sequence[RunData]) -> str:
     parts = ['<section id="procurement"><h2>Procurement summary</h2>']
     for run in runs:
-        costs = run.summary.get("costs")
         parts.append(f"<h3>Run {escape(run.run_id)}</h3>")
-        if not costs:
-            parts.append('<p class="note">No cost section in this run.</p>')
-            continue
-        first, *picks = procurement_lines(costs)
+        first, *picks = procurement_lines(run.summary.costs)
         items = "".join(f"<li>{escape(line.removeprefix('- '))}</li>" for line in picks)
         parts.append(f"<p>{escape(first)}</p><ul>{items}</ul>")
     parts.append('<p class="note">Figures marked <em>projected</em> are roofline estimates from this run, not '
@@ -183,13 +180,13 @@ def _sweep_figure(runs: Sequence[RunData]) -> str:
         return ""
     notes = "".join(f"<li>{escape(c['model_id'])} × {escape(c['task_id'])}: max rate meeting p95 ≤ "
                     f"{escape(str(c['p95_limit_s']))} s: {escape(str(c['max_rate_meeting_p95_rps']))} req/s</li>"
-                    for run in runs for c in run.summary.get("sweeps", []))
+                    for run in runs for c in run.summary.sweeps)
     return (f'<figure id="sweep-plot"><h3>Rate sweep</h3><img src="{svg_data_uri(fig)}" alt="rate sweep">'
             f"<figcaption><ul>{notes}</ul></figcaption></figure>")
 
 
 def _local_note(run: RunData) -> str:
-    local = run.summary["costs"]["local_machine"]
+    local = run.summary.costs.local_machine
     return (f"<p class=\"note\">Run {escape(run.run_id)}: this machine ({escape(str(local['profile_id']))}) at "
             f"${escape(str(local['usd_per_hour']))}/h ({escape(str(local['price_basis']))}); power "
             f"{escape(str(local['tdp_w']))} W ({escape(str(local['tdp_basis']))}).</p>")
@@ -198,7 +195,7 @@ def _local_note(run: RunData) -> str:
 def _cost_rows(runs: Sequence[RunData], task_id: str) -> tuple[list[list[str]], list[str]]:
     rows: list[list[str]] = []
     for run in runs:
-        rows += _with_run(runs, run, cost_table_rows(run.summary["costs"], task_id))
+        rows += _with_run(runs, run, cost_table_rows(run.summary.costs, task_id))
     offset = 1 if len(runs) > 1 else 0
     basis, fits = offset + COST_COLUMNS.index("basis"), offset + COST_COLUMNS.index("fits")
     classes = ["measured" if r[basis] == "measured" else ("nofit" if r[fits] == "no" else "") for r in rows]
@@ -209,7 +206,7 @@ def _api_table(runs: Sequence[RunData], task_id: str) -> str:
     rows: list[list[str]] = []
     bases: dict[str, None] = {}
     for run in runs:
-        apis = [a for a in run.summary["costs"]["api"] if a["task_id"] == task_id]
+        apis = [a for a in run.summary.costs.api if a["task_id"] == task_id]
         rows += _with_run(runs, run, [[a["api_model"], a["provider"], number(a["usd_per_1000_tasks"], ".4f")]
                                       for a in apis])
         bases.update(dict.fromkeys(str(a["basis"]) for a in apis))
@@ -222,7 +219,7 @@ def _api_table(runs: Sequence[RunData], task_id: str) -> str:
 
 
 def costs_section(runs: Sequence[RunData]) -> str:
-    priced = [run for run in runs if run.summary.get("costs")]
+    priced = list(runs)
     parts = ['<section id="costs"><h2>Cost per 1000 tasks by hardware</h2>']
     parts += [_local_note(run) for run in priced]
     parts.append('<p class="note">Measured rows are highlighted; other hardware is projected with a roofline model '
@@ -245,9 +242,9 @@ def _verdict(record: ItemRecord, primary: str) -> str:
     return {1.0: "yes", 0.0: "no"}.get(score, f"{score:.0%} ({primary})")
 
 
-def _sample_rows(run: RunData, cell: dict[str, Any]) -> list[list[Any]]:
-    primary = run.summary["primary_metrics"][cell["task_id"]]
-    records = [r for r in run.records if r.cell_id == cell["cell_id"]][:SAMPLES_PER_CELL]
+def _sample_rows(run: RunData, cell: ManifestCell) -> list[list[Any]]:
+    primary = run.summary.primary_metrics[cell.task_id]
+    records = [r for r in run.records if r.cell_id == cell.cell_id][:SAMPLES_PER_CELL]
     return [[r.item_id, r.prediction if r.prediction is not None else r.raw_output, r.reference,
              _verdict(r, primary)] for r in records]
 
@@ -255,12 +252,12 @@ def _sample_rows(run: RunData, cell: dict[str, Any]) -> list[list[Any]]:
 def samples_section(runs: Sequence[RunData]) -> str:
     parts = [f'<section id="samples"><h2>Sample outputs (first {SAMPLES_PER_CELL} items per cell)</h2>']
     for run in runs:
-        for cell in run.summary["cells"]:
-            title = f"{cell['model_id']} on {cell['task_id']}" + (f" (run {run.run_id})" if len(runs) > 1 else "")
+        for cell in run.summary.cells:
+            title = f"{cell.model_id} on {cell.task_id}" + (f" (run {run.run_id})" if len(runs) > 1 else "")
             rows = _sample_rows(run, cell)
             parts.append(f"<h3>{escape(title)}</h3>")
             parts.append(table(["item", "prediction", "reference", "correct?"], rows,
-                               f"samples-{slug(run.run_id)}-{slug(cell['cell_id'])}"))
+                               f"samples-{slug(run.run_id)}-{slug(cell.cell_id)}"))
     parts.append("</section>")
     return "".join(parts)
 
@@ -269,9 +266,9 @@ def _definitions(pairs: Sequence[tuple[str, Any]]) -> str:
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(_text(v))}</dd>" for k, v in pairs) + "</dl>"
 
 
-def _backends_table(manifest: dict[str, Any], run_id: str) -> str:
+def _backends_table(manifest: Manifest, run_id: str) -> str:
     rows = [[model_id, info.get("engine"), info.get("engine_version"), info.get("model"), info.get("model_sha256"),
-             info.get("settings")] for model_id, info in manifest.get("backends", {}).items()]
+             info.get("settings")] for model_id, info in manifest.backends.items()]
     columns = ["model", "engine", "engine version", "model file", "model sha256", "settings"]
     return table(columns, rows, f"backends-{slug(run_id)}")
 
@@ -280,13 +277,12 @@ def provenance_section(runs: Sequence[RunData]) -> str:
     parts = ['<footer id="provenance"><h2>Provenance</h2>']
     for run in runs:
         m = run.manifest
-        git = m.get("git", {})
-        facts = [("run", run.run_id), ("status", m.get("status")), ("suite", m.get("suite", {}).get("name")),
-                 ("suite sha256", m.get("suite", {}).get("sha256")), ("started", m.get("started_at")),
-                 ("ended", m.get("ended_at")), ("bench version", m.get("bench_version")),
-                 ("git commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}"),
-                 *[(f"machine {k}", v) for k, v in m.get("machine", {}).items()],
-                 ("calibration", m.get("calibration"))]
+        facts = [("run", run.run_id), ("status", m.status), ("suite", m.suite.name),
+                 ("suite sha256", m.suite.sha256), ("started", m.started_at),
+                 ("ended", m.ended_at), ("bench version", m.bench_version),
+                 ("git commit", f"{m.git.commit}{' (dirty)' if m.git.dirty else ''}"),
+                 *[(f"machine {k}", v) for k, v in m.machine.items()],
+                 ("calibration", m.calibration)]
         parts.append(f"<h3>Run {escape(run.run_id)}</h3>{_definitions(facts)}{_backends_table(m, run.run_id)}")
     parts.append("</footer>")
     return "".join(parts)

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench.metrics.aggregate import e2e_s
 from bench.report.naming import cell_name
+from bench.results.schema import CostRow
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -51,17 +52,17 @@ def task_ids(runs: Sequence[RunData]) -> list[str]:
     """Every task of every run, in first-seen order."""
     seen: dict[str, None] = {}
     for run in runs:
-        seen.update(dict.fromkeys(run.summary["primary_metrics"]))
+        seen.update(dict.fromkeys(run.summary.primary_metrics))
     return list(seen)
 
 
 def primary_metric(runs: Sequence[RunData], task_id: str) -> str:
-    return next(str(r.summary["primary_metrics"][task_id]) for r in runs if task_id in r.summary["primary_metrics"])
+    return next(r.summary.primary_metrics[task_id] for r in runs if task_id in r.summary.primary_metrics)
 
 
 def cell_names(run: RunData) -> dict[str, str]:
     """cell id -> the name figures use: the model, plus the load mode when it is not one request at a time."""
-    return {cell["cell_id"]: cell_name(cell) for cell in run.summary["cells"]}
+    return {cell.cell_id: cell_name(cell) for cell in run.summary.cells}
 
 
 def series(runs: Sequence[RunData]) -> list[Series]:
@@ -73,9 +74,9 @@ def series(runs: Sequence[RunData]) -> list[Series]:
             for (run_id, model), color in zip(unique, colors, strict=True)]
 
 
-def cost_rows(run: RunData) -> list[dict[str, Any]]:
-    """The run's cost rows; none when the summary has no cost section."""
-    return list((run.summary.get("costs") or {}).get("rows", []))
+def cost_rows(run: RunData) -> list[CostRow]:
+    """The run's cost rows (one per cell x hardware profile)."""
+    return run.summary.costs.rows
 
 
 def _series_of(all_series: list[Series], run_id: str, model_id: str) -> Series:
@@ -156,13 +157,13 @@ def cost_points(runs: Sequence[RunData], task_id: str, all_series: list[Series])
     points, skipped = [], 0
     for run in runs:
         for row in cost_rows(run):
-            if row["task_id"] != task_id:
+            if row.task_id != task_id:
                 continue
-            if not _positive(row["usd_per_1000_tasks"]) or row["quality"] is None:
+            if row.usd_per_1000_tasks is None or not _positive(row.usd_per_1000_tasks) or row.quality is None:
                 skipped += 1
                 continue
-            points.append(CostPoint(row["usd_per_1000_tasks"], row["quality"] * 100, row["basis"] == "measured",
-                                    row["profile_id"], _series_of(all_series, run.run_id, cell_name(row))))
+            points.append(CostPoint(row.usd_per_1000_tasks, row.quality * 100, row.basis == "measured",
+                                    row.profile_id, _series_of(all_series, run.run_id, cell_name(row))))
     return points, skipped
 
 
@@ -226,9 +227,9 @@ def pareto_figure(runs: Sequence[RunData]) -> Figure:
 
 def _throughput_rows(runs: Sequence[RunData], task_id: str) -> list[tuple[str, str, str, float, bool]]:
     """(run_id, model_id, profile_id, tasks/s, measured) for rows with a positive throughput."""
-    return [(run.run_id, cell_name(row), row["profile_id"], row["tasks_per_s"], row["basis"] == "measured")
+    return [(run.run_id, cell_name(row), row.profile_id, row.tasks_per_s, row.basis == "measured")
             for run in runs for row in cost_rows(run)
-            if row["task_id"] == task_id and _positive(row["tasks_per_s"])]
+            if row.task_id == task_id and row.tasks_per_s is not None and _positive(row.tasks_per_s)]
 
 
 def _profile_order(rows: list[tuple[str, str, str, float, bool]]) -> list[str]:
@@ -323,11 +324,11 @@ def accuracy_matrix(runs: Sequence[RunData], all_series: list[Series]) -> tuple[
     tasks = task_ids(runs)
     matrix = [[math.nan] * len(all_series) for _ in tasks]
     for run in runs:
-        primaries = run.summary["primary_metrics"]
-        for row in run.summary["metrics"]:
-            if row["metric"] == primaries.get(row["task_id"]) and row["value"] is not None:
-                column = all_series.index(_series_of(all_series, run.run_id, cell_names(run)[row["cell_id"]]))
-                matrix[tasks.index(row["task_id"])][column] = row["value"] * 100
+        primaries = run.summary.primary_metrics
+        for row in run.summary.metrics:
+            if row.metric == primaries.get(row.task_id) and row.value is not None:
+                column = all_series.index(_series_of(all_series, run.run_id, cell_names(run)[row.cell_id]))
+                matrix[tasks.index(row.task_id)][column] = row.value * 100
     return tasks, matrix
 
 
@@ -361,7 +362,7 @@ def accuracy_heatmap_figure(runs: Sequence[RunData]) -> Figure:
 
 def sweep_figure(runs: Sequence[RunData]) -> Figure | None:
     """Latency (p50 and p95, from arrival) against achieved throughput for each rate sweep; None without one."""
-    curves = [c for run in runs for c in run.summary.get("sweeps", [])]
+    curves = [c for run in runs for c in run.summary.sweeps]
     if not curves:
         return None
     fig, axes = _panels(len(curves))

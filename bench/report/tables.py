@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -13,54 +12,56 @@ from bench.metrics.contention import MAX_OTHER_CPU_SHARE, MAX_STEAL_SHARE, MIN_W
 from bench.metrics.flags import CONTENDED, flag_labels, flags_by_cell
 from bench.report.cost_tables import cost_markdown, procurement_lines
 from bench.report.naming import cell_name
+from bench.results.schema import Manifest, MetricRow, Summary
 
 COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err",
            "flags"]
 
 
-def headers(summary: dict[str, Any], task_id: str) -> list[str]:
-    return [c.format(metric=summary["primary_metrics"][task_id]) for c in COLUMNS]
+def headers(summary: Summary, task_id: str) -> list[str]:
+    return [c.format(metric=summary.primary_metrics[task_id]) for c in COLUMNS]
 
 
-def _metrics(summary: dict[str, Any], cell_id: str) -> dict[str, dict[str, Any]]:
-    return {row["metric"]: row for row in summary["metrics"] if row["cell_id"] == cell_id}
+def _metrics(summary: Summary, cell_id: str) -> dict[str, MetricRow]:
+    return {row.metric: row for row in summary.metrics if row.cell_id == cell_id}
 
 
-def _fmt(row: dict[str, Any] | None, spec: str, scale: float = 1.0, suffix: str = "") -> str:
-    if row is None or row["value"] is None or not math.isfinite(row["value"]):
+def _fmt(row: MetricRow | None, spec: str, scale: float = 1.0, suffix: str = "") -> str:
+    if row is None or row.value is None or not math.isfinite(row.value):
         return "–"
-    return f"{row['value'] * scale:{spec}}{suffix}"
+    return f"{row.value * scale:{spec}}{suffix}"
 
 
-def _quality(row: dict[str, Any] | None) -> str:
-    if row is None or row["value"] is None:
+def _quality(row: MetricRow | None) -> str:
+    if row is None or row.value is None:
         return "–"
-    ci = f" [{row['ci_low'] * 100:.0f}–{row['ci_high'] * 100:.0f}]" if row["ci_low"] is not None else ""
-    return f"{row['value'] * 100:.1f}%{ci}"
+    ci = f" [{row.ci_low * 100:.0f}–{row.ci_high * 100:.0f}]" if row.ci_low is not None and row.ci_high is not None \
+        else ""
+    return f"{row.value * 100:.1f}%{ci}"
 
 
-def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
+def comparison_rows(summary: Summary) -> dict[str, list[list[str]]]:
     """Per task: one row per model with quality ± 95% CI, speed, memory, cost and item counts."""
     tables: dict[str, list[list[str]]] = {}
-    flags = flags_by_cell(summary)
-    for cell in summary["cells"]:
-        metrics = _metrics(summary, cell["cell_id"])
-        primary = summary["primary_metrics"][cell["task_id"]]
+    flags = flags_by_cell(summary.flags)
+    for cell in summary.cells:
+        metrics = _metrics(summary, cell.cell_id)
+        primary = summary.primary_metrics[cell.task_id]
         errors = metrics.get("error_rate")
-        n = errors["n"] if errors else 0
-        n_err = round(errors["value"] * n) if errors and errors["value"] is not None else 0
-        tables.setdefault(cell["task_id"], []).append([
+        n = errors.n if errors else 0
+        n_err = round(errors.value * n) if errors and errors.value is not None else 0
+        tables.setdefault(cell.task_id, []).append([
             cell_name(cell), _quality(metrics.get(primary)),
             _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
             _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}",
-            flag_labels(flags.get(cell["cell_id"], []))])
+            flag_labels(flags.get(cell.cell_id, []))])
     return tables
 
 
-def flag_lines(summary: dict[str, Any]) -> list[str]:
+def flag_lines(summary: Summary) -> list[str]:
     """One line per flagged cell (what was measured), then how contention is judged if a cell is contended."""
-    flags = summary.get("flags", [])
+    flags = summary.flags
     lines = [f"⚠ {cell_name(f)} × {f['task_id']}: {f['detail']}" for f in flags]
     if any(f["flag"] == CONTENDED for f in flags):
         lines.append(f"contended = other processes busy on more than {MAX_OTHER_CPU_SHARE:.0%} of the CPU capacity, "
@@ -69,10 +70,10 @@ def flag_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def sweep_markdown(summary: dict[str, Any]) -> list[str]:
+def sweep_markdown(summary: Summary) -> list[str]:
     """Per rate sweep: offered vs achieved rate and latency, and the highest rate meeting the p95 objective."""
     parts: list[str] = []
-    for curve in summary.get("sweeps", []):
+    for curve in summary.sweeps:
         limit = curve["p95_limit_s"]
         best = curve["max_rate_meeting_p95_rps"]
         verdict = (f"max rate meeting p95 ≤ {limit} s: **{best:g} req/s**" if best is not None else
@@ -89,11 +90,11 @@ def _opt(value: float | None, spec: str) -> str:
     return "–" if value is None else f"{value:{spec}}"
 
 
-def skipped_lines(summary: dict[str, Any]) -> list[str]:
-    return [f"skipped {cell_name(s)} × {s['task_id']}: {s['reason']}" for s in summary.get("skipped", [])]
+def skipped_lines(summary: Summary) -> list[str]:
+    return [f"skipped {cell_name(s)} × {s['task_id']}: {s['reason']}" for s in summary.skipped]
 
 
-def print_comparison(summary: dict[str, Any], console: Console) -> None:
+def print_comparison(summary: Summary, console: Console) -> None:
     for task_id, rows in comparison_rows(summary).items():
         table = Table(title=f"task: {task_id}", title_justify="left")
         for column in headers(summary, task_id):
@@ -106,35 +107,32 @@ def print_comparison(summary: dict[str, Any], console: Console) -> None:
         console.print(line, markup=False, highlight=False)
 
 
-def _cost_note(summary: dict[str, Any]) -> str:
-    cost = summary["cost"]
-    if cost["usd_per_hour"] <= 0:
+def _cost_note(summary: Summary) -> str:
+    cost = summary.cost
+    if cost.usd_per_hour <= 0:
         return "$/1000 tasks: no price set (suite cost.usd_per_hour or --usd-per-hour)."
-    return (f"$/1000 tasks = 1000 / measured tasks/s / 3600 × ${cost['usd_per_hour']}/h "
-            f"({cost['basis']}); quality in % with its 95% CI; latency and tok/s are medians.")
+    return (f"$/1000 tasks = 1000 / measured tasks/s / 3600 × ${cost.usd_per_hour}/h "
+            f"({cost.basis}); quality in % with its 95% CI; latency and tok/s are medians.")
 
 
-def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
-    parts = [f"# Run {summary['run_id']}", "",
-             f"Suite `{summary['suite']['name']}` (sha256 {summary['suite']['sha256'][:12]}), "
-             f"status **{summary['status']}**.", ""]
+def comparison_markdown(summary: Summary, manifest: Manifest) -> str:
+    parts = [f"# Run {summary.run_id}", "",
+             f"Suite `{summary.suite.name}` (sha256 {summary.suite.sha256[:12]}), "
+             f"status **{summary.status}**.", ""]
     tables = comparison_rows(summary)
-    if summary.get("costs"):
-        parts += ["## Procurement summary", "", *procurement_lines(summary["costs"]), ""]
+    parts += ["## Procurement summary", "", *procurement_lines(summary.costs), ""]
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
     parts += [_cost_note(summary), ""]
-    parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.get("flags") else [])
+    parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.flags else [])
     parts += sweep_markdown(summary)
-    parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.get("skipped") else [])
+    parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.skipped else [])
     parts += sample_lines(manifest)
-    if summary.get("costs"):
-        parts += cost_markdown(summary["costs"], list(tables))
+    parts += cost_markdown(summary.costs, list(tables))
     parts += ["## Provenance", ""]
-    machine = manifest.get("machine", {})
-    parts += [f"- {key}: {value}" for key, value in machine.items()]
-    parts += [f"- bench {manifest.get('bench_version')} at commit {manifest.get('git', {}).get('commit')}"]
-    for model_id, info in manifest.get("backends", {}).items():
+    parts += [f"- {key}: {value}" for key, value in manifest.machine.items()]
+    parts += [f"- bench {manifest.bench_version} at commit {manifest.git.commit}"]
+    for model_id, info in manifest.backends.items():
         parts.append(f"- {model_id}: {info.get('engine')} {info.get('engine_version')}, "
                      f"model sha256 {str(info.get('model_sha256'))[:16]}, settings {info.get('settings')}")
     return escape_html("\n".join(parts) + "\n")
@@ -146,16 +144,16 @@ def escape_html(markdown: str) -> str:
     return markdown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def sample_lines(manifest: dict[str, Any]) -> list[str]:
+def sample_lines(manifest: Manifest) -> list[str]:
     """How each limited cell's items were drawn (seeded random, label-balanced or the data's own label mix)."""
-    limited = [c for c in manifest.get("cells", []) if c.get("limit")]
+    limited = [c for c in manifest.cells if c.limit]
     if not limited:
         return []
-    return ["Items: " + "; ".join(f"{c['model_id']} × {c['task_id']}: {c.get('n_items')} of the task's items, "
-                                  f"{c.get('sample', 'balanced')} sample (seeded)" for c in limited), ""]
+    return ["Items: " + "; ".join(f"{c.model_id} × {c.task_id}: {c.n_items} of the task's items, "
+                                  f"{c.sample or 'balanced'} sample (seeded)" for c in limited), ""]
 
 
-def metrics_csv(summaries: list[dict[str, Any]]) -> str:
+def metrics_csv(summaries: list[Summary]) -> str:
     """Every metric row of every run as CSV (one line per run x cell x metric)."""
     import csv
     import io
@@ -166,7 +164,7 @@ def metrics_csv(summaries: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for summary in summaries:
-        flags = {cell: ";".join(str(f["flag"]) for f in found) for cell, found in flags_by_cell(summary).items()}
-        for row in summary["metrics"]:
-            writer.writerow({**row, "run_id": summary["run_id"], "flags": flags.get(row["cell_id"], "")})
+        flags = {cell: ";".join(str(f["flag"]) for f in found) for cell, found in flags_by_cell(summary.flags).items()}
+        for row in summary.metrics:
+            writer.writerow({**row.model_dump(), "run_id": summary.run_id, "flags": flags.get(row.cell_id, "")})
     return buffer.getvalue()

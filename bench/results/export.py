@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.api import RunData
 from bench.compare.baseline import timing_samples
+from bench.results.schema import Manifest, ManifestCell
 
 TIMING_METRICS = ("e2e_latency_s", "ttft_s", "tpot_s")
 FORMAT_VERSION = "5.1.0"  # the pytest-benchmark release whose JSON layout this follows
@@ -30,8 +31,8 @@ def export_pytest_benchmark(run: RunData, path: str | Path) -> dict[str, Any]:
 
 def pytest_benchmark_document(run: RunData) -> dict[str, Any]:
     manifest = run.manifest
-    return {"machine_info": machine_info(manifest.get("machine", {})), "commit_info": commit_info(manifest),
-            "benchmarks": benchmarks(run), "datetime": manifest.get("ended_at") or manifest.get("started_at"),
+    return {"machine_info": machine_info(manifest.machine), "commit_info": commit_info(manifest),
+            "benchmarks": benchmarks(run), "datetime": manifest.ended_at or manifest.started_at,
             "version": FORMAT_VERSION}
 
 
@@ -46,26 +47,26 @@ def machine_info(machine: dict[str, Any]) -> dict[str, Any]:
             "gpus": [gpu.get("name") for gpu in machine.get("gpus") or []]}
 
 
-def commit_info(manifest: dict[str, Any]) -> dict[str, Any]:
-    git = manifest.get("git") or {}
-    return {"id": git.get("commit") or "unknown", "dirty": bool(git.get("dirty")), "project": "bench",
+def commit_info(manifest: Manifest) -> dict[str, Any]:
+    git = manifest.git
+    return {"id": git.commit or "unknown", "dirty": bool(git.dirty), "project": "bench",
             "branch": "(unknown)", "time": None, "author_time": None}
 
 
 def benchmarks(run: RunData) -> list[dict[str, Any]]:
     entries = []
-    for cell in run.manifest["cells"]:
-        samples = timing_samples([r for r in run.records if r.cell_id == cell["cell_id"]])
+    for cell in run.manifest.cells:
+        samples = timing_samples([r for r in run.records if r.cell_id == cell.cell_id])
         entries += [benchmark_entry(run, cell, metric, samples[metric]) for metric in TIMING_METRICS
                     if samples[metric]]
     return entries
 
 
-def benchmark_entry(run: RunData, cell: dict[str, Any], metric: str, data: list[float]) -> dict[str, Any]:
-    name = f"{cell['model_id']}/{cell['task_id']}/{metric}"
-    return {"group": cell["task_id"], "name": name, "fullname": name, "params": None, "param": None,
-            "extra_info": {"run_id": run.run_id, "cell_id": cell["cell_id"], "model_id": cell["model_id"],
-                           "task_id": cell["task_id"], "metric": metric, "unit": "s",
+def benchmark_entry(run: RunData, cell: ManifestCell, metric: str, data: list[float]) -> dict[str, Any]:
+    name = f"{cell.model_id}/{cell.task_id}/{metric}"
+    return {"group": cell.task_id, "name": name, "fullname": name, "params": None, "param": None,
+            "extra_info": {"run_id": run.run_id, "cell_id": cell.cell_id, "model_id": cell.model_id,
+                           "task_id": cell.task_id, "metric": metric, "unit": "s",
                            "basis": "measured: one round per item (status ok, every repetition)"},
             "options": {"disable_gc": False, "timer": "time.perf_counter", "min_rounds": len(data),
                         "max_time": None, "min_time": None, "warmup": False},

@@ -1,4 +1,4 @@
-"""Run directories: manifest.json (atomic), records.jsonl and cells.jsonl (appended, flushed, fsynced)."""
+"""Run directories: manifest.json (atomic), records.jsonl and segments.jsonl (appended, flushed, fsynced)."""
 
 from __future__ import annotations
 
@@ -9,76 +9,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from bench.errors import RunError
-from bench.metrics.records import CellSegment, ItemRecord
 from bench.redact import mask_known, redact_config
 from bench.results.atomic import NO_SPACE, WriteError, free_reserve, replace_with, write_json_atomic, write_text_atomic
+from bench.results.schema import (
+    MANIFEST_VERSION,
+    OLD_SEGMENTS,
+    SEGMENTS,
+    Manifest,
+    Record,
+    Segment,
+    json_line,
+    read_record,
+    read_segment,
+)
+from bench.results.schema import read_manifest as read_manifest_file
+from bench.results.schema import write_manifest as write_manifest_file
 from bench.run.folder import LOCK, LOCK_OWNER, MANIFEST, create_run_dir, new_run_dir, run_lock
-from bench.suite.spec import CostSpec
 
-__all__ = ["CELLS", "LOCK", "LOCK_OWNER", "MANIFEST", "RECORDS", "SCHEMA_VERSION", "SET_ASIDE", "RunStore",
-           "WriteError", "create_run_dir", "new_run_dir", "repair_torn_tail", "run_lock", "validate_records",
-           "write_json_atomic", "write_text_atomic"]
+__all__ = ["LOCK", "LOCK_OWNER", "MANIFEST", "OLD_SEGMENTS", "RECORDS", "SCHEMA_VERSION", "SEGMENTS", "SET_ASIDE",
+           "RunStore", "WriteError", "create_run_dir", "new_run_dir", "repair_torn_tail", "run_lock",
+           "validate_records", "write_json_atomic", "write_text_atomic"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = MANIFEST_VERSION
+"""The manifest version new runs are written with (2: segments in segments.jsonl)."""
 RECORDS = "records.jsonl"
-CELLS = "cells.jsonl"
 SET_ASIDE = "unsegmented-records.jsonl"
-"""Records of a segment whose cells.jsonl line was never written (SIGKILL): kept here, re-measured on resume."""
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _SuiteRef(_Open):
-    name: str
-    version: str = "1"
-    path: str
-    sha256: str
-
-
-class _Options(_Open):
-    limit: int | None
-    models: list[str]
-    tasks: list[str]
-
-
-class _Cell(_Open):
-    cell_id: str
-    model_id: str
-    task_id: str
-    task_version: str = "1"
-    load: str = "latency"
-    rate_rps: float | None = None
-    key: str | None = None
-    limit: int | None = None
-    n_items: int | None = None
-
-
-class _TaskRef(_Open):
-    version: str
-    datasets: dict[str, str]
-
-
-class ManifestShape(_Open):
-    """What readers of manifest.json rely on (types checked on read; other keys are kept as they are)."""
-
-    schema_version: int
-    run_id: str
-    status: str
-    suite: _SuiteRef
-    options: _Options
-    cost: CostSpec
-    tasks: dict[str, _TaskRef]
-    cells: list[_Cell]
-    models: dict[str, Any] = {}
-    backends: dict[str, dict[str, Any]] = {}
-    machine: dict[str, Any] = {}
-    git: dict[str, Any] = {}
-    calibration: dict[str, Any] | None = None
+"""Records of a segment whose segments.jsonl line was never written (SIGKILL): kept here, re-measured on resume."""
 
 
 class RunStore:
@@ -87,42 +46,44 @@ class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handles: dict[str, Any] = {}
+        self._segments_name: str | None = None
 
-    def read_manifest(self) -> dict[str, Any]:
-        file = self.path / MANIFEST
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunError(f"{self.path} is not a run directory (no {MANIFEST})") from None
-        except OSError as exc:
-            raise RunError(f"cannot read {file}: {exc.strerror or exc}") from None
-        except (ValueError, RecursionError) as exc:
-            raise RunError(f"{file}: invalid JSON ({str(exc)[:120]})") from None
-        if not isinstance(data, dict):
-            raise RunError(f"{file}: not a manifest (a JSON object is expected)")
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise RunError(f"{file}: schema_version {data.get('schema_version')} is not supported "
-                           f"(this bench reads {SCHEMA_VERSION})")
-        try:
-            ManifestShape.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise RunError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']} (the manifest was edited or "
-                           "is damaged)") from None
-        return dict(data)
+    def read_manifest(self) -> Manifest:
+        """The run's manifest (v1 or v2); RunError when it is missing, damaged or written by a newer bench."""
+        return read_manifest_file(self.path / MANIFEST)
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json_atomic(self.path / MANIFEST, manifest)
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Replace manifest.json atomically."""
+        write_manifest_file(self.path / MANIFEST, manifest)
 
     def update_manifest(self, **changes: Any) -> None:
-        self.write_manifest({**self.read_manifest(), **changes})
+        """Change top-level fields (status, ended_at, ...); the schema_version, and so the files, stay as they are.
+        RunError for a change that does not fit the Manifest model (a bug: the file is left as it was)."""
+        data = {**self.read_manifest().model_dump(mode="json"), **changes}
+        try:
+            manifest = Manifest.model_validate(data)
+        except ValidationError as exc:
+            raise RunError(f"{self.path / MANIFEST}: cannot set {sorted(changes)}: {exc.errors()[0]['msg']}") from None
+        self.write_manifest(manifest)
 
-    def append_record(self, record: ItemRecord) -> None:
-        self._append(RECORDS, mask_known(record.model_dump_json()))
+    @property
+    def segments_file(self) -> str:
+        """segments.jsonl, or cells.jsonl in a run started by bench before #12 (manifest v1): a resumed old run
+        keeps appending to the file it has."""
+        if self._segments_name is None:
+            if (self.path / MANIFEST).exists():
+                self._segments_name = self.read_manifest().segments_file
+            else:  # a bare folder (tests, tools): whichever file is there
+                old = (self.path / OLD_SEGMENTS).exists() and not (self.path / SEGMENTS).exists()
+                self._segments_name = OLD_SEGMENTS if old else SEGMENTS
+        return self._segments_name
 
-    def append_segment(self, segment: CellSegment) -> None:
+    def append_record(self, record: Record) -> None:
+        self._append(RECORDS, mask_known(json_line(record)))
+
+    def append_segment(self, segment: Segment) -> None:
         segment = segment.model_copy(update={"backend": redact_config(segment.backend)})
-        self._append(CELLS, mask_known(segment.model_dump_json()))
+        self._append(self.segments_file, mask_known(json_line(segment)))
 
     def _append(self, name: str, line: str) -> None:
         file = self.path / name
@@ -147,30 +108,24 @@ class RunStore:
             with contextlib.suppress(OSError):  # the unwritten buffer is the failed line itself
                 handle.close()
 
-    def records(self) -> list[ItemRecord]:
+    def records(self) -> list[Record]:
         """Each item's latest record, in file order of those; RunError names the first line that does not match
         the schema. A retried item (its earlier attempt failed with a retryable error) keeps the earlier line in
         the file, superseded here."""
-        latest: dict[tuple[str, str, int], ItemRecord] = {}
-        try:
-            for row in self._read_lines(RECORDS):
-                record = ItemRecord.model_validate(row)
-                latest.pop(record.key, None)
-                latest[record.key] = record
-        except ValidationError as exc:
-            raise RunError(f"{self.path / RECORDS}: a record does not match the schema: {exc.errors()[0]}") from None
+        latest: dict[tuple[str, str, int], Record] = {}
+        for number, row in self._read_lines(RECORDS):
+            record = read_record(row, f"{self.path / RECORDS}: line {number}")
+            latest.pop(record.key, None)
+            latest[record.key] = record
         return list(latest.values())
 
-    def segments(self) -> list[CellSegment]:
-        """Every cells.jsonl line; RunError names the line of one that does not match the schema."""
-        rows = self._read_lines(CELLS)
-        try:
-            return [CellSegment.model_validate(row) for row in rows]
-        except ValidationError as exc:
-            raise RunError(f"{self.path / CELLS}: a segment does not match the schema: {exc.errors()[0]['msg']} "
-                           f"at {'.'.join(map(str, exc.errors()[0]['loc']))}") from None
+    def segments(self) -> list[Segment]:
+        """Every line of the segments file; RunError names the line of one that does not match the schema."""
+        name = self.segments_file
+        return [read_segment(row, f"{self.path / name}: line {number}") for number, row in self._read_lines(name)]
 
-    def _read_lines(self, name: str) -> list[dict[str, Any]]:
+    def _read_lines(self, name: str) -> list[tuple[int, dict[str, Any]]]:
+        """(line number, parsed object) for each non-blank line; a torn last line is skipped with a warning."""
         file = self.path / name
         if not file.exists():
             return []
@@ -191,8 +146,8 @@ class RunStore:
                 raise RunError(f"{file}: line {number} is not valid JSON; the run is corrupt") from None
             if not isinstance(row, dict):
                 raise RunError(f"{file}: line {number} is not a JSON object; the run is corrupt")
-            rows.append(row)
-        return _validated(rows, file)
+            rows.append((number, row))
+        return rows
 
     def close(self) -> None:
         for name in list(self._handles):
@@ -203,14 +158,14 @@ class RunStore:
         free_reserve(self.path)
 
     def set_aside_unsegmented(self) -> int:
-        """Move records whose segment has no cells.jsonl line to SET_ASIDE; return how many moved.
+        """Move records whose segment has no segments.jsonl line to SET_ASIDE; return how many moved.
 
         A kill between a cell's last record and its segment line loses that stretch's wall time, load time and
         memory; resume then measures those items again in a new segment. Only under the run's lock.
         """
         segments = {segment.segment for segment in self.segments()}
         self.records()  # RunError for a record that does not match the schema
-        rows = self._read_lines(RECORDS)
+        rows = [row for _, row in self._read_lines(RECORDS)]
         orphans = [row for row in rows if row.get("segment") not in segments]
         if not orphans:
             return 0
@@ -228,14 +183,6 @@ class RunStore:
 
 def _line(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def _validated(rows: list[dict[str, Any]], file: Path) -> list[dict[str, Any]]:
-    for number, row in enumerate(rows, start=1):
-        if row.get("schema_version") != SCHEMA_VERSION:
-            raise RunError(f"{file}: record {number} has schema_version {row.get('schema_version')}, "
-                           f"expected {SCHEMA_VERSION}")
-    return rows
 
 
 def repair_torn_tail(file: Path) -> None:
@@ -259,6 +206,6 @@ def repair_torn_tail(file: Path) -> None:
         handle.write(b"\n")
 
 
-def validate_records(store: RunStore) -> list[ItemRecord]:
+def validate_records(store: RunStore) -> list[Record]:
     """All records; RunError names the line of a record that does not match the schema."""
     return store.records()

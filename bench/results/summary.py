@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from bench.cost.section import CostOptions, cost_section
 from bench.errors import RunError
@@ -15,27 +16,27 @@ from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
 from bench.metrics.sweep import sweep_curves
-from bench.results.store import SCHEMA_VERSION, RunStore
+from bench.results.schema import CostSection, Manifest, Summary
+from bench.results.store import RunStore
 from bench.suite.load import NoChecks, parse_suite
-from bench.suite.spec import CostSpec, LoadedSuite, TaskSpec
+from bench.suite.spec import LoadedSuite, TaskSpec
 
 SUITE_COPY = "suite.yaml"
 
 
-def load_run_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
+def load_run_suite(store: RunStore, manifest: Manifest) -> LoadedSuite:
     """The suite as it was when the run started (the copy), resolved against its original folder."""
     text = (store.path / SUITE_COPY).read_text(encoding="utf-8")
-    return parse_suite(text, Path(manifest["suite"]["path"]), NoChecks())
+    return parse_suite(text, Path(manifest.suite.path), NoChecks())
 
 
 def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
-                  columns: RecordColumns | None = None) -> dict[str, Any]:
-    """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and
-    cells.jsonl, and the costs."""
+                  columns: RecordColumns | None = None) -> Summary:
+    """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and the
+    segments, and the costs. RunError when a file of the run is damaged or written by a newer bench."""
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
     tasks = {task.id: task for task in suite.spec.tasks}
-    cost = CostSpec.model_validate(manifest["cost"])
     by_cell = (columns if columns is not None else load_columns(store)).by_cell()
     all_segments = store.segments()
     segments = [s for s in all_segments if s.error is None]
@@ -44,31 +45,38 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
     flags: list[dict[str, Any]] = []
     contention: list[dict[str, Any]] = []
     primaries = {t.id: primary_metric(t) for t in suite.spec.tasks}
-    for cell in manifest["cells"]:
+    cells = [cell.model_dump() for cell in manifest.cells]
+    for cell in cells:
         task = _task(tasks, cell["task_id"])
         cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
         records = by_cell.get(cell["cell_id"]) or EMPTY
-        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, cost, suite.spec.slo)
+        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, manifest.cost,
+                                           suite.spec.slo)
         rows += cell_rows
         values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
         primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
         values["quality"] = values.get(primaries[task.id])
         cost_inputs.append((cell, records, cell_segments, values))
         flags += [{**_ident(cell), **flag} for flag in count_flags(len(records), int(records.ok.sum()), cell_segments)
-                  + unfinished_flag(cell["cell_id"], manifest.get("unfinished", []))]
+                  + unfinished_flag(cell["cell_id"], manifest.unfinished)]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
     costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())
     mark_cost_rows(costs, flags)
-    return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
-            "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
-            "primary_metrics": primaries,
-            "metrics": [row.model_dump() for row in rows],
-            "skipped": skipped_cells(manifest["cells"], by_cell, all_segments),
-            "flags": flags, "contention": contention, "unfinished": manifest.get("unfinished", []),
-            "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
-                                   suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
-            "costs": costs}
+    return Summary(run_id=manifest.run_id, suite=manifest.suite, status=manifest.status, cost=manifest.cost,
+                   cells=manifest.cells, primary_metrics=primaries, metrics=rows,
+                   skipped=skipped_cells(cells, by_cell, all_segments), flags=flags, contention=contention,
+                   unfinished=manifest.unfinished,
+                   sweeps=sweep_curves(cells, [row.model_dump() for row in rows],
+                                       suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
+                   costs=_cost_section(costs))
+
+
+def _cost_section(costs: dict[str, Any]) -> CostSection:
+    try:
+        return CostSection.model_validate(costs)
+    except ValidationError as exc:  # a bug of bench, not of the run: say where
+        raise RunError(f"the cost section does not match its schema: {exc.errors()[0]}") from None
 
 
 def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments: list[Any]) -> list[dict[str, Any]]:
@@ -81,7 +89,7 @@ def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments
 
 def mark_cost_rows(costs: dict[str, Any], flags: list[dict[str, Any]]) -> None:
     """Cost rows (measured and projected from it) carry their cell's flags, e.g. 'contended'."""
-    labels = {cell: flag_labels(found) for cell, found in flags_by_cell({"flags": flags}).items()}
+    labels = {cell: flag_labels(found) for cell, found in flags_by_cell(flags).items()}
     for row in costs["rows"]:
         row["flags"] = labels.get(row["cell_id"], "")
 
@@ -109,19 +117,4 @@ def primary_metric(task: TaskSpec, rows: Sequence[MetricRow] = ()) -> str:
     return named or (quality[0] if quality else "")
 
 
-SUMMARY_FILE = "summary.json"
-
-
-def read_summary(store: RunStore) -> dict[str, Any]:
-    """The summary the run's end wrote (summary.json), as written; RunError when it is missing or unreadable."""
-    file = store.path / SUMMARY_FILE
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RunError(f"cannot read {file}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise RunError(f"{file}: invalid JSON ({str(exc)[:120]}); rebuild it with bench report") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{file}: not a summary (a JSON object is expected); rebuild it with bench report")
-    return data
 

@@ -15,6 +15,7 @@ from bench.machine.calibrate import calibrate_machine
 from bench.machine.provenance import provenance
 from bench.redact import REDACTED, redact_config
 from bench.report.run_report import write_report
+from bench.results.schema import Manifest
 from bench.results.store import SCHEMA_VERSION, RunStore
 from bench.results.summary import SUITE_COPY, load_run_suite
 from bench.run.executors import EXECUTORS
@@ -74,27 +75,26 @@ def resume_run(run_dir: Path, progress: Progress, executor: str = "local",
     with run_lock(run_dir):
         manifest = store.read_manifest()
         suite = _resume_suite(store, manifest)
-        saved = manifest["options"]
-        plan = build_plan(suite, PlanOptions(limit=saved["limit"], models=tuple(saved["models"]),
-                                             tasks=tuple(saved["tasks"])))
-        if [c.id for c in plan.cells] != [c["cell_id"] for c in manifest["cells"]]:
+        saved = manifest.options
+        plan = build_plan(suite, PlanOptions(limit=saved.limit, models=tuple(saved.models), tasks=tuple(saved.tasks)))
+        if [c.id for c in plan.cells] != [c.cell_id for c in manifest.cells]:
             raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume"
                            + _redacted_copy_note(suite))
         _check_datasets_unchanged(suite, manifest, run_dir)
-        store.set_aside_unsegmented()  # a stretch killed before its cells.jsonl line is measured again
+        store.set_aside_unsegmented()  # a stretch killed before its segments.jsonl line is measured again
         run_plan(store, plan, progress, executor, report)
         store.release_reserve()
     return store
 
 
-def _resume_suite(store: RunStore, manifest: dict[str, Any]) -> LoadedSuite:
+def _resume_suite(store: RunStore, manifest: Manifest) -> LoadedSuite:
     """The original suite file while it is unchanged (the copy has its credentials redacted), else the copy."""
-    original = Path(manifest["suite"]["path"])
+    original = Path(manifest.suite.path)
     try:
         text = original.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         text = None
-    if text is not None and sha256_text(text) == manifest["suite"]["sha256"]:
+    if text is not None and sha256_text(text) == manifest.suite.sha256:
         return parse_suite(text, original, NoChecks())
     try:
         return load_run_suite(store, manifest)
@@ -110,8 +110,9 @@ def _redacted_copy_note(suite: LoadedSuite) -> str:
 
 
 def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
+    """The manifest a run starts with, as the JSON it is written as (checked against bench.results.schema)."""
     suite = plan.suite
-    return {
+    return Manifest.model_validate({
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "running",
         "suite": {"name": suite.spec.name, "version": suite.spec.version, "path": str(suite.path),
                   "sha256": suite.sha256},
@@ -122,7 +123,7 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "cells": [manifest_cell(c, suite) for c in plan.cells],
         **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
         "backends": {},
-    }
+    }).model_dump(mode="json")
 
 
 def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
@@ -154,9 +155,10 @@ def _file_sha256(path: Path, task_id: str) -> str:
                        "restore it to resume") from None
 
 
-def _check_datasets_unchanged(suite: LoadedSuite, manifest: dict[str, Any], run_dir: Path) -> None:
+def _check_datasets_unchanged(suite: LoadedSuite, manifest: Manifest, run_dir: Path) -> None:
     for task in suite.spec.tasks:
-        if dataset_hashes(suite, task.id) != manifest["tasks"].get(task.id, {}).get("datasets"):
+        saved = manifest.tasks.get(task.id)
+        if saved is None or dataset_hashes(suite, task.id) != saved.datasets:
             raise RunError(f"{run_dir}: a data file of task '{task.id}' changed since the run started; "
                            "resuming would mix two datasets (start a new run)")
 
@@ -167,7 +169,7 @@ def run_plan(store: RunStore, plan: Plan, progress: Progress, executor: str = "l
     cells were skipped, crashed or left retryable errors (listed in the manifest's `unfinished`), `interrupted`
     after Ctrl-C or SIGTERM (the KeyboardInterrupt carries the run directory as a note). All three resume with
     --resume. The summary and report are computed and written once, at the end, with `report`'s cost options
-    (read them back with bench.results.summary.read_summary)."""
+    (read them back with bench.results.schema.read_summary)."""
     store.update_manifest(status="running", executor=executor)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     status, unfinished = "interrupted", []

@@ -16,9 +16,19 @@ from pydantic import (
 )
 
 SUITE_SCHEMA_VERSION = 1
+SUITE_SCHEMA_VERSIONS = (1,)
+"""The suite format versions this bench reads; another one is an input error (exit 2) naming these."""
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 MAX_ID_LENGTH = 100
 """Suite names and ids become parts of file names (run folders, plots); file systems allow 255 bytes."""
+
+
+def supported_version(value: int, versions: tuple[int, ...], what: str) -> int:
+    """`value` when it is one of `versions`; ValueError naming them otherwise (for a field validator)."""
+    if value not in versions:
+        raise ValueError(f"schema_version {value} is not supported: this bench reads {what} schema_version "
+                         f"{', '.join(map(str, versions))}")
+    return value
 
 
 class Strict(BaseModel):
@@ -280,6 +290,11 @@ class SuiteSpec(Strict):
     slo: SloSpec = SloSpec()
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     tasks: tuple[TaskSpec, ...] = Field(min_length=1)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        return supported_version(value, SUITE_SCHEMA_VERSIONS, "suite")
 
 
 class LoadedSuite(BaseModel):

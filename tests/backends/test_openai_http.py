@@ -284,14 +284,14 @@ def test_a_hosted_entry_without_its_key_is_skipped_and_the_rest_runs(scripted: t
     store = start_run(RunRequest(path, PlanOptions(), tmp_path / "runs"), progress)
     assert progress.skipped and "BENCH_HOSTED_KEY is not set" in progress.skipped[0][1]
     summary = summarize_run(store)
-    assert [s["model_id"] for s in summary["skipped"]] == ["hosted"]
+    assert [s["model_id"] for s in summary.skipped] == ["hosted"]
     assert {r.model_id for r in store.records()} == {"local"}
     assert "BENCH_HOSTED_KEY" in (store.path / "report.md").read_text()
     monkeypatch.setenv("BENCH_HOSTED_KEY", "sk-test")  # with the key, --resume runs just the skipped cell
     script.replies = [(200, sse("x")) for _ in range(3)]
     resume_run(store.path, SilentProgress())
     assert sorted(r.model_id for r in store.records()) == ["hosted"] * 3 + ["local"] * 3
-    assert summarize_run(store)["skipped"] == []
+    assert summarize_run(store).skipped == []
     assert "sk-test" not in "".join(p.read_text() for p in store.path.iterdir() if p.is_file())
 
 

@@ -146,7 +146,7 @@ def test_load_modes_shape_what_the_engine_sees(vllm_run: Path) -> None:
 
 @needs_vllm
 def test_the_engine_process_memory_and_cpu_are_measured(vllm_run: Path) -> None:
-    segments = [json.loads(line) for line in (vllm_run / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (vllm_run / "segments.jsonl").read_text().splitlines()]
     first = next(s for s in segments if not s["backend_reused"])
     assert first["backend"]["engine"] == "vLLM (offline LLM)" and first["load_time_s"] > 1
     assert first["peak_rss_bytes"] > 500 * 2**20  # float32 weights (538 MB) live in the engine process

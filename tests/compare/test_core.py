@@ -437,12 +437,12 @@ def contended_copy(run: Path, target: Path, other_cpu_share: float) -> Path:
     """A copy of a run whose segments say other processes used this share of the CPU over a 10 s window."""
     shutil.copytree(run, target)
     lines = []
-    for line in (run / "cells.jsonl").read_text().splitlines():
+    for line in (run / "segments.jsonl").read_text().splitlines():
         segment = json.loads(line)
         segment.update(contention_window_s=10.0, logical_cpus=2, other_cpu_s=20.0 * other_cpu_share, steal_s=0.0,
                        other_processes={"llama-server": 20.0 * other_cpu_share})
         lines.append(json.dumps(segment))
-    (target / "cells.jsonl").write_text("\n".join(lines) + "\n")
+    (target / "segments.jsonl").write_text("\n".join(lines) + "\n")
     return target
 
 
@@ -468,11 +468,11 @@ def test_a_quiet_machine_and_old_runs_are_compared_as_before(base_run: Path, tmp
     assert run_cli(capsys, "compare", base_run, quiet, "--fail-on", "accuracy:-2pp")[0] == 0
     old = tmp_path / "old"  # a run made before contention was measured: no such fields in its segments
     shutil.copytree(base_run, old)
-    segments = [json.loads(line) for line in (old / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (old / "segments.jsonl").read_text().splitlines()]
     for segment in segments:
         for key in ("contention_window_s", "logical_cpus", "other_cpu_s", "steal_s", "other_processes"):
             segment.pop(key, None)
-    (old / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
+    (old / "segments.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
     assert run_cli(capsys, "compare", old, base_run, "--fail-on", "accuracy:-2pp")[0] == 0
 
 

@@ -198,3 +198,36 @@ def test_api_price_unknown_key_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_api_pricing(path)
     assert "output_usd_per_mtoken" in str(info.value)
+
+
+# --- schema_version (#12) ---------------------------------------------------------------------------------------
+
+def test_shipped_profiles_and_prices_carry_schema_version_1() -> None:
+    for path in [*SHIPPED, PROFILES_DIR / "api_pricing.yaml"]:
+        assert yaml.safe_load(path.read_text(encoding="utf-8"))["schema_version"] == 1, path
+    assert load_api_pricing().schema_version == 1
+
+
+@pytest.mark.parametrize("version", [0, 2, 99])
+def test_a_profile_of_an_unknown_schema_version_names_the_file_and_the_supported_ones(tmp_path: Path,
+                                                                                      version: int) -> None:
+    path = write(tmp_path, "test-box", profile(schema_version=version))
+    with pytest.raises(SpecError) as info:
+        load_profile(path)
+    (problem,) = info.value.problems
+    assert problem.file == str(path) and problem.location == "schema_version"
+    assert f"schema_version {version} is not supported: this bench reads hardware profile schema_version 1" \
+        in problem.message
+
+
+def test_a_profile_without_schema_version_is_version_1(tmp_path: Path) -> None:
+    assert load_profile(write(tmp_path, "test-box", profile())).schema_version == 1
+
+
+def test_a_price_table_of_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load((PROFILES_DIR / "api_pricing.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "api_pricing.yaml"
+    path.write_text(yaml.safe_dump({**data, "schema_version": 99}))
+    with pytest.raises(SpecError, match=r"api_pricing.yaml: schema_version: .*schema_version 99 is not supported: "
+                                         r"this bench reads API price table schema_version 1"):
+        load_api_pricing(path)

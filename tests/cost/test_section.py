@@ -18,10 +18,11 @@ from bench.errors import SpecError
 from bench.metrics import stats
 from bench.metrics.energy import available_meters
 from bench.metrics.records import CellSegment, ItemRecord
+from bench.results.schema import Manifest
 from bench.run.lifecycle import RunRequest, start_run
 from bench.run.progress import SilentProgress
 from bench.suite.plan import PlanOptions
-from bench.suite.spec import Requirements
+from bench.suite.spec import CostSpec, Requirements
 
 WriteSuite = Callable[[dict[str, Any] | str], Path]
 CALIBRATION = {"bandwidth_gb_s": 30.0, "sgemm_gflops": 80.0, "bandwidth_threads": 2, "method": "test"}
@@ -33,11 +34,13 @@ def profiles() -> dict[str, Any]:
 
 
 def manifest(cpu: str = "AMD EPYC", usd_per_hour: float = 0.0, gpus: list[str] | None = None,
-             calibration: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"machine": {"cpu_model": cpu, "physical_cores": 4, "ram_gb": 16.0,
-                        "gpus": [{"name": n} for n in gpus or []]},
-            "cost": {"usd_per_hour": usd_per_hour, "basis": "suite" if usd_per_hour else "not set"},
-            "calibration": CALIBRATION if calibration is None else calibration}
+             calibration: dict[str, Any] | None = None) -> Manifest:
+    return Manifest.model_validate({
+        "run_id": "r", "status": "complete", "suite": {"name": "s", "path": "/s.yaml", "sha256": "0" * 64},
+        "options": {}, "tasks": {}, "cells": [],
+        "machine": {"cpu_model": cpu, "physical_cores": 4, "ram_gb": 16.0, "gpus": [{"name": n} for n in gpus or []]},
+        "cost": {"usd_per_hour": usd_per_hour, "basis": "suite" if usd_per_hour else "not set"},
+        "calibration": CALIBRATION if calibration is None else calibration})
 
 
 # --- this machine ---------------------------------------------------------------------------------------------
@@ -240,7 +243,7 @@ def fake_run(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path, monkey
 def test_fake_run_summary_costs(fake_run: Path, profiles: dict[str, Any]) -> None:
     summary = json.loads((fake_run / "summary.json").read_text())
     costs = summary["costs"]
-    segments = [json.loads(line) for line in (fake_run / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (fake_run / "segments.jsonl").read_text().splitlines()]
     wall = sum(s["t_end"] - s["t_start"] for s in segments)
     measured = [r for r in costs["rows"] if r["basis"] == "measured"]
     assert len(measured) == 1
@@ -283,8 +286,7 @@ def test_price_override_for_an_unknown_profile_is_an_input_error(profiles: dict[
 
 
 def test_cost_profile_prices_this_machine_as_that_profile(profiles: dict[str, Any]) -> None:
-    data = manifest()
-    data["cost"] = {"usd_per_hour": 0.0, "basis": "not set", "profile": "aws-m7g-large", "prices": {}}
+    data = manifest().model_copy(update={"cost": CostSpec(profile="aws-m7g-large")})
     local = local_machine(data, profiles)
     assert local.profile_id == "aws-m7g-large"
     assert local.usd_per_hour == profiles["aws-m7g-large"].price.cloud_usd_per_hour

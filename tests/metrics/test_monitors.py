@@ -213,10 +213,11 @@ def test_a_run_beside_a_busy_process_is_flagged_contended(tmp_path: Path) -> Non
     finally:
         for busy in spinners:
             stop(busy)
-    segments = [CellSegment.model_validate_json(line) for line in (run.path / "cells.jsonl").read_text().splitlines()]
+    lines = (run.path / "segments.jsonl").read_text().splitlines()
+    segments = [CellSegment.model_validate_json(line) for line in lines]
     assert all(s.other_cpu_s is not None and (s.contention_window_s or 0) >= 1.4 for s in segments)
-    assert [f["flag"] for f in run.summary["flags"]] == ["contended"]
-    assert run.summary["contention"][0]["other_cpu_share"] > 0.1
+    assert [f["flag"] for f in run.summary.flags] == ["contended"]
+    assert run.summary.contention[0]["other_cpu_share"] > 0.1
     assert main(["compare", str(run.path), str(run.path)]) == 2
 
 

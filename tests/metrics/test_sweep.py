@@ -54,7 +54,7 @@ def test_a_sweep_on_an_engine_that_serialises_finds_its_saturation(write_suite: 
                        load=[{"mode": "rate", "rate_rps": [5, 160], "seed": 1}], slo={"e2e_s": 0.1})
     store = start_run(RunRequest(write_suite(suite), PlanOptions(), tmp_path / "runs"), SilentProgress())
     run = load_run(store.path)
-    (curve,) = run.summary["sweeps"]
+    (curve,) = run.summary.sweeps
     slow, fast = curve["points"]
     assert slow["e2e_p95_s"] < 0.1 < fast["e2e_p95_s"]   # queueing at 160 req/s is counted from arrival
     assert curve["max_rate_meeting_p95_rps"] == 5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,6 +13,7 @@ from report_runs import make_report_run, report_suite
 from bench.api import RunData
 from bench.report.cost_tables import procurement_lines
 from bench.report.html import render_html, slug
+from bench.results.schema import Summary
 
 PAYLOAD = "<script>alert(1)</script>"
 NOTES_TASK = {"id": "notes", "prompt": {"user": "Summarize: {input}"}, "answer": {"mode": "text"},
@@ -121,7 +121,7 @@ def test_comparison_and_cost_tables_name_the_models(single: str, runs: list[RunD
         assert [row[0] for row in comparison[1:]] == ["fake-a", "fake-b"]
         cost = cells(element(single, "table", f"cost-table-{task}"))
         assert cost[0][:3] == ["model", "hardware", "basis"]
-        expected = len([r for r in runs[0].summary["costs"]["rows"] if r["task_id"] == task])
+        expected = len([r for r in runs[0].summary.costs.rows if r.task_id == task])
         assert len(cost) - 1 == expected
         assert {row[0] for row in cost[1:]} == {"fake-a", "fake-b"}
         assert {row[2] for row in cost[1:]} == {"measured", "projected"}
@@ -135,7 +135,7 @@ def test_measured_cost_rows_are_highlighted(single: str) -> None:
 
 def test_procurement_lines_are_reused(single: str, runs: list[RunData]) -> None:
     section = element(single, "section", "procurement")
-    first, *picks = procurement_lines(runs[0].summary["costs"])
+    first, *picks = procurement_lines(runs[0].summary.costs)
     assert first in section
     assert len(picks) == 2
     for line in picks:
@@ -144,18 +144,18 @@ def test_procurement_lines_are_reused(single: str, runs: list[RunData]) -> None:
 
 def test_api_prices_per_task(single: str, runs: list[RunData]) -> None:
     table = cells(element(single, "table", "api-prices-triage"))
-    apis = [a for a in runs[0].summary["costs"]["api"] if a["task_id"] == "triage"]
+    apis = [a for a in runs[0].summary.costs.api if a["task_id"] == "triage"]
     assert apis and len(table) - 1 == len(apis)
     assert table[1][0] == apis[0]["api_model"]
 
 
 def test_samples_show_three_items_per_cell(single: str, runs: list[RunData]) -> None:
-    for cell in runs[0].summary["cells"]:
-        table = cells(element(single, "table", f"samples-{slug(runs[0].run_id)}-{cell['cell_id']}"))
+    for cell in runs[0].summary.cells:
+        table = cells(element(single, "table", f"samples-{slug(runs[0].run_id)}-{cell.cell_id}"))
         assert table[0] == ["item", "prediction", "reference", "correct?"]
         assert [row[0] for row in table[1:]] == ["a1", "a2", "a3"]
-    triage = next(c for c in runs[0].summary["cells"] if c["model_id"] == "fake-a" and c["task_id"] == "triage")
-    rows = cells(element(single, "table", f"samples-{slug(runs[0].run_id)}-{triage['cell_id']}"))
+    triage = next(c for c in runs[0].summary.cells if c.model_id == "fake-a" and c.task_id == "triage")
+    rows = cells(element(single, "table", f"samples-{slug(runs[0].run_id)}-{triage.cell_id}"))
     # fake-a always answers 'billing': right for a1, wrong for a2 and a3
     assert [row[1:] for row in rows[1:]] == [["billing", "billing", "yes"], ["billing", "technical", "no"],
                                             ["billing", "shipping", "no"]]
@@ -164,11 +164,11 @@ def test_samples_show_three_items_per_cell(single: str, runs: list[RunData]) -> 
 def test_provenance_has_machine_version_commit_and_sha(single: str, runs: list[RunData]) -> None:
     footer = element(single, "footer", "provenance")
     manifest = runs[0].manifest
-    assert manifest["bench_version"] in footer
-    assert str(manifest["git"]["commit"]) in footer
-    assert manifest["machine"]["cpu_model"] in footer
+    assert manifest.bench_version and manifest.bench_version in footer
+    assert str(manifest.git.commit) in footer
+    assert manifest.machine["cpu_model"] in footer
     assert "ab" * 32 in footer
-    assert manifest["suite"]["sha256"] in footer
+    assert manifest.suite.sha256 in footer
 
 
 # --- escaping -------------------------------------------------------------------------------------------------
@@ -181,10 +181,10 @@ def test_model_output_with_a_script_tag_is_escaped(single: str) -> None:
 
 def test_run_ids_and_model_ids_are_escaped(runs: list[RunData]) -> None:
     run = runs[0]
-    summary = json.loads(json.dumps(run.summary).replace("fake-a", "<b>evil</b>"))
+    summary = Summary.model_validate_json(run.summary.model_dump_json().replace("fake-a", "<b>evil</b>"))
     records = [r.model_copy(update={"model_id": "<b>evil</b>"}) for r in run.records]
-    hostile = RunData(path=run.path, manifest={**run.manifest, "run_id": "<i>run</i>"},
-                      summary={**summary, "run_id": "<i>run</i>"}, records=records)
+    hostile = RunData(path=run.path, manifest=run.manifest.model_copy(update={"run_id": "<i>run</i>"}),
+                      summary=summary.model_copy(update={"run_id": "<i>run</i>"}), records=records)
     document = render_html([hostile])
     assert "<b>evil</b>" not in document and "&lt;b&gt;evil&lt;/b&gt;" in document
     assert "<i>run</i>" not in document and "&lt;i&gt;run&lt;/i&gt;" in document
@@ -207,8 +207,8 @@ def test_several_runs_all_appear(both: str, runs: list[RunData]) -> None:
         assert [row[:2] for row in comparison[1:]] == [[runs[0].run_id, "fake-a"], [runs[0].run_id, "fake-b"],
                                                        [runs[1].run_id, "fake-c"]]
     for run in runs:
-        for cell in run.summary["cells"]:
-            assert f'id="samples-{slug(run.run_id)}-{cell["cell_id"]}"' in both
+        for cell in run.summary.cells:
+            assert f'id="samples-{slug(run.run_id)}-{cell.cell_id}"' in both
 
 
 def test_single_run_tables_have_no_run_column(single: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from matplotlib.figure import Figure
@@ -61,9 +60,9 @@ def test_tint_is_paler_and_opaque() -> None:
 # --- figures from a fake run ----------------------------------------------------------------------------------
 
 def test_run_has_measured_and_priced_projected_rows(run: RunData) -> None:
-    rows = run.summary["costs"]["rows"]
-    assert {r["basis"] for r in rows} == {"measured", "projected"}
-    assert all(r["usd_per_1000_tasks"] > 0 for r in rows if r["basis"] == "projected")
+    rows = run.summary.costs.rows
+    assert {r.basis for r in rows} == {"measured", "projected"}
+    assert all((r.usd_per_1000_tasks or 0) > 0 for r in rows if r.basis == "projected")
 
 
 def test_pareto_figure_axes_points_and_frontier(run: RunData) -> None:
@@ -75,7 +74,7 @@ def test_pareto_figure_axes_points_and_frontier(run: RunData) -> None:
     assert ax.get_xscale() == "log"
     points, skipped = plots.cost_points([run], "triage", plots.series([run]))
     assert skipped == 0
-    assert len(points) == len(run.summary["costs"]["rows"])
+    assert len(points) == len(run.summary.costs.rows)
     assert sum(p.measured for p in points) == 2
     # one scatter per point; measured ones filled, projected ones hollow
     faces = [c.get_facecolors() for c in ax.collections]
@@ -97,11 +96,11 @@ def test_throughput_figure_bars_by_profile(run: RunData) -> None:
     assert ax.get_xlabel() == "tasks/s (log scale)" and ax.get_xscale() == "log"
     assert titles(fig) == ["triage"]
     profiles = [t.get_text() for t in ax.get_yticklabels()]
-    local = run.summary["costs"]["local_machine"]["profile_id"]
+    local = run.summary.costs.local_machine["profile_id"]
     assert profiles[0] == local  # measured first
-    assert len(profiles) == len({r["profile_id"] for r in run.summary["costs"]["rows"]})
+    assert len(profiles) == len({r.profile_id for r in run.summary.costs.rows})
     bars = ax.patches
-    assert len(bars) == len(run.summary["costs"]["rows"])
+    assert len(bars) == len(run.summary.costs.rows)
     hatched = [b for b in bars if b.get_hatch()]
     assert len(hatched) == len(bars) - 2  # every projected bar is hatched, the 2 measured are not
     assert {"measured on this machine", "projected (roofline estimate)"} <= set(legend_texts(fig))
@@ -133,8 +132,8 @@ def test_accuracy_heatmap_values_and_labels(run: RunData) -> None:
 
 
 def test_two_runs_label_series_by_run(run: RunData) -> None:
-    other = RunData(path=run.path, manifest={**run.manifest, "run_id": "other-run"},
-                    summary={**run.summary, "run_id": "other-run"}, records=run.records)
+    other = RunData(path=run.path, manifest=run.manifest.model_copy(update={"run_id": "other-run"}),
+                    summary=run.summary.model_copy(update={"run_id": "other-run"}), records=run.records)
     labels = [s.label for s in plots.series([run, other])]
     assert labels == [f"fake-a [{run.run_id}]", f"fake-b [{run.run_id}]", "fake-a [other-run]",
                       "fake-b [other-run]"]
@@ -161,9 +160,10 @@ def test_same_run_gives_the_same_svg(run: RunData, tmp_path: Path) -> None:
 
 
 def test_task_without_priced_rows_says_so(run: RunData) -> None:
-    rows: list[dict[str, Any]] = [{**r, "usd_per_1000_tasks": None} for r in run.summary["costs"]["rows"]]
+    rows = [r.model_copy(update={"usd_per_1000_tasks": None}) for r in run.summary.costs.rows]
+    costs = run.summary.costs.model_copy(update={"rows": rows})
     unpriced = RunData(path=run.path, manifest=run.manifest, records=run.records,
-                       summary={**run.summary, "costs": {**run.summary["costs"], "rows": rows}})
+                       summary=run.summary.model_copy(update={"costs": costs}))
     fig = plots.pareto_figure([unpriced])
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "no priced cost rows" in texts

@@ -1,4 +1,4 @@
-"""Tests for bench.report.tables: comparison rows, markdown and terminal output from a summary dict."""
+"""Tests for bench.report.tables: comparison rows, markdown and terminal output from a Summary."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from report_runs import make_report_run, report_suite
 from rich.console import Console
 
 from bench.report.tables import comparison_markdown, comparison_rows, headers, print_comparison
+from bench.results.schema import Manifest, Summary
 
 
 def metric(cell: str, name: str, value: float | None, n: int = 10, ci: tuple[float, float] | None = None,
@@ -22,7 +23,13 @@ def metric(cell: str, name: str, value: float | None, n: int = 10, ci: tuple[flo
             "higher_is_better": True, "unit": "ratio", "group": "quality", "basis": "measured"}
 
 
-def summary(usd_per_hour: float = 2.0) -> dict[str, Any]:
+NO_COSTS = {"local_machine": {"profile_id": "this-machine", "usd_per_hour": 2.0, "price_basis": "test", "tdp_w": 20.0,
+                              "tdp_basis": "assumed"},
+            "requirements": {"min_accuracy": 0.0, "max_p95_latency_s": None}, "rows": [], "api": [],
+            "procurement": []}
+
+
+def summary(usd_per_hour: float = 2.0) -> Summary:
     cells = [{"cell_id": "c1", "model_id": "m-a", "task_id": "triage"},
              {"cell_id": "c2", "model_id": "m-b", "task_id": "triage"},
              {"cell_id": "c3", "model_id": "m-a", "task_id": "extract"}]
@@ -39,18 +46,25 @@ def summary(usd_per_hour: float = 2.0) -> dict[str, Any]:
         metric("c2", "error_rate", 0.0, n=4, model="m-b"),
         metric("c3", "field_accuracy", None, n=0, task="extract"),
     ]
-    return {"run_id": "unit-20260101-000000", "suite": {"name": "unit", "sha256": "ab" * 32},
-            "status": "complete", "cost": {"usd_per_hour": usd_per_hour, "basis": "cloud on-demand"},
-            "cells": cells, "primary_metrics": {"triage": "accuracy", "extract": "field_accuracy"},
-            "metrics": metrics}
+    return Summary.model_validate({
+        "run_id": "unit-20260101-000000", "suite": {"name": "unit", "path": "/unit.yaml", "sha256": "ab" * 32},
+        "status": "complete", "cost": {"usd_per_hour": usd_per_hour, "basis": "cloud on-demand"},
+        "cells": cells, "primary_metrics": {"triage": "accuracy", "extract": "field_accuracy"},
+        "metrics": metrics, "costs": NO_COSTS})
 
 
-MANIFEST: dict[str, Any] = {
-    "machine": {"cpu_model": "Test CPU 9000", "physical_cores": 8},
-    "bench_version": "0.1.0", "git": {"commit": "deadbeef", "dirty": False},
-    "backends": {"m-a": {"engine": "fake", "engine_version": "0", "model_sha256": "f" * 64,
-                         "settings": {"n_ctx": 2048}}},
-}
+def manifest(**fields: Any) -> Manifest:
+    return Manifest.model_validate({"run_id": "unit-20260101-000000", "status": "complete",
+                                    "suite": {"name": "unit", "path": "/unit.yaml", "sha256": "ab" * 32},
+                                    "options": {}, "cost": {}, "tasks": {}, "cells": [], **fields})
+
+
+MANIFEST = manifest(
+    machine={"cpu_model": "Test CPU 9000", "physical_cores": 8},
+    bench_version="0.1.0", git={"commit": "deadbeef", "dirty": False},
+    backends={"m-a": {"engine": "fake", "engine_version": "0", "model_sha256": "f" * 64,
+                      "settings": {"n_ctx": 2048}}},
+)
 
 
 def test_one_table_per_task_one_row_per_model() -> None:
@@ -100,7 +114,7 @@ def test_markdown_has_sections_tables_and_provenance() -> None:
 
 
 def test_markdown_without_price_says_so() -> None:
-    md = comparison_markdown(summary(usd_per_hour=0.0), {})
+    md = comparison_markdown(summary(usd_per_hour=0.0), manifest())
     assert "no price set" in md
     assert "## Provenance" in md
     assert "bench None at commit None" in md
@@ -155,7 +169,7 @@ def test_six_failed_items_report_no_throughput_no_cost_and_a_marked_row(
     assert all(r["usd_per_1000_tasks"] is None for r in summary["costs"]["rows"])  # nor projected from nothing
     assert all(a["usd_per_1000_tasks"] is None for a in summary["costs"]["api"])
     assert all(p["choice"] is None for p in summary["costs"]["procurement"])
-    row = comparison_rows(summary)["triage"][0]
+    row = comparison_rows(Summary.model_validate(summary))["triage"][0]
     assert row[5] == "–" and row[6] == "0/6" and row[7] == "no successful item"
     md = report_text(all_failed, "md", capsys)
     assert "| no successful item" in md and "0 of 6 items succeeded" in md and "155 tasks/s" not in md
@@ -178,11 +192,11 @@ def test_partly_failed_cells_count_the_successful_items(tmp_path: Path, capsys: 
 
 
 def mark_contended(run: Path, share: float) -> None:
-    segments = [json.loads(line) for line in (run / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (run / "segments.jsonl").read_text().splitlines()]
     for segment in segments:
         segment.update(contention_window_s=27.0, logical_cpus=2, other_cpu_s=54.0 * share, steal_s=0.0,
                        other_processes={"llama-cli": 54.0 * share})
-    (run / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
+    (run / "segments.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
 
 
 def test_a_contended_cell_is_marked_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,10 +223,10 @@ def test_a_quiet_cell_and_an_old_run_are_not_marked(tmp_path: Path, capsys: pyte
     mark_contended(run, 0.05)
     summary = json.loads(report_text(run, "json", capsys))
     assert summary["flags"] == [] and summary["contention"][0]["contended"] is False
-    segments = [json.loads(line) for line in (run / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (run / "segments.jsonl").read_text().splitlines()]
     for segment in segments:  # as written before contention was measured
         for key in ("contention_window_s", "logical_cpus", "other_cpu_s", "steal_s", "other_processes"):
             segment.pop(key, None)
-    (run / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
+    (run / "segments.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
     summary = json.loads(report_text(run, "json", capsys))
     assert summary["flags"] == [] and summary["contention"] == []

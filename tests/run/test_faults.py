@@ -25,7 +25,7 @@ import yaml
 
 import bench.run.lifecycle
 from bench.cli.main import main
-from bench.results.store import CELLS, MANIFEST, RECORDS, SET_ASIDE, RunStore, run_lock
+from bench.results.store import MANIFEST, RECORDS, SEGMENTS, SET_ASIDE, RunStore, run_lock
 from bench.run.lifecycle import RunRequest, resume_run, start_run
 from bench.run.progress import SilentProgress
 from bench.suite.plan import PlanOptions
@@ -119,7 +119,7 @@ def test_no_run_folder_exists_while_the_machine_is_calibrated(tmp_path: Path, mo
 
 def test_a_run_folder_appears_with_its_manifest_and_suite_copy(tmp_path: Path, fast_calibration: None) -> None:
     store = start_run(RunRequest(write_suite(tmp_path, items=3), PlanOptions(), tmp_path / "out"), SilentProgress())
-    assert store.read_manifest()["run_id"] == store.path.name
+    assert store.read_manifest().run_id == store.path.name
     assert {p.name for p in (tmp_path / "out").iterdir()} == {store.path.name}  # no staging folder left
     assert not (store.path / ".reserve").exists()  # the full-disk reserve is freed once the run is complete
 
@@ -128,15 +128,15 @@ def test_a_kill_between_a_cells_last_record_and_its_segment_line_is_measured_aga
         tmp_path: Path, fast_calibration: None) -> None:
     store = start_run(RunRequest(write_suite(tmp_path, items=6), PlanOptions(), tmp_path / "out"), SilentProgress())
     reference = comparable(json.loads((store.path / "summary.json").read_text()))
-    cells = (store.path / CELLS).read_text().splitlines()
-    (store.path / CELLS).write_text("\n".join(cells[:-1]) + "\n")  # the state SIGKILL leaves at that moment
+    cells = (store.path / SEGMENTS).read_text().splitlines()
+    (store.path / SEGMENTS).write_text("\n".join(cells[:-1]) + "\n")  # the state SIGKILL leaves at that moment
     store.update_manifest(status="running")
     resume_run(store.path, SilentProgress())
     assert set(keys(store.path).values()) == {1} and sum(keys(store.path).values()) == 12
     set_aside = (store.path / SET_ASIDE).read_text().splitlines()
     assert len(set_aside) == 6  # kept, not lost: the last cell's six records, re-measured with timings
     assert comparable(json.loads((store.path / "summary.json").read_text())) == reference
-    assert store.read_manifest()["status"] == "complete"
+    assert store.read_manifest().status == "complete"
 
 
 def test_kill_9_at_20_random_moments_then_resume(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_kill_9_at_20_random_moments_then_resume(tmp_path: Path) -> None:
         run_dir = run_dirs(out)[0]
         assert len(run_dirs(out)) == 1
         assert set(keys(run_dir).values()) == {1} and sum(keys(run_dir).values()) == 60, kills
-        assert RunStore(run_dir).read_manifest()["status"] == "complete"
+        assert RunStore(run_dir).read_manifest().status == "complete"
         assert comparable(json.loads((run_dir / "summary.json").read_text())) == reference, kills
         if len(kills) == 20:
             break
@@ -301,7 +301,7 @@ def test_a_file_size_limit_during_the_run_ends_cleanly_and_resumes(tmp_path: Pat
     assert code == 2
     one_error_line(err, "cannot write", "records.jsonl: File too large", "bench run --resume")
     run_dir = run_dirs(tmp_path / "out")[0]
-    assert RunStore(run_dir).read_manifest()["status"] == "interrupted"
+    assert RunStore(run_dir).read_manifest().status == "interrupted"
     assert 0 < len(RunStore(run_dir).records()) < 200
     code, _, err = run_bench("run", "--resume", str(run_dir))
     assert code == 0, err
@@ -315,7 +315,7 @@ def test_a_full_disk_during_the_run_ends_cleanly_and_resumes(tmp_path: Path) -> 
         assert code == 2
         one_error_line(err, "cannot write", "No space left on device", "bench run --resume")
         run_dir = run_dirs(disk)[0]
-        assert RunStore(run_dir).read_manifest()["status"] == "interrupted"
+        assert RunStore(run_dir).read_manifest().status == "interrupted"
         done = len(RunStore(run_dir).records())
         assert 0 < done < 400
         saved = tmp_path / "saved"
@@ -333,7 +333,7 @@ def test_a_data_file_deleted_before_resume(deleted: str, tmp_path: Path, monkeyp
     assert main(["run", "--resume", str(run_dir)]) == 2
     one_error_line(capsys.readouterr().err, f"cannot read {tmp_path / deleted}", "No such file or directory",
                    "restore it to resume")
-    assert RunStore(run_dir).read_manifest()["status"] == "interrupted"
+    assert RunStore(run_dir).read_manifest().status == "interrupted"
 
 
 def test_report_on_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
@@ -399,4 +399,4 @@ def test_resume_of_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.Mo
         assert main(["run", "--resume", str(folder)]) == 2
         line = one_error_line(capsys.readouterr().err, f"cannot lock {folder / '.lock'}")
         assert "Read-only file system" in line or "Permission denied" in line
-        assert RunStore(folder).read_manifest()["status"] == "interrupted"
+        assert RunStore(folder).read_manifest().status == "interrupted"

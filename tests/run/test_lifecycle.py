@@ -81,11 +81,11 @@ def test_complete_run_writes_every_file(write_suite: WriteSuite, labels_jsonl: P
     store = start(write_suite(fake_suite(labels_jsonl, models=TWO_MODELS)), out)
     assert store.path.parent == out
     names = {p.name for p in store.path.iterdir()}
-    assert {"manifest.json", "records.jsonl", "cells.jsonl", "summary.json", "report.md"} <= names
+    assert {"manifest.json", "records.jsonl", "segments.jsonl", "summary.json", "report.md"} <= names
 
     manifest = json.loads((store.path / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2  # 2: segments in segments.jsonl
     assert manifest["run_id"] == store.path.name
     for key in ("bench_version", "git", "machine", "started_at", "ended_at", "suite", "models", "tasks"):
         assert manifest.get(key) not in (None, {}, ""), key
@@ -105,7 +105,7 @@ def test_complete_run_writes_every_file(write_suite: WriteSuite, labels_jsonl: P
         assert items == ["a1", "a2", "a3", "a4", "a5", "a6"]
     assert all(r["status"] == "ok" for r in records)
 
-    segments = [json.loads(line) for line in (store.path / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (store.path / "segments.jsonl").read_text().splitlines()]
     assert len(segments) == 2
     assert all(s["completed"] and s["items_done"] == 6 for s in segments)
 
@@ -171,7 +171,7 @@ def test_repetitions_give_one_record_per_item_per_repetition(write_suite: WriteS
 def test_limit_option(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path) -> None:
     store = start(write_suite(fake_suite(labels_jsonl)), tmp_path / "results", limit=3)
     assert len(store.records()) == 3
-    assert store.read_manifest()["cells"][0]["n_items"] == 3
+    assert store.read_manifest().cells[0].n_items == 3
 
 
 def test_interrupted_run_is_marked_and_keeps_its_records(write_suite: WriteSuite, labels_jsonl: Path,
@@ -182,8 +182,8 @@ def test_interrupted_run_is_marked_and_keeps_its_records(write_suite: WriteSuite
         start(write_suite(fake_suite(labels_jsonl, models=TWO_MODELS)), out, executor="local")
     run = RunStore(only_run_dir(out))
     manifest = run.read_manifest()
-    assert manifest["status"] == "interrupted"
-    assert manifest["ended_at"]
+    assert manifest.status == "interrupted"
+    assert manifest.ended_at
     records = run.records()
     assert len(records) == 8
     assert len({r.key for r in records}) == 8
@@ -212,7 +212,7 @@ def test_sigterm_leaves_an_interrupted_run(write_suite: WriteSuite, labels_jsonl
         start(write_suite(fake_suite(labels_jsonl)), out, executor="local")
     assert signal.getsignal(signal.SIGTERM) is handler_before
     run = RunStore(only_run_dir(out))
-    assert run.read_manifest()["status"] == "interrupted"
+    assert run.read_manifest().status == "interrupted"
     assert 3 <= len(run.records()) <= 4
 
 
@@ -227,7 +227,7 @@ def test_resume_finishes_with_every_item_once_and_the_same_quality(
 
     resumed = resume_run(run_dir, SilentProgress())
     manifest = resumed.read_manifest()
-    assert manifest["status"] == "complete"
+    assert manifest.status == "complete"
     records = RunStore(run_dir).records()
     assert len(records) == 24
     assert set(Counter(r.key for r in records).values()) == {1}
@@ -248,7 +248,7 @@ def test_resume_of_a_complete_run_adds_nothing(write_suite: WriteSuite, labels_j
     before = (store.path / "records.jsonl").read_text()
     resume_run(store.path, SilentProgress())
     assert (store.path / "records.jsonl").read_text() == before
-    assert RunStore(store.path).read_manifest()["status"] == "complete"
+    assert RunStore(store.path).read_manifest().status == "complete"
 
 
 def test_resume_refuses_when_a_data_file_changed(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path,
@@ -259,7 +259,7 @@ def test_resume_refuses_when_a_data_file_changed(write_suite: WriteSuite, labels
     with pytest.raises(RunError, match="changed"):
         resume_run(run_dir, SilentProgress())
     assert len(RunStore(run_dir).records()) == 2
-    assert RunStore(run_dir).read_manifest()["status"] == "interrupted"
+    assert RunStore(run_dir).read_manifest().status == "interrupted"
 
 
 def test_resume_uses_the_suite_copy_not_the_edited_suite(write_suite: WriteSuite, labels_jsonl: Path,
@@ -280,7 +280,7 @@ def test_resume_of_a_non_run_directory(tmp_path: Path) -> None:
 def test_manifest_keeps_generation_settings(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path) -> None:
     models = [{"id": "fake-a", "backend": {"kind": "fake"}, "generation": {"max_tokens": 7, "temperature": 0.0}}]
     store = start(write_suite(fake_suite(labels_jsonl, models=models)), tmp_path / "results")
-    generation = store.read_manifest()["models"]["fake-a"]["generation"]
+    generation = store.read_manifest().models["fake-a"]["generation"]
     assert generation["max_tokens"] == 7  # a reproducibility setting, not a secret
     assert generation["temperature"] == 0.0
 
@@ -314,8 +314,8 @@ def test_a_run_whose_every_cell_is_skipped_is_incomplete_and_exits_1(write_suite
     suite = write_suite(fake_suite(labels_jsonl, models=models))
     assert main(["run", str(suite), "--out", str(tmp_path / "results")]) == 1
     manifest = RunStore(only_run_dir(tmp_path / "results")).read_manifest()
-    assert manifest["status"] == "incomplete"
-    (cell,) = manifest["unfinished"]
+    assert manifest.status == "incomplete"
+    (cell,) = manifest.unfinished
     assert (cell["done"], cell["total"]) == (0, 6) and "BENCH_TEST_UNSET_KEY" in cell["reason"]
 
 
@@ -329,9 +329,9 @@ def test_a_resume_whose_cell_is_skipped_stays_incomplete(write_suite: WriteSuite
     monkeypatch.setattr(FakeBackend, "__init__", _refuse_to_load)
     resume_run(run_dir, SilentProgress(), executor="local")
     manifest = RunStore(run_dir).read_manifest()
-    assert manifest["status"] == "incomplete"
-    assert [(c["done"], c["total"]) for c in manifest["unfinished"]] == [(2, 6)]
-    assert "model file unloadable" in manifest["unfinished"][0]["reason"]
+    assert manifest.status == "incomplete"
+    assert [(c["done"], c["total"]) for c in manifest.unfinished] == [(2, 6)]
+    assert "model file unloadable" in manifest.unfinished[0]["reason"]
 
 
 def _refuse_to_load(self: FakeBackend, params: Any) -> None:
@@ -345,13 +345,13 @@ def test_retryable_failures_are_asked_again_on_resume_and_counted_once(write_sui
     models = [{"id": "flaky", "backend": {"kind": "fake", "fail_every": 2, "fail_retryable": True}}]
     store = start(write_suite(fake_suite(labels_jsonl, models=models)), tmp_path / "results")
     manifest = store.read_manifest()
-    assert manifest["status"] == "incomplete" and manifest["unfinished"][0]["done"] == 3
-    assert "retryable" in manifest["unfinished"][0]["reason"]
+    assert manifest.status == "incomplete" and manifest.unfinished[0]["done"] == 3
+    assert "retryable" in manifest.unfinished[0]["reason"]
     resume_run(store.path, SilentProgress())  # 3 asked again: the 2nd of them fails again
-    assert RunStore(store.path).read_manifest()["status"] == "incomplete"
+    assert RunStore(store.path).read_manifest().status == "incomplete"
     resume_run(store.path, SilentProgress())
     final = RunStore(store.path)
-    assert final.read_manifest()["status"] == "complete"
+    assert final.read_manifest().status == "complete"
     records = final.records()
     assert len(records) == 6 and {r.status for r in records} == {"ok"}
     assert len((store.path / "records.jsonl").read_text().splitlines()) == 6 + 3 + 1  # earlier attempts kept
@@ -372,7 +372,7 @@ def test_a_run_whose_cell_failed_every_item_exits_1_naming_it(write_suite: Write
     err = capsys.readouterr().err
     failed = [line for line in err.splitlines() if line.startswith("failed:")]
     assert len(failed) == 1 and failed[0].startswith("failed: broken × triage: 0 of 6 items succeeded")
-    assert RunStore(only_run_dir(tmp_path / "results")).read_manifest()["status"] == "complete"
+    assert RunStore(only_run_dir(tmp_path / "results")).read_manifest().status == "complete"
 
 
 def test_a_run_and_its_resume_read_each_dataset_once(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path,
@@ -390,4 +390,4 @@ def test_a_run_and_its_resume_read_each_dataset_once(write_suite: WriteSuite, la
     dataset_reads.clear()
     store = resume_run(run_dir, SilentProgress())  # the hash check, the remaining cells, the unfinished count
     assert dataset_reads == {"items.jsonl": 1, "shots.jsonl": 1}
-    assert store.read_manifest()["status"] == "complete" and len(store.records()) == 4 * 6
+    assert store.read_manifest().status == "complete" and len(store.records()) == 4 * 6

@@ -153,8 +153,8 @@ def test_a_run_reports_each_mode_with_goodput(write_suite: WriteSuite, labels_js
     suite = fake_suite(labels_jsonl, models=models, load=modes, slo={"e2e_s": 0.5})
     store = start_run(RunRequest(write_suite(suite), PlanOptions(), tmp_path / "runs"), SilentProgress())
     summary = summarize_run(store)
-    by_load = {c["load"]: c["cell_id"] for c in summary["cells"]}
-    value = {(r["cell_id"], r["metric"]): r["value"] for r in summary["metrics"]}
+    by_load = {c.load: c.cell_id for c in summary.cells}
+    value = {(r.cell_id, r.metric): r.value for r in summary.metrics}
     assert value[(by_load["concurrency-6"], "tasks_per_s")] > 2 * value[(by_load["latency"], "tasks_per_s")]
     assert value[(by_load["latency"], "slo_attainment")] == 1.0
     assert (by_load["rate-100rps"], "send_lag_s_p50") in value

@@ -73,7 +73,7 @@ def test_a_models_cells_share_one_load_and_say_so(tracked: type[Tracked], write_
     load = [{"mode": "latency"}, {"mode": "concurrency", "concurrency": 2}]
     store = start_run(RunRequest(write_suite(fake_suite(labels_jsonl, models=models, load=load)), PlanOptions(),
                                  tmp_path / "runs", executor="local"), SilentProgress())
-    segments = [json.loads(line) for line in (store.path / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (store.path / "segments.jsonl").read_text().splitlines()]
     assert [(s["model_id"], s["backend_reused"]) for s in segments] == [
         ("a", False), ("a", True), ("b", False), ("b", True)]
     assert len(tracked.opened) == 2 and all(b.closed for b in tracked.opened)

@@ -341,3 +341,28 @@ def test_task_spec_forbids_extra_keys_directly() -> None:
     with pytest.raises(ValidationError, match="extra"):
         TaskSpec.model_validate({"id": "t", "dataset": {"path": "x"}, "answer": {"mode": "text"},
                                  "scorers": ["accuracy"], "extra_key": 1})
+
+
+# --- schema_version (#12): the suite format's version is checked ---------------------------------------------------
+
+def test_suite_schema_version_1_and_absent_are_read() -> None:
+    assert parse_suite(yaml.safe_dump(minimal_suite(schema_version=1)), Path("s.yaml"), NoChecks()).spec.name == "unit"
+    assert parse_suite(yaml.safe_dump(minimal_suite()), Path("s.yaml"), NoChecks()).spec.schema_version == 1
+
+
+@pytest.mark.parametrize("version", [0, 2, 99])
+def test_an_unknown_suite_schema_version_names_the_supported_ones(version: int) -> None:
+    (problem,) = schema_problems(minimal_suite(schema_version=version))
+    assert problem.file == "suite.yaml" and problem.location == "schema_version"
+    assert f"schema_version {version} is not supported: this bench reads suite schema_version 1" in problem.message
+
+
+def test_bench_validate_of_a_suite_with_schema_version_99_exits_2(write_suite: WriteSuite,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli.main import main
+
+    path = write_suite(minimal_suite(schema_version=99))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: schema_version" in err and "this bench reads suite schema_version 1" in err
+    assert "Traceback" not in err

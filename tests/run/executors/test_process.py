@@ -142,7 +142,7 @@ def test_sigterm_to_bench_alone_stops_its_worker_too(write_suite: WriteSuite, tm
     assert proc.returncode == 130, stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert manifest(run_dir)["status"] == "interrupted"
-    segments = [json.loads(line) for line in (run_dir / "cells.jsonl").read_text().splitlines()]
+    segments = [json.loads(line) for line in (run_dir / "segments.jsonl").read_text().splitlines()]
     assert len(segments) == 1 and segments[0]["items_done"] == len(record_keys(run_dir))
 
 

@@ -1,0 +1,129 @@
+"""Runs written before typed results (#12) still report: the same summary, the old file names kept on resume.
+
+tests/fixtures/runs/v1/golden is a run directory written by main at da04cbe (manifest schema_version 1, segments in
+cells.jsonl); golden.summary.json.gz is what `bench report` computed for it with that code (see the README there).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cli.main import main
+from bench.results.schema import OLD_SEGMENTS, SEGMENTS, read_manifest, read_summary
+from bench.results.store import MANIFEST, RunStore
+
+V1 = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "v1"
+
+MACHINE_DEPENDENT: tuple[str, ...] = ()
+"""Summary fields that may differ when the same old run is reported on another machine or day: none. Every input of
+the summary (records, segments, the machine facts and calibration, the price) is in the run directory, and the
+hardware profiles and API price table are files of this repository; a change to those files changes the projected
+rows and API rows, and this fixture's expected summary must then be recomputed with the old code."""
+
+
+@pytest.fixture
+def old_run(tmp_path: Path) -> Path:
+    run = tmp_path / "golden"
+    shutil.copytree(V1 / "golden", run)
+    return run
+
+
+def expected_summary() -> dict[str, Any]:
+    with gzip.open(V1 / "golden.summary.json.gz", "rt", encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+def test_the_fixture_is_an_old_run() -> None:
+    manifest = json.loads((V1 / "golden" / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["schema_version"] == 1
+    assert (V1 / "golden" / OLD_SEGMENTS).is_file() and not (V1 / "golden" / SEGMENTS).exists()
+
+
+def test_bench_report_on_an_old_run_gives_the_same_summary(old_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(old_run), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((old_run / "summary.json").read_text(encoding="utf-8"))
+    expected = expected_summary()
+    for summary in (printed, written):
+        for field in MACHINE_DEPENDENT:
+            summary.pop(field, None)
+        assert summary["metrics"] == expected["metrics"]  # 2 cells x every metric row, with CIs
+        assert summary["costs"]["rows"] == expected["costs"]["rows"]  # measured + every profile projected
+        assert summary == expected  # and everything else: flags, contention, API prices, procurement
+    assert len(expected["metrics"]) > 20 and len(expected["costs"]["rows"]) == 2 * 20
+
+
+def test_the_old_run_figures_are_the_measured_ones(old_run: Path) -> None:
+    """The example values: fake-a answers 'billing' (2 of 6 right), fake-b fails every 4th item (5/1)."""
+    assert main(["report", str(old_run), "--format", "md", "--out", str(old_run / "r.md")]) == 0
+    summary = read_summary(old_run / "summary.json")
+    accuracy = {r.model_id: r.value for r in summary.metrics if r.metric == "accuracy"}
+    errors = {r.model_id: r.value for r in summary.metrics if r.metric == "error_rate"}
+    assert accuracy == {"fake-a": pytest.approx(2 / 6), "fake-b": pytest.approx(2 / 6)}
+    assert errors == {"fake-a": 0.0, "fake-b": pytest.approx(1 / 6)}
+    assert [f["flag"] for f in summary.flags] == ["failed_items"]
+    assert "fake-b" in (old_run / "r.md").read_text(encoding="utf-8")
+
+
+def test_an_old_run_reads_its_segments_from_cells_jsonl(old_run: Path) -> None:
+    store = RunStore(old_run)
+    assert read_manifest(old_run / MANIFEST).schema_version == 1
+    assert store.segments_file == OLD_SEGMENTS
+    assert [s.model_id for s in store.segments()] == ["fake-a", "fake-b"]
+
+
+def test_an_old_run_keeps_appending_to_cells_jsonl(old_run: Path) -> None:
+    """Resume of an old run: one writer, one file. New segments go where the old ones are, and the manifest stays v1
+    when it is updated."""
+    store = RunStore(old_run)
+    first = store.segments()[0]
+    store.append_segment(first.model_copy(update={"segment": "resumed"}))
+    store.update_manifest(status="complete")
+    store.close()
+    assert not (old_run / SEGMENTS).exists()
+    assert [s.segment for s in RunStore(old_run).segments()][-1] == "resumed"
+    assert json.loads((old_run / MANIFEST).read_text(encoding="utf-8"))["schema_version"] == 1
+
+
+def test_bench_run_resume_of_an_interrupted_old_run_appends_to_cells_jsonl(
+        old_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The old run as a user has it, interrupted before fake-b's cell: `bench run --resume` measures that cell,
+    appends its segment to cells.jsonl (no segments.jsonl appears), keeps the manifest at v1, and reports it."""
+    for name in ("golden.yaml", "items.jsonl"):  # the suite's folder, where the user keeps it
+        shutil.copy(V1 / name, old_run.parent / name)
+    manifest = json.loads((old_run / MANIFEST).read_text(encoding="utf-8"))
+    manifest["suite"]["path"] = str(old_run.parent / "golden.yaml")
+    manifest["status"] = "interrupted"
+    (old_run / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    fake_b = next(c["cell_id"] for c in manifest["cells"] if c["model_id"] == "fake-b")
+    for name in ("records.jsonl", OLD_SEGMENTS):
+        lines = (old_run / name).read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if json.loads(line)["cell_id"] != fake_b]
+        assert len(kept) < len(lines)
+        (old_run / name).write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    assert main(["run", "--resume", str(old_run), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert not (old_run / SEGMENTS).exists()
+    segments = [json.loads(line) for line in (old_run / OLD_SEGMENTS).read_text(encoding="utf-8").splitlines()]
+    assert [s["model_id"] for s in segments] == ["fake-a", "fake-b"]
+    resumed = json.loads((old_run / MANIFEST).read_text(encoding="utf-8"))
+    assert resumed["schema_version"] == 1 and resumed["status"] == "complete"
+    errors = {r["model_id"]: r["value"] for r in summary["metrics"] if r["metric"] == "error_rate"}
+    assert errors == {"fake-a": 0.0, "fake-b": pytest.approx(1 / 6)}  # fake-b fails every 4th item again
+    assert summary["status"] == "complete"
+
+
+def test_bench_compare_reads_an_old_run(old_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An old run against itself: the same suite, machine and figures, so no regression (exit 0)."""
+    twin = tmp_path / "twin"
+    shutil.copytree(old_run, twin)
+    assert main(["compare", str(old_run), str(twin), "--format", "json"]) == 0
+    assert "fake-b" in capsys.readouterr().out
