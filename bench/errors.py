@@ -28,7 +28,17 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}: {self.location}: " if self.location else f"{self.file}: "
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{where}{self.message}{hint}"
+        return one_line(f"{where}{self.message}{hint}")
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks written as escapes (\\n, \\r, U+2028...), so a problem stays one line even when a
+    key or value it quotes holds one."""
+    return text.translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] if c.isascii() else f"\\u{ord(c):04x}"
+                for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 class SpecError(BenchError):

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bench.errors import RunError
 from bench.results.atomic import write_json_atomic
@@ -105,6 +105,32 @@ class GitRef(Free):
     dirty: bool | None = None
 
 
+class ModelArch(Free):
+    """The model shape llama.cpp reported (what projections and KV-cache sizes need): counts, head_dim in elements."""
+
+    n_layer: int
+    n_embd: int
+    n_vocab: int
+    n_head_kv: int
+    head_dim: int
+
+
+class BackendSettings(Free):
+    """A backend's recorded settings; engine-specific keys are kept as written, the ones cost reads are typed."""
+
+    arch: ModelArch | None = None
+    model_size_bytes: int | None = None
+    """Bytes of the model file(s)."""
+    model_params: int | None = None
+    n_ctx: int | None = None
+
+
+class BackendRecord(Free):
+    """What a model's backend reported (engine, version, model file sha256, settings)."""
+
+    settings: BackendSettings = BackendSettings()
+
+
 class Manifest(Strict):
     """manifest.json: what a run is (suite, cells, machine, backends) and where it stands (`status`).
 
@@ -132,6 +158,20 @@ class Manifest(Strict):
     ended_at: str | None = None
     backends: dict[str, dict[str, Any]] = {}
     """Model id -> what its backend reported (engine, version, model file sha256, settings)."""
+
+    @field_validator("backends")
+    @classmethod
+    def _backends_readable(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Kept as written, but the parts cost reads must have their types (BackendRecord)."""
+        for model_id, info in value.items():
+            try:
+                BackendRecord.model_validate(info)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(map(str, (model_id, *first["loc"])))
+                raise ValueError(f"{where}: {first['msg']}") from None
+        return value
+
     executor: str | None = None
     unfinished: list[dict[str, Any]] = []
     """Cells with items still to do: cell_id, cell, done, total, reason."""

@@ -166,3 +166,17 @@ def test_bench_report_on_a_run_of_a_newer_bench_exits_2(tmp_path: Path, capsys: 
     assert str(run / "manifest.json") in err and said in err
     assert "Traceback" not in err
     assert not (run / "summary.json").exists()
+
+
+@pytest.mark.parametrize(("settings", "where"), [
+    ([1, 2], "settings"), ({"arch": [1, 2]}, "settings.arch"), ({"arch": {"n_layer": "many"}}, "settings.arch.n_layer"),
+    ({"model_size_bytes": "big"}, "settings.model_size_bytes"),
+])
+def test_a_manifest_whose_backend_settings_cost_reads_are_damaged_is_refused_naming_them(
+        tmp_path: Path, settings: Any, where: str) -> None:
+    manifest = json.loads(next(V1.rglob("manifest.json")).read_text())
+    model_id = next(iter(manifest["backends"]))
+    manifest["backends"][model_id]["settings"] = settings
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunError, match=rf"backends: .*{model_id}\.{where}"):
+        read_manifest(tmp_path / "manifest.json")
