@@ -35,6 +35,7 @@ class RunData:
 
     @property
     def run_id(self) -> str:
+        """The run's id (its manifest's run_id, e.g. "quickstart-20261122-141927")."""
         return self.manifest.run_id
 
     @property
@@ -53,6 +54,8 @@ class RunData:
         return self._columns
 
     def items(self) -> Any:
+        """A pandas DataFrame, one row per item record: its fields, one `score.<name>` column per score and
+        ttft_s, e2e_latency_s, tpot_s (s), decode_tps, prefill_tps (tokens/s) and run_id."""
         import pandas as pd
 
         rows = []
@@ -65,6 +68,7 @@ class RunData:
         return pd.DataFrame(rows)
 
     def cells(self) -> Any:
+        """A pandas DataFrame, one row per cell x metric of the summary (value, CI, n, unit, direction), with run_id."""
         import pandas as pd
 
         frame = pd.DataFrame([row.model_dump() for row in self.summary.metrics])
@@ -72,6 +76,8 @@ class RunData:
         return frame
 
     def costs(self) -> Any:
+        """A pandas DataFrame, one row per cost row (cell x hardware profile, measured or projected; its inputs
+        left out), with run_id."""
         import pandas as pd
 
         rows = [row.model_dump(exclude={"inputs"}) for row in self.summary.costs.rows]
@@ -89,6 +95,7 @@ def load_run(path: str | Path, cost_options: CostOptions | None = None) -> RunDa
 
 
 def load_runs(paths: Iterable[str | Path], cost_options: CostOptions | None = None) -> list[RunData]:
+    """load_run for each path, in order (list of RunData); RunError at the first that is not a run."""
     return [load_run(p, cost_options) for p in paths]
 
 

@@ -17,4 +17,5 @@ def require(module: str, needed_by: str, install: str) -> Any:
 
 
 def llama_cpp() -> Any:
+    """The llama_cpp module; BackendError naming `pip install -e '.[llama]'` when it is not installed."""
     return require("llama_cpp", "the llama_cpp backend", "pip install -e '.[llama]'")

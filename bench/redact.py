@@ -129,18 +129,23 @@ class MaskingStream:
         return stream  # type: ignore[no-any-return]
 
     def write(self, text: str) -> int:
+        """Write `text` with secrets masked; returns len(text) (the characters given, as TextIO does)."""
         self._stream().write(mask(text))
         return len(text)
 
     def flush(self) -> None:
+        """Flush the target stream."""
         self._stream().flush()
 
     def isatty(self) -> bool:
+        """Whether the target stream is a terminal."""
         return bool(self._stream().isatty())
 
     def fileno(self) -> int:
+        """The target stream's file descriptor (OSError/UnsupportedOperation as the stream raises it)."""
         return int(self._stream().fileno())
 
     @property
     def encoding(self) -> str:
+        """The target stream's encoding, "utf-8" when it has none."""
         return str(getattr(self._stream(), "encoding", "utf-8") or "utf-8")

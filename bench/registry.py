@@ -95,12 +95,14 @@ class Registry(Generic[T]):
         return self._plugins
 
     def names(self) -> list[str]:
+        """Every registered name and plugin entry-point name, sorted (no plugin is imported)."""
         return sorted({*self._items, *self.plugins()})
 
     def __contains__(self, name: object) -> bool:
         return name in self._items or (isinstance(name, str) and name in self.plugins())
 
     def hint(self, name: str) -> str:
+        """The 'did you mean' hint (or the list of valid names) for an unknown `name`."""
         return suggest(name, self.names())
 
     def get(self, name: str) -> T:

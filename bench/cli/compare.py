@@ -37,6 +37,8 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def print_result(result: CompareResult, fmt: str) -> None:
+    """Print a comparison: mismatch warnings and notes on stderr, then on stdout the result as `fmt`
+    ("json", "md", else a rich table with the summary line and each failed rule or significantly worse row)."""
     from rich.markup import escape
 
 
@@ -59,6 +61,8 @@ def print_result(result: CompareResult, fmt: str) -> None:
 
 
 def baseline(args: argparse.Namespace) -> int:
+    """`bench baseline save RUN_DIR PATH`: write the run's baseline file, report its size (KiB) on stderr; exit 0.
+    CompareError (exit 2) for a path that is not a run directory."""
     from bench.compare.baseline import save_baseline
 
     comparable = save_baseline(args.run_dir, args.path)
@@ -69,6 +73,8 @@ def baseline(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
+    """`bench export pytest-benchmark RUN_DIR PATH`: write the run's timings as pytest-benchmark JSON; exit 0.
+    RunError (exit 2) for a directory that is not a run."""
     from bench.api import load_run
     from bench.results.export import export_pytest_benchmark
 

@@ -23,6 +23,8 @@ def _peak(profile: HardwareProfile) -> str:
 
 
 def hardware_list(args: argparse.Namespace) -> int:
+    """`bench hardware list`: every profile (memory GB, bandwidth GB/s, peak TFLOPS, TDP W, USD per hour,
+    number of sources) as a table or JSON; exit 0. SpecError (exit 2) for a broken profile file."""
     profiles = load_profiles()
     if args.format == "json":
         print_json({pid: p.model_dump(mode="json") for pid, p in profiles.items()})
@@ -40,6 +42,8 @@ def hardware_list(args: argparse.Namespace) -> int:
 
 
 def hardware_show(args: argparse.Namespace) -> int:
+    """`bench hardware show ID`: one profile in full as JSON, with its usd_per_hour and its basis; exit 0, or
+    exit 2 with a 'did you mean' line for an unknown id."""
     profiles = load_profiles()
     if args.id not in profiles:
         err.print(f"error: unknown hardware profile '{args.id}' ({suggest(args.id, list(profiles))})", markup=False)
@@ -65,6 +69,8 @@ def _llama_line(build: dict[str, Any] | None) -> str:
 
 
 def hardware_detect(args: argparse.Namespace) -> int:
+    """`bench hardware detect`: this machine's CPU, cores, RAM GB, ISA, GPUs (GB) and llama.cpp build, and the
+    profile that matches it (or how to add one); exit 0."""
     machine = detect_machine()
     gpus, why = detect_gpus()
     matched = match_profile(load_profiles(), machine["cpu_model"], [g["name"] for g in gpus])

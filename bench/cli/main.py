@@ -67,6 +67,7 @@ def _add_cost_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every `bench` subcommand and its options."""
     parser = argparse.ArgumentParser(prog="bench", description="Benchmark language models on your own tasks: "
                                      "accuracy, latency, tokens/s, memory and cost per 1000 tasks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` (default sys.argv[1:]), run the command, return its exit code: SpecError -> 2 with one line
+    per problem, BenchError -> its exit_code, OSError -> 2, Ctrl-C -> 130 naming the run to resume.
+    argparse exits 2 itself (SystemExit) on unknown options."""
     args = build_parser().parse_args(argv)
     from bench.cli import compare, hardware, run
 

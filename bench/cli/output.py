@@ -29,4 +29,5 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def print_json(data: object) -> None:
+    """Write `data` to stdout as indented JSON (str() for other types), secrets masked."""
     sys.stdout.write(mask(json.dumps(data, indent=2, default=str)) + "\n")

@@ -39,6 +39,8 @@ def _options(args: argparse.Namespace) -> PlanOptions:
 
 @reads_once
 def validate(args: argparse.Namespace) -> int:
+    """`bench validate SUITE`: load and check the suite, print its warnings and "ok (N models, M tasks)" on
+    stderr; exit 0. SpecError (exit 2) with every problem found."""
     from bench.suite.checks import suite_notes
 
     suite = load_suite(args.suite)
@@ -50,6 +52,8 @@ def validate(args: argparse.Namespace) -> int:
 
 @reads_once
 def plan(args: argparse.Namespace) -> int:
+    """`bench plan SUITE`: print the cells the suite would run (cell, model, backend, task, items, repetitions)
+    as a table or JSON; exit 0. SpecError (exit 2) for an invalid suite."""
     built = build_plan(load_suite(args.suite), _options(args))
     _print_plan(built, args.format)
     return EXIT_OK
@@ -73,6 +77,10 @@ def _print_plan(built: Plan, fmt: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """`bench run SUITE` or `bench run --resume RUN_DIR`: run (or finish) it, print the summary and costs; exit 0
+    when complete with a successful item in every cell, else 1. BenchError (exit 2) for a suite and --resume
+    together, or --resume with --limit/--models/--tasks/--usd-per-hour; SpecError/RunError as loading raises.
+    --dry-run prints the plan only."""
     if (args.suite is None) == (args.resume is None):
         raise BenchError("give a suite file, or --resume RUN_DIR (not both)")
     if args.dry_run:
@@ -182,6 +190,8 @@ def _write_html(stores: list[RunStore], summaries: list[Summary], args: argparse
 
 
 def models_list(args: argparse.Namespace) -> int:
+    """`bench models list`: parameters, quantization, size (MB), context and sha256 of each bundled model; exit 0,
+    or 2 when none can be read (each unreadable one is named on stderr)."""
     from bench.backends.model_info import bundled_refs, read_model_info
 
     infos, missing = [], []

@@ -22,6 +22,8 @@ DeviceClass = Literal["laptop_cpu", "desktop_cpu", "cloud_cpu", "apple_soc", "co
 
 
 class Strict(BaseModel):
+    """Base of the profile and price models: unknown keys are refused (extra="forbid"), values frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -35,6 +37,8 @@ class Source(Strict):
 
 
 class Memory(Strict):
+    """Memory capacity in GB and peak bandwidth in GB/s (both > 0)."""
+
     capacity_gb: float = Field(gt=0)
     bandwidth_gb_s: float = Field(gt=0, description="peak memory bandwidth, GB/s")
 
@@ -49,6 +53,9 @@ class Compute(Strict):
 
 
 class Price(Strict):
+    """What an hour of the machine costs: a cloud on-demand USD per hour and/or a purchase price (USD) amortized
+    over lifetime_years at `utilization` (0-1]; a profile giving neither is refused."""
+
     cloud_usd_per_hour: float | None = Field(None, gt=0)
     cloud_offer: str = ""
     purchase_usd: float | None = Field(None, gt=0)
@@ -63,6 +70,8 @@ class Price(Strict):
 
 
 class Energy(Strict):
+    """Electricity price in USD per kWh (default 0.17) and the facility's PUE (1-3, default 1)."""
+
     usd_per_kwh: float = Field(0.17, ge=0)
     pue: float = Field(1.0, ge=1.0, le=3.0)
 
@@ -106,6 +115,8 @@ def sourced_fields(profile: HardwareProfile) -> list[str]:
 
 
 class ApiPrice(Strict):
+    """One hosted model's list price: USD per million input and output tokens, dated (as_of) and sourced (URL)."""
+
     model: str
     provider: str
     input_usd_per_mtok: float = Field(ge=0)
@@ -138,6 +149,8 @@ def _read(path: Path) -> object:
 
 
 def load_profile(path: Path) -> HardwareProfile:
+    """One hardware profile file, validated. SpecError with every problem (YAML line, field, a figure without
+    a source, an unknown schema_version) or when its id is not the file name."""
     raw = _read(path)
     try:
         profile = HardwareProfile.model_validate(raw)
@@ -166,6 +179,7 @@ def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, HardwareProfile]:
 
 
 def load_api_pricing(path: Path = PROFILES_DIR / "api_pricing.yaml") -> ApiPricing:
+    """The API price table (default hardware_profiles/api_pricing.yaml), validated; SpecError with every problem."""
     raw = _read(path)
     try:
         return ApiPricing.model_validate(raw)

@@ -27,6 +27,9 @@ CLASS_DEFAULTS: dict[str, tuple[float, float, float]] = {
 
 @dataclass(frozen=True)
 class ModelShape:
+    """What the roofline needs of a model: file size (bytes), parameters, layers, embedding width, vocabulary,
+    KV heads and head width."""
+
     size_bytes: int
     n_params: int
     n_layer: int
@@ -37,6 +40,8 @@ class ModelShape:
 
     @classmethod
     def from_backend_info(cls, info: dict[str, Any]) -> ModelShape | None:
+        """The shape from a backend's info (settings.arch, model_size_bytes, model_params); None when the
+        backend reports no architecture (only the llama_cpp backend does)."""
         settings = info.get("settings", {})
         arch = settings.get("arch")
         if not arch or "model_size_bytes" not in settings:
@@ -47,10 +52,12 @@ class ModelShape:
 
     @property
     def non_embedding_params(self) -> int:
-        """Parameters used per prompt token (the embedding lookup reads one row; logits come at the end)."""
+        """Parameters used per prompt token (the embedding lookup reads one row; logits come at the end):
+        n_params - n_vocab x n_embd, at least a tenth of n_params."""
         return max(self.n_params - self.n_vocab * self.n_embd, self.n_params // 10)
 
     def kv_bytes_per_token(self) -> int:
+        """KV cache bytes per token of context: 2 (K and V) x n_layer x n_head_kv x head_dim x 2 bytes (f16)."""
         return 2 * self.n_layer * self.n_head_kv * self.head_dim * 2  # K and V, f16
 
 
@@ -67,10 +74,14 @@ class Device:
     basis: str
 
     def decode_s(self, shape: ModelShape, context: int = 0) -> float:
+        """Decode seconds per token = n_layer x overhead_s_per_layer + (weights + KV bytes of `context` tokens) /
+        (bandwidth (GB/s) x 1e9 x bw_efficiency) (module docstring, docs/projection.md "The model")."""
         read = shape.size_bytes + shape.kv_bytes_per_token() * context
         return shape.n_layer * self.overhead_s_per_layer + read / (self.bandwidth_gb_s * 1e9 * self.bw_efficiency)
 
     def prefill_s(self, shape: ModelShape) -> float | None:
+        """Prefill seconds per prompt token = 2 x non-embedding parameters / (FLOPS x fl_efficiency) (module
+        docstring, docs/projection.md); None when the device has no FLOPS figure."""
         if self.flops is None:
             return None
         return 2 * shape.non_embedding_params / (self.flops * self.fl_efficiency)
@@ -109,7 +120,8 @@ def device_for(profile: HardwareProfile, here: Device | None) -> Device:
 
 
 def memory_needed_gb(shape: ModelShape, n_ctx: int) -> float:
-    """Weights + a full KV cache for the run's context + runtime overhead."""
+    """GB needed: (weights + a full f16 KV cache for the run's n_ctx tokens) / 1e9 + RUNTIME_OVERHEAD_GB (0.25)
+    (docs/projection.md, "Memory fit")."""
     return (shape.size_bytes + shape.kv_bytes_per_token() * n_ctx) / 1e9 + RUNTIME_OVERHEAD_GB
 
 
@@ -142,6 +154,7 @@ class ItemWorks:
 
     @classmethod
     def of(cls, items: Sequence[ItemWork] | ItemWorks) -> ItemWorks:
+        """`items` as aligned arrays (int64 token counts, float seconds); an ItemWorks is returned as it is."""
         if isinstance(items, ItemWorks):
             return items
         return cls(np.array([i.prefill_tokens for i in items], dtype=np.int64),
@@ -152,8 +165,10 @@ class ItemWorks:
 
 def project_seconds(items: Sequence[ItemWork] | ItemWorks, here: Device, there: Device,
                     shape: ModelShape) -> float | None:
-    """Total time the items would take on `there`, keeping this machine's unexplained host residual (summed in
-    item order, as a running total)."""
+    """Total seconds the items would take on `there`, keeping this machine's unexplained host residual (summed in
+    item order, as a running total); None when either device has no FLOPS figure. Per item (module docstring,
+    docs/projection.md): prefill tokens x prefill s/token + decode steps x decode s/token + max(measured -
+    modeled here, 0)."""
     pre_here, pre_there = here.prefill_s(shape), there.prefill_s(shape)
     if pre_here is None or pre_there is None:
         return None
@@ -166,4 +181,5 @@ def project_seconds(items: Sequence[ItemWork] | ItemWorks, here: Device, there: 
 
 
 def describe(device: Device) -> dict[str, Any]:
+    """The device's fields as a dict (GB/s, FLOPS, efficiencies, s per layer, GB, basis), for a cost row's inputs."""
     return asdict(device)

@@ -11,6 +11,7 @@ from bench.machine.detect import detect_machine
 
 
 def bench_version() -> str:
+    """The installed bench distribution's version, "unknown" when it is not installed."""
     try:
         return metadata.version("bench")
     except metadata.PackageNotFoundError:
@@ -31,4 +32,5 @@ def git_commit() -> dict[str, Any]:
 
 
 def provenance() -> dict[str, Any]:
+    """{"bench_version": str, "git": git_commit(), "machine": detect_machine()}, as the manifest records it."""
     return {"bench_version": bench_version(), "git": git_commit(), "machine": detect_machine()}

@@ -73,6 +73,7 @@ def make_reserve(folder: Path) -> None:
 
 
 def free_reserve(folder: Path) -> bool:
+    """Delete the folder's RESERVE file; True when it was there and is gone, False otherwise (no error)."""
     try:
         (folder / RESERVE).unlink()
         return True

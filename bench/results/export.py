@@ -30,6 +30,8 @@ def export_pytest_benchmark(run: RunData, path: str | Path) -> dict[str, Any]:
 
 
 def pytest_benchmark_document(run: RunData) -> dict[str, Any]:
+    """The pytest-benchmark JSON document of a run: machine_info, commit_info, benchmarks, datetime,
+    version (FORMAT_VERSION)."""
     manifest = run.manifest
     return {"machine_info": machine_info(manifest.machine), "commit_info": commit_info(manifest),
             "benchmarks": benchmarks(run), "datetime": manifest.ended_at or manifest.started_at,
@@ -48,12 +50,14 @@ def machine_info(machine: dict[str, Any]) -> dict[str, Any]:
 
 
 def commit_info(manifest: Manifest) -> dict[str, Any]:
+    """pytest-benchmark's commit_info from the manifest's git facts (id "unknown" outside git; no branch or time)."""
     git = manifest.git
     return {"id": git.commit or "unknown", "dirty": bool(git.dirty), "project": "bench",
             "branch": "(unknown)", "time": None, "author_time": None}
 
 
 def benchmarks(run: RunData) -> list[dict[str, Any]]:
+    """One benchmark entry per cell x timing metric that has samples (list of dicts, in manifest cell order)."""
     entries = []
     for cell in run.manifest.cells:
         samples = timing_samples([r for r in run.records if r.cell_id == cell.cell_id])
@@ -63,6 +67,8 @@ def benchmarks(run: RunData) -> list[dict[str, Any]]:
 
 
 def benchmark_entry(run: RunData, cell: ManifestCell, metric: str, data: list[float]) -> dict[str, Any]:
+    """One pytest-benchmark entry named "<model>/<task>/<metric>", grouped by task, unit s; `data` are the
+    per-item samples (s), one round each."""
     name = f"{cell.model_id}/{cell.task_id}/{metric}"
     return {"group": cell.task_id, "name": name, "fullname": name, "params": None, "param": None,
             "extra_info": {"run_id": run.run_id, "cell_id": cell.cell_id, "model_id": cell.model_id,

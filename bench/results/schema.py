@@ -225,6 +225,7 @@ class Record(Strict):
 
     @property
     def key(self) -> tuple[str, str, int]:
+        """(cell_id, item_id, repetition): the identity of an item's work; a later record with it supersedes."""
         return (self.cell_id, self.item_id, self.repetition)
 
 
@@ -366,6 +367,7 @@ def read_summary(path: Path) -> Summary:
 
 
 def write_summary(path: Path, summary: Summary) -> None:
+    """Write summary.json atomically (temp file + rename, secrets masked); WriteError when it cannot."""
     write_json_atomic(path, summary.model_dump(mode="json"))
 
 

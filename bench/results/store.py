@@ -79,9 +79,13 @@ class RunStore:
         return self._segments_name
 
     def append_record(self, record: Record) -> None:
+        """Append one record line to records.jsonl (secrets masked), flushed and fsynced; WriteError naming
+        the file and how to resume when the disk refuses it."""
         self._append(RECORDS, mask_known(json_line(record)))
 
     def append_segment(self, segment: Segment) -> None:
+        """Append one segment line (its backend settings redacted, secrets masked) to the run's segments file,
+        flushed and fsynced; WriteError as append_record."""
         segment = segment.model_copy(update={"backend": redact_config(segment.backend)})
         self._append(self.segments_file, mask_known(json_line(segment)))
 
@@ -150,6 +154,7 @@ class RunStore:
         return rows
 
     def close(self) -> None:
+        """Close the open append handles (errors on close ignored: the lines were fsynced already)."""
         for name in list(self._handles):
             self._drop_handle(name)
 

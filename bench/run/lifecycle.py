@@ -31,6 +31,10 @@ from bench.tasks.sampling import sample_description
 
 @dataclass(frozen=True)
 class RunRequest:
+    """What `bench run SUITE` asks for: the suite file, plan options (--limit, --models, --tasks), the folder
+    run directories go in, an optional machine price (USD per hour, overriding the suite's cost), executor and
+    report options."""
+
     suite_path: Path
     options: PlanOptions
     out_root: Path
@@ -127,6 +131,8 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
 
 
 def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:
+    """The manifest entry of one cell: ids, task version, load label and rate (requests/s, None without one),
+    plan key, limit, sample description and n_items (the items it evaluates, per repetition)."""
     return {"cell_id": cell.id, "model_id": cell.model.id, "task_id": cell.task.id,
             "task_version": cell.task.version, "load": cell.load.label, "rate_rps": (cell.load.rates() or (None,))[0],
             "key": cell.key, "limit": cell.limit, "sample": sample_description(cell.task, cell.limit),

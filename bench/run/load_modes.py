@@ -42,6 +42,7 @@ class OneAtATime(LoadMode):
     """latency: one request at a time (MLPerf SingleStream)."""
 
     def parallel(self, load: LoadSpec, n_requests: int) -> int:
+        """1: one request in flight."""
         return 1
 
 
@@ -49,6 +50,7 @@ class Concurrency(LoadMode):
     """concurrency: N requests in flight."""
 
     def parallel(self, load: LoadSpec, n_requests: int) -> int:
+        """The suite's load.concurrency (1 when unset)."""
         return load.concurrency or 1
 
 
@@ -56,6 +58,8 @@ class PoissonRate(LoadMode):
     """rate: Poisson arrivals at rate_rps (one rate per cell: the plan expands a sweep), seeded."""
 
     def arrivals(self, load: LoadSpec, n_requests: int) -> list[float] | None:
+        """Seeded Poisson arrival times (s after the start) of `n_requests` at the cell's one rate_rps;
+        ValueError unless the load carries exactly one rate (the plan expands a sweep into cells)."""
         (rate,) = load.rates()
         return arrival_offsets(n_requests, rate, load.seed)
 

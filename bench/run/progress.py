@@ -11,6 +11,9 @@ from bench.suite.plan import Cell
 
 
 class RichProgress:
+    """Progress on a rich console: one bar per cell (items done of total, errors, elapsed time), a line per
+    skipped cell; `errors` counts the current cell's records whose status is not ok."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self._bar: Progress | None = None
@@ -18,6 +21,7 @@ class RichProgress:
         self.errors = 0
 
     def start_cell(self, cell: Cell, total: int, done: int) -> None:
+        """Start a bar for `cell` at `done` of `total` items (pending + already settled, all repetitions)."""
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("errors {task.fields[errors]}"), TimeElapsedColumn(),
                              console=self.console, transient=False)
@@ -26,16 +30,19 @@ class RichProgress:
         self._task = self._bar.add_task(cell.label, total=total, completed=done, errors=0)
 
     def advance(self, record: ItemRecord) -> None:
+        """Advance the bar by one item, counting it as an error unless its status is ok."""
         if self._bar is not None and self._task is not None:
             self.errors += record.status != "ok"
             self._bar.update(self._task, advance=1, errors=self.errors)
 
     def end_cell(self) -> None:
+        """Stop the current bar (kept on screen); nothing when none is running."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
 
     def skip_cell(self, cell: Cell, reason: str) -> None:
+        """End the bar and print "skipped <cell>: <reason>"."""
         self.end_cell()
         self.console.print(f"[yellow]skipped[/yellow] {escape(cell.label)}: {escape(reason)}", highlight=False)
 
@@ -48,13 +55,17 @@ class SilentProgress:
         self.skipped: list[tuple[str, str]] = []
 
     def start_cell(self, cell: Cell, total: int, done: int) -> None:
+        """Nothing."""
         return None
 
     def advance(self, record: ItemRecord) -> None:
+        """Count the item in `advanced`."""
         self.advanced += 1
 
     def end_cell(self) -> None:
+        """Nothing."""
         return None
 
     def skip_cell(self, cell: Cell, reason: str) -> None:
+        """Record (cell id, reason) in `skipped`."""
         self.skipped.append((cell.id, reason))

@@ -31,19 +31,28 @@ MAX_UNREACHABLE = 3
 class RecordSink(Protocol):
     """Where a cell's measurements go: the run store, or a queue back to the driver (Ray executor)."""
 
-    def append_record(self, record: ItemRecord) -> None: ...
+    def append_record(self, record: ItemRecord) -> None:
+        """Keep one item record (durably, or sent on at once)."""
 
-    def append_segment(self, segment: CellSegment) -> None: ...
+    def append_segment(self, segment: CellSegment) -> None:
+        """Keep one segment: what a stretch of work on a cell measured, or why it failed."""
 
 
 class Progress(Protocol):
-    def start_cell(self, cell: Cell, total: int, done: int) -> None: ...
+    """What the runner reports to as it works (RichProgress on the CLI, SilentProgress in the library and
+    tests, PipeSink in a worker)."""
 
-    def advance(self, record: ItemRecord) -> None: ...
+    def start_cell(self, cell: Cell, total: int, done: int) -> None:
+        """A cell starts with `done` of its `total` items (all repetitions) already settled."""
 
-    def end_cell(self) -> None: ...
+    def advance(self, record: ItemRecord) -> None:
+        """One item's record was stored."""
 
-    def skip_cell(self, cell: Cell, reason: str) -> None: ...
+    def end_cell(self) -> None:
+        """The current cell ended (completed, failed or interrupted)."""
+
+    def skip_cell(self, cell: Cell, reason: str) -> None:
+        """A cell did not run, or stopped, for `reason` (one line)."""
 
 
 @dataclass
@@ -70,6 +79,8 @@ def cell_items(cell: Cell, suite: LoadedSuite) -> list[Item]:
 
 
 def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> CellWork:
+    """The CellWork of a cell: its items, few-shot candidates, bound scorers and the (item, repetition) pairs not
+    in `done`; total = items x repetitions. Dataset errors as load_items raises them (SpecError)."""
     task = cell.task
     items = cell_items(cell, suite)
     shots = few_shot_candidates(load_items(task.few_shot.dataset, suite.base_dir), task.few_shot) if task.few_shot \
@@ -83,6 +94,8 @@ def prepare(cell: Cell, suite: LoadedSuite, done: set[tuple[str, str, int]]) -> 
 
 
 def build_request(work: CellWork, item: Item, repetition: int) -> Request:
+    """The Request for one item and repetition, id "<item>#<repetition>" (-1 for warm-up): rendered from the
+    task's prompt, answer mode and the item's few-shot examples, or the dataset kind's own request (lm-eval)."""
     task, cell = work.cell.task, work.cell
     kind = kind_of(task.dataset)
     if kind.builds_requests:  # the item carries the kind's own request (lm-eval)
@@ -170,6 +183,7 @@ class BackendPool:
         return self._backend, False
 
     def close(self) -> None:
+        """Close the loaded backend, if any (its own close errors propagate)."""
         backend, self._backend, self._key = self._backend, None, None
         if backend is not None:
             backend.close()
@@ -281,6 +295,8 @@ def _prompt_hash(request: Request) -> str:
 
 def make_record(work: CellWork, item: Item, repetition: int, result: Result, segment: str,
                 prompt_sha: str) -> ItemRecord:
+    """The ItemRecord of one result: the parsed prediction, every scorer's scores, status, tokens and timings
+    (t_* in perf-counter seconds) as the backend gave them; its t_arrival (rate mode) moves from result.extra."""
     task: TaskSpec = work.cell.task
     prediction, parse_error = _prediction(item, result, task)
     scores: dict[str, float] = {}

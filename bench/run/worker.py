@@ -50,9 +50,11 @@ class MessageSink:
         self.send = send
 
     def append_record(self, record: ItemRecord) -> None:
+        """Send ("record", the record as JSON data)."""
         self.send(("record", record.model_dump(mode="json")))
 
     def append_segment(self, segment: CellSegment) -> None:
+        """Send ("segment", the segment as JSON data)."""
         self.send(("segment", segment.model_dump(mode="json")))
 
 
@@ -63,15 +65,19 @@ class PipeSink(MessageSink):
         super().__init__(conn.send)
 
     def start_cell(self, cell: Cell, total: int, done: int) -> None:
+        """Send ("start", (cell id, total, done))."""
         self.send(("start", (cell.id, total, done)))
 
     def advance(self, record: ItemRecord) -> None:
+        """Nothing: the parent advances its progress when it stores the record."""
         return None  # the parent advances its progress when it stores the record
 
     def end_cell(self) -> None:
+        """Send ("end", None)."""
         self.send(("end", None))
 
     def skip_cell(self, cell: Cell, reason: str) -> None:
+        """Send ("skip", (cell id, reason))."""
         self.send(("skip", (cell.id, reason)))
 
 
@@ -108,6 +114,8 @@ def _last_word(conn: Any, message: tuple[str, Any], code: int) -> None:
 
 
 def run_cells(order: WorkOrder, sink: PipeSink) -> None:
+    """Rebuild the plan from the order's suite text (unchecked) and run the ordered cells that have items
+    pending, with one backend pool and the items the parent already read; BackendUnavailable propagates."""
     suite = parse_suite(order.suite_text, Path(order.suite_path), NoChecks())
     options = PlanOptions(limit=order.options["limit"], models=tuple(order.options["models"]),
                           tasks=tuple(order.options["tasks"]))

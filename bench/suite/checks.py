@@ -34,9 +34,11 @@ class SemanticChecks:
     """The checks load_suite runs: on the spec when it is schema-valid, else on what can be read raw."""
 
     def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]:
+        """check_raw of a suite whose schema failed (relative paths from the suite's folder): list of Problems."""
         return check_raw(raw, str(file), file.resolve().parent)
 
     def full(self, suite: LoadedSuite) -> list[Problem]:
+        """check_suite of a schema-valid suite: list of Problems, empty when it is sound."""
         return check_suite(suite)
 
 
@@ -126,6 +128,7 @@ def _duplicate_ids(section: str, ids: list[str], file: str) -> list[Problem]:
 
 
 def check_model(model: ModelSpec, where: str, file: str, base_dir: Path) -> list[Problem]:
+    """check_backend on the model's backend block (its Params model and model file): list of Problems."""
     return check_backend(model.backend.model_dump(), f"{where}.backend", file, base_dir)
 
 

@@ -20,16 +20,22 @@ from bench.suite.yaml_io import YamlLoadError, load_yaml_strict
 class SuiteChecks(Protocol):
     """Semantic checks beyond the schema: on the raw mapping (when the schema fails) and on the spec."""
 
-    def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]: ...
+    def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]:
+        """Problems found in the raw mapping of a suite whose schema failed (`file` names them)."""
 
-    def full(self, suite: LoadedSuite) -> list[Problem]: ...
+    def full(self, suite: LoadedSuite) -> list[Problem]:
+        """Problems of a schema-valid suite (empty list: it may run)."""
 
 
 class NoChecks:
+    """No semantic checks: for a worker that rebuilds a suite its parent validated already."""
+
     def raw(self, raw: dict[str, Any], file: Path) -> list[Problem]:
+        """No problems ([])."""
         return []
 
     def full(self, suite: LoadedSuite) -> list[Problem]:
+        """No problems ([])."""
         return []
 
 
@@ -118,6 +124,7 @@ def parse_suite(text: str, file: Path, checks: SuiteChecks) -> LoadedSuite:
 
 
 def sha256_text(text: str) -> str:
+    """Hex sha256 of `text` encoded as UTF-8 (64 characters)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

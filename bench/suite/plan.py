@@ -25,6 +25,9 @@ class PlanOptions:
 
 @dataclass(frozen=True)
 class Cell:
+    """One model x task (x load mode) to run: `id` a 12-hex-digit hash of what it measures (cell_id), `limit`
+    at most that many items (None: all)."""
+
     id: str
     model: ModelSpec
     task: TaskSpec
@@ -33,6 +36,7 @@ class Cell:
 
     @property
     def label(self) -> str:
+        """How progress and errors name the cell: "<model> × <task>", plus " @ <load label>" outside latency mode."""
         suffix = "" if self.load.mode == "latency" else f" @ {self.load.label}"
         return f"{self.model.id} × {self.task.id}{suffix}"
 
@@ -45,6 +49,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Plan:
+    """A loaded suite, the options it was narrowed with, and its cells in model-then-task order."""
+
     suite: LoadedSuite
     options: PlanOptions
     cells: tuple[Cell, ...] = field(default_factory=tuple)

@@ -1,4 +1,4 @@
-"""The suite file: strict, frozen pydantic models and load_suite(), which reports every problem at once."""
+"""The suite file: strict, frozen pydantic models (read and checked by bench.suite.load.load_suite)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ class BackendParams(BaseModel):
 
 
 class ModelSpec(Strict):
+    """A model to run: its id, its backend block (kind + the kind's own params) and generation settings."""
+
     id: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     backend: BackendParams
     generation: GenerationSpec = GenerationSpec()
@@ -82,12 +84,16 @@ class FieldMap(Strict):
 
 
 class JsonlDataset(Strict):
+    """A JSON Lines file (one object per line), path relative to the suite, with its field map."""
+
     kind: Literal["jsonl"] = "jsonl"
     path: str
     fields: FieldMap = FieldMap()
 
 
 class CsvDataset(Strict):
+    """A CSV file with a header row (one-character delimiter), path relative to the suite, with its field map."""
+
     kind: Literal["csv"] = "csv"
     path: str
     delimiter: str = Field(",", min_length=1, max_length=1)
@@ -95,6 +101,8 @@ class CsvDataset(Strict):
 
 
 class GeneratorDataset(Strict):
+    """Items made by a registered generator: `n` of them (1-5,000), seeded."""
+
     kind: Literal["generator"]
     name: str
     n: int = Field(100, ge=1, le=5_000)
@@ -190,6 +198,9 @@ class ScorerRef(BaseModel):
 
 
 class TaskSpec(Strict):
+    """A task: its dataset, optional few-shot examples, prompt, answer mode, scorers (at least one; a bare name
+    is a ScorerRef), an optional limit (items) and how a limit samples."""
+
     id: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     version: str = "1"
     description: str = ""
@@ -243,6 +254,7 @@ class LoadSpec(Strict):
         return self
 
     def rates(self) -> tuple[float, ...]:
+        """The rates (requests/s) as a tuple: () without rate_rps, one entry for one rate, several for a sweep."""
         if self.rate_rps is None:
             return ()
         return self.rate_rps if isinstance(self.rate_rps, tuple) else (self.rate_rps,)
@@ -255,6 +267,7 @@ class LoadSpec(Strict):
 
     @property
     def label(self) -> str:
+        """The load's part of cell keys and labels: "latency", "throughput", "concurrency-N" or "rate-R1+R2rps"."""
         if self.mode == "concurrency":
             return f"concurrency-{self.concurrency}"
         if self.mode == "rate":
@@ -278,6 +291,9 @@ class Requirements(Strict):
 
 
 class SuiteSpec(Strict):
+    """A whole suite file: its schema_version (only SUITE_SCHEMA_VERSIONS; another is a SpecError, exit 2),
+    name, warm-up items and repetitions, cost, requirements, load modes, SLOs, models and tasks."""
+
     schema_version: int = SUITE_SCHEMA_VERSION
     name: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     version: str = "1"
@@ -308,4 +324,5 @@ class LoadedSuite(BaseModel):
 
     @property
     def base_dir(self) -> Path:
+        """The suite file's folder: relative dataset and model paths start here."""
         return self.path.parent

@@ -22,6 +22,8 @@ MAX_INT_DIGITS = 64
 
 
 class YamlLoadError(Exception):
+    """A YAML file that cannot be read safely: `line` (1-based, 0 when unknown) and `message`."""
+
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
         self.line = line

@@ -21,7 +21,8 @@ class Executor(Protocol):
     `NAME:` on the command line (ray:ADDRESS), None without one; an executor that takes none raises RunError
     when given one. KeyboardInterrupt propagates after what was measured is stored."""
 
-    def __call__(self, plan: Plan, store: RunStore, progress: Progress, address: str | None) -> None: ...
+    def __call__(self, plan: Plan, store: RunStore, progress: Progress, address: str | None) -> None:
+        """Run the plan's pending cells into `store`; RunError for an address it cannot use."""
 
 
 EXECUTORS: Registry[Executor] = Registry("executor")
