@@ -162,7 +162,7 @@ def load_profile(path: Path) -> HardwareProfile:
 
 
 def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, HardwareProfile]:
-    """Every profile in the folder; all problems of all files are reported together."""
+    """Every profile in the folder by id (api_pricing.yaml skipped); one SpecError with all problems of all files."""
     profiles, problems = {}, []
     for path in sorted(directory.glob("*.yaml")):
         if path.name == "api_pricing.yaml":

@@ -73,7 +73,8 @@ def start_run(request: RunRequest, progress: Progress) -> RunStore:
 def resume_run(run_dir: Path, progress: Progress, executor: str = "local",
                report: CostOptions | None = None) -> RunStore:
     """Finish an interrupted or incomplete run: same suite, same options, only the missing items; one process at a
-    time. `report`: the cost options of the summary written at its end."""
+    time. `report`: the cost options of the summary written at its end. RunError (exit 2) for a folder that is not
+    a run, one locked by another bench, a plan or data file that changed since the run started."""
     store = RunStore(run_dir)
     store.read_manifest()  # "not a run directory" before trying to lock it
     with run_lock(run_dir):

@@ -213,7 +213,9 @@ class SegmentState:
 
 def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Progress,
              pool: BackendPool | None = None) -> None:
-    """Load (or reuse), warm up, measure; the segment facts are written even if the cell is interrupted."""
+    """Load (or reuse), warm up, measure; the segment facts are written even if the cell is interrupted. A backend
+    that cannot load (BackendError) skips the cell; BackendUnavailable after MAX_UNREACHABLE (3) unreachable
+    requests in a row."""
     state = SegmentState(id=uuid.uuid4().hex[:12])
     progress.start_cell(work.cell, work.total, work.total - len(work.pending))
     monitor = ProcessMonitor()

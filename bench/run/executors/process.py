@@ -60,7 +60,8 @@ def _no_address(name: str, address: str | None) -> None:
 
 
 def execute_process(plan: Plan, store: RunStore, progress: Progress, address: str | None = None) -> None:
-    """Run every cell with pending items, one worker per model (a fresh one after a crash)."""
+    """Run every cell with pending items, one worker per model (a fresh one after a crash). RunError when given
+    an address; KeyboardInterrupt when a worker was interrupted (its records are stored)."""
     _no_address("process", address)
     done = done_keys(store.records())
     for group in model_groups(plan, done):
