@@ -84,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
     if (args.suite is None) == (args.resume is None):
         raise BenchError("give a suite file, or --resume RUN_DIR (not both)")
     if args.dry_run:
-        return plan(args) if args.suite else EXIT_BAD_INPUT
+        if args.resume:
+            raise BenchError("--dry-run prints a suite's plan; a run being resumed has its plan already: see its "
+                             "manifest.json, or leave out --dry-run to finish it")
+        return plan(args)
     progress = RichProgress(err)
     if args.resume and (args.limit or args.models or args.tasks or args.usd_per_hour is not None):
         raise BenchError("--resume finishes a run with its own options: leave out --limit, --models, --tasks and "

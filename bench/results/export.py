@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.api import RunData
 from bench.compare.baseline import timing_samples
+from bench.results.atomic import write_text_atomic
 from bench.results.schema import Manifest, ManifestCell
 
 TIMING_METRICS = ("e2e_latency_s", "ttft_s", "tpot_s")
@@ -25,7 +26,7 @@ def export_pytest_benchmark(run: RunData, path: str | Path) -> dict[str, Any]:
     document = pytest_benchmark_document(run)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document, indent=4, ensure_ascii=True) + "\n", encoding="utf-8")
+    write_text_atomic(target, json.dumps(document, indent=4, ensure_ascii=True) + "\n")
     return document
 
 

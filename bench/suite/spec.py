@@ -249,6 +249,12 @@ class LoadSpec(Strict):
             raise ValueError("mode concurrency needs concurrency: N")
         if self.mode == "rate" and self.rate_rps is None:
             raise ValueError("mode rate needs rate_rps: requests per second")
+        if self.mode != "concurrency" and self.concurrency is not None:
+            raise ValueError(f"concurrency applies to mode concurrency only (mode {self.mode} would ignore it): "
+                             "remove it or set mode: concurrency")
+        if self.mode != "rate" and self.rate_rps is not None:
+            raise ValueError(f"rate_rps applies to mode rate only (mode {self.mode} would ignore it): "
+                             "remove it or set mode: rate")
         if any(rate <= 0 for rate in self.rates()):
             raise ValueError("rate_rps must be positive")
         return self

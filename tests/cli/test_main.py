@@ -111,6 +111,12 @@ def test_run_dry_run_creates_nothing(suite: Path, tmp_path: Path, capsys: Capsys
     assert not (tmp_path / "results").exists()
 
 
+def test_resume_with_dry_run_says_why_it_is_refused(tmp_path: Path, capsys: Capsys) -> None:
+    assert main(["run", "--resume", str(tmp_path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--dry-run prints a suite's plan" in err and len(err.strip().splitlines()) == 1
+
+
 def test_run_json_prints_summary_on_stdout(suite: Path, tmp_path: Path, capsys: Capsys) -> None:
     assert main(["run", str(suite), "--format", "json"]) == 0
     captured = capsys.readouterr()

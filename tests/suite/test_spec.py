@@ -19,6 +19,7 @@ from bench.suite.spec import (
     GenerationSpec,
     GeneratorDataset,
     JsonlDataset,
+    LoadSpec,
     PluginDataset,
     PromptSpec,
     ScorerRef,
@@ -366,3 +367,20 @@ def test_bench_validate_of_a_suite_with_schema_version_99_exits_2(write_suite: W
     err = capsys.readouterr().err
     assert f"{path}: schema_version" in err and "this bench reads suite schema_version 1" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("load", "message"), [
+    ({"mode": "latency", "rate_rps": 5}, "rate_rps applies to mode rate only (mode latency would ignore it)"),
+    ({"mode": "throughput", "concurrency": 4}, "concurrency applies to mode concurrency only (mode throughput"),
+    ({"mode": "rate", "rate_rps": 2, "concurrency": 8}, "concurrency applies to mode concurrency only (mode rate"),
+    ({"mode": "concurrency", "concurrency": 2, "rate_rps": [1, 2]}, "rate_rps applies to mode rate only"),
+])
+def test_a_load_setting_its_mode_would_ignore_is_refused(load: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        LoadSpec.model_validate(load)
+
+
+@pytest.mark.parametrize("load", [{"mode": "latency"}, {"mode": "throughput"}, {"mode": "rate", "rate_rps": [1, 2]},
+                                  {"mode": "concurrency", "concurrency": 3}])
+def test_each_mode_with_its_own_settings_is_accepted(load: dict[str, Any]) -> None:
+    assert LoadSpec.model_validate(load).mode == load["mode"]
