@@ -28,6 +28,7 @@ from bench.compare import (
     CompareError,
     CorpusData,
 )
+from bench.compare.items import Coded, CorpusItems, ItemScores
 from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
 from bench.metrics.columns import EMPTY, RecordColumns, as_columns
@@ -35,6 +36,7 @@ from bench.metrics.flags import CONTENDED, flags_by_cell
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.results.store import MANIFEST, RunStore
 from bench.suite.spec import TaskSpec
+from bench.tasks.scorers import MacroF1, Scorer
 
 KIND = "bench-baseline"
 BASELINE_SCHEMA_VERSION = 1
@@ -88,7 +90,7 @@ def _cell_model(data: dict[str, Any]) -> CellData:
     """A CellData of bench's own figures: the small parts validated, the per-item parts (already rounded) as
     they are."""
     items, corpus = data.pop("items"), data.pop("corpus")
-    small = CellData.model_validate({**round_floats(data), "items": {}, "corpus": None})
+    small = CellData.model_validate({**round_floats(data), "corpus": None})
     corpus_model = None if corpus is None else \
         CorpusData.model_construct(scorers=round_floats(corpus["scorers"]), items=corpus["items"])
     return CellData.model_construct(**{**dict(small), "items": items, "corpus": corpus_model})
@@ -126,18 +128,12 @@ def item_scores(record: ItemRecord) -> dict[str, float]:
     return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
 
 
-def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
-    """item id -> item_scores of its record (rounded as round_floats does), for every row."""
-    names = list(cols.scores)
-    columns = [_round_list(cols.scores[n].tolist()) for n in names]
-    rows = list(zip(*columns, strict=True)) if names else [() for _ in range(len(cols))]
-    errors, parse_failures = (~cols.ok).astype(float).tolist(), cols.parse_error.astype(float).tolist()
-    items = {}
-    for item_id, row, error, parse_failure in zip(cols.item_id.tolist(), rows, errors, parse_failures,
-                                                  strict=True):
-        scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
-        items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
-    return items
+def item_scores_of(cols: RecordColumns) -> ItemScores:
+    """item_scores of every row (rounded as round_floats does, non-finite ones dropped), by item id (an id given
+    twice keeps its last row)."""
+    scores = {name: _round_array(values) for name, values in cols.scores.items()}
+    scores.update({"error_rate": (~cols.ok).astype(float), "parse_failure_rate": cols.parse_error.astype(float)})
+    return ItemScores.of(cols.item_id, scores)
 
 
 def timing_samples(records: Records) -> dict[str, list[float]]:
@@ -178,16 +174,30 @@ def corpus_data(task: TaskSpec | None, records: Records) -> dict[str, Any] | Non
     cols = as_columns(records)
     if task is None or not len(cols):
         return None
-    predictions, references = cols.decoded("prediction", round_floats), cols.decoded("reference", round_floats)
+    predictions, references = _coded(cols, "prediction"), _coded(cols, "reference")
     scorers: dict[str, dict[str, Any]] = {}
     for ref in task.scorers:
         entry = ref.model_dump()
-        names = build_scorer(entry).corpus(predictions, references)
-        scorers.update({name: entry for name in names})
+        scorers.update({name: entry for name in corpus_names(build_scorer(entry), predictions, references)})
     if not scorers:
         return None
-    return {"scorers": scorers, "items": {item_id: [p, r] for item_id, p, r in
-                                          zip(cols.item_id.tolist(), predictions, references, strict=True)}}
+    return {"scorers": scorers, "items": CorpusItems.of(cols.item_id, predictions, references)}
+
+
+def corpus_names(scorer: Scorer, predictions: Coded, references: Coded) -> list[str]:
+    """The corpus metrics a scorer reports: none when it has no corpus(), macro_f1 for MacroF1 (without
+    computing it), else the names its corpus() returns on these items."""
+    if type(scorer).corpus is Scorer.corpus:
+        return []
+    if isinstance(scorer, MacroF1):
+        return ["macro_f1"]
+    return list(scorer.corpus(predictions.tolist(), references.tolist()))
+
+
+def _coded(cols: RecordColumns, column: str) -> Coded:
+    """A JSON column's codes and distinct values, each rounded as round_floats does."""
+    codes, texts = cols.codes_of(column)
+    return Coded(codes, [round_floats(value) for value in cols.parse(texts)])
 
 
 def round_floats(value: Any) -> Any:
@@ -210,6 +220,13 @@ CONTAINERS = (float, dict, list, tuple)
 @lru_cache(maxsize=1 << 16)
 def _round(value: float) -> float | None:
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
+
+
+def _round_array(values: np.ndarray) -> np.ndarray:
+    """_round of each value (NaN for a non-finite one), once per distinct value."""
+    distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+    rounded = np.array([np.nan if r is None else r for r in map(_round, distinct.tolist())], dtype=float)
+    return rounded[index.reshape(-1)]
 
 
 def _round_list(values: list[float]) -> list[float | None]:
