@@ -89,11 +89,12 @@ def comparable_from_run(run: RunData) -> Comparable:
 def _cell_model(data: dict[str, Any]) -> CellData:
     """A CellData of bench's own figures: the small parts validated, the per-item parts (already rounded) as
     they are."""
-    items, corpus = data.pop("items"), data.pop("corpus")
+    items, corpus, samples = data.pop("items"), data.pop("corpus"), data.pop("samples")
     small = CellData.model_validate({**round_floats(data), "corpus": None})
     corpus_model = None if corpus is None else \
         CorpusData.model_construct(scorers=round_floats(corpus["scorers"]), items=corpus["items"])
-    return CellData.model_construct(**{**dict(small), "items": items, "corpus": corpus_model})
+    rounded = {name: _round_list(values) for name, values in samples.items()}
+    return CellData.model_construct(**{**dict(small), "items": items, "samples": rounded, "corpus": corpus_model})
 
 
 Records = RecordColumns | list[ItemRecord]
@@ -112,7 +113,7 @@ def cell_dict(cell: dict[str, Any], records: Records, metric_rows: list[dict[str
     first = cols.take(cols.repetition == 0)
     return {"model_id": cell["model_id"], "task_id": cell["task_id"],
             "metrics": cell_metrics(cell["cell_id"], metric_rows),
-            "items": item_scores_of(first), "samples": timing_samples(cols), "corpus": corpus_data(task, first)}
+            "items": item_scores_of(first), "samples": timing_arrays(cols), "corpus": corpus_data(task, first)}
 
 
 def cell_metrics(cell_id: str, metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -138,12 +139,16 @@ def item_scores_of(cols: RecordColumns) -> ItemScores:
 
 def timing_samples(records: Records) -> dict[str, list[float]]:
     """Per-item timing samples of every repetition with status ok, in item order."""
-    cols = as_columns(records)
+    return {name: values.tolist() for name, values in timing_arrays(as_columns(records)).items()}
+
+
+def timing_arrays(cols: RecordColumns) -> dict[str, np.ndarray]:
+    """timing_samples as arrays."""
     ok = cols.take(cols.ok).sorted()
     samples = {}
     for name in SAMPLE_METRICS:
         values = COLUMN_LATENCY[name][0](ok)
-        samples[name] = values[np.isfinite(values)].tolist()
+        samples[name] = values[np.isfinite(values)]
     return samples
 
 
@@ -229,10 +234,11 @@ def _round_array(values: np.ndarray) -> np.ndarray:
     return rounded[index.reshape(-1)]
 
 
-def _round_list(values: list[float]) -> list[float | None]:
+def _round_list(values: list[float] | np.ndarray) -> list[float | None]:
     distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
-    rounded = [_round(v) for v in distinct.tolist()]
-    return [rounded[i] for i in index.tolist()]
+    rounded = np.array([_round(v) for v in distinct.tolist()] + [None], dtype=object)  # + None: stays 1-d
+    result: list[float | None] = rounded[index.reshape(-1)].tolist()
+    return result
 
 
 # --- baseline files ------------------------------------------------------------------------------------------------
