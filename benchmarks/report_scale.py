@@ -9,6 +9,7 @@ own subprocess, started from a small Python parent that reports the child's wall
     bench run suites/quickstart.yaml --limit 2          # a real small run (a few minutes)
     python benchmarks/report_scale.py --source results/quickstart-YYYYMMDD-HHMMSS
     python benchmarks/report_scale.py --source RUN --sizes 100000 --work /tmp/scale   # one size
+    python benchmarks/report_scale.py --source RUN --commands "bench compare"          # one command
 
 Writes benchmarks/results/report_scale.json. The runs are written under --work (about 0.9 KB per record, twice
 for the largest size's copy is avoided with hard links).
@@ -95,12 +96,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-report-scale"))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--commands", nargs="+", choices=list(commands(Path(), Path())), metavar="COMMAND",
+                        help='measure only these ("bench report", "bench compare", "bench.load_run")')
     args = parser.parse_args()
     results = []
     for size in args.sizes:
         run = replicate(args.source, args.work / f"run-{size}", size)
         copy = linked_copy(run, args.work / f"copy-{size}")
         for name, command in commands(run, copy).items():
+            if args.commands and name not in args.commands:
+                continue
             figures = {"records": size, "command": name, **measure(command)}
             print(json.dumps(figures), file=sys.stderr)
             results.append(figures)

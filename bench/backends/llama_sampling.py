@@ -13,6 +13,11 @@ Equivalence with the full-vocabulary filter:
   from p restricted to the allowed set A gives p(t) + (1 - p(A)) p(t) / p(A) = p(t) / p(A): the filtered
   distribution. With top_p < 1 the nucleus is cut before the check instead of after the filter, as llama.cpp
   does; the seeded draws differ from the full-filter path's.
+
+Greedy without the chain: llama.cpp's greedy sampler copies the whole vocabulary's logits into a token array
+and keeps the first largest (1.4 ms per token for Gemma 3's 262,144 tokens on 2 cores). For temperature 0 the
+free pick is `np.argmax` of the logits row read in place, which is the same token (the first largest logit,
+i.e. the lowest id among ties); llama.cpp's greedy sampler keeps no state, so nothing needs accepting.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import ctypes
 import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,8 @@ class TokenSampler:
 
     `free` is the chain llama-cpp-python builds for these settings (greedy, or top-k 0 / typical 1 / top-p /
     min-p 0 / temperature / seeded dist); `filtered` is the grammar followed by the same chain.
-    grammar_first=True filters the whole vocabulary at every step (llama-cpp-python's way), for comparisons.
+    grammar_first=True filters the whole vocabulary at every step (llama-cpp-python's way) and samples through
+    llama.cpp's chain even when greedy, for comparisons.
     """
 
     def __init__(self, lib: Any, vocab: Any, settings: SamplingSettings, grammar_first: bool = False) -> None:
@@ -46,6 +54,8 @@ class TokenSampler:
         self.grammar_first = grammar_first
         self.steps = 0
         self.rejections = 0
+        self.n_vocab = int(lib.llama_vocab_n_tokens(vocab))
+        self.argmax = settings.temperature == 0.0 and not grammar_first
         self.free = self._chain(settings, None, vocab)
         self.filtered = self._chain(settings, settings.grammar, vocab) if settings.grammar is not None else None
         self.grammar = lib.llama_sampler_chain_get(self.filtered, 0) if self.filtered is not None else None
@@ -79,7 +89,7 @@ class TokenSampler:
         self.steps += 1
         if self.grammar_first and self.filtered is not None:
             return int(self.lib.llama_sampler_sample(self.filtered, ctx, idx))
-        token = int(self.lib.llama_sampler_sample(self.free, ctx, idx))
+        token = self.greedy(ctx, idx) if self.argmax else int(self.lib.llama_sampler_sample(self.free, ctx, idx))
         if self.filtered is None:
             return token
         if self.allows(token):
@@ -87,6 +97,11 @@ class TokenSampler:
             return token
         self.rejections += 1
         return int(self.lib.llama_sampler_sample(self.filtered, ctx, idx))
+
+    def greedy(self, ctx: Any, idx: int) -> int:
+        """The id of the first largest logit of row `idx` (what llama.cpp's greedy sampler picks), read in place."""
+        logits = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(ctx, idx), shape=(self.n_vocab,))
+        return int(np.argmax(logits))
 
     def allows(self, token: int) -> bool:
         """Whether the grammar, in its current state, accepts `token` next (the state is not advanced)."""

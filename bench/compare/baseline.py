@@ -28,6 +28,7 @@ from bench.compare import (
     CompareError,
     CorpusData,
 )
+from bench.compare.items import Coded, CorpusItems, ItemScores
 from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
 from bench.metrics.columns import EMPTY, RecordColumns, as_columns
@@ -36,6 +37,7 @@ from bench.metrics.records import CellSegment, ItemRecord
 from bench.results.schema import Manifest, ManifestCell, MetricRow
 from bench.results.store import MANIFEST, RunStore
 from bench.suite.spec import TaskSpec
+from bench.tasks.scorers import MacroF1, Scorer
 
 KIND = "bench-baseline"
 BASELINE_SCHEMA_VERSION = 1
@@ -87,11 +89,12 @@ def comparable_from_run(run: RunData) -> Comparable:
 def _cell_model(data: dict[str, Any]) -> CellData:
     """A CellData of bench's own figures: the small parts validated, the per-item parts (already rounded) as
     they are."""
-    items, corpus = data.pop("items"), data.pop("corpus")
-    small = CellData.model_validate({**round_floats(data), "items": {}, "corpus": None})
+    items, corpus, samples = data.pop("items"), data.pop("corpus"), data.pop("samples")
+    small = CellData.model_validate({**round_floats(data), "corpus": None})
     corpus_model = None if corpus is None else \
         CorpusData.model_construct(scorers=round_floats(corpus["scorers"]), items=corpus["items"])
-    return CellData.model_construct(**{**dict(small), "items": items, "corpus": corpus_model})
+    rounded = {name: _round_list(values) for name, values in samples.items()}
+    return CellData.model_construct(**{**dict(small), "items": items, "samples": rounded, "corpus": corpus_model})
 
 
 Records = RecordColumns | list[ItemRecord]
@@ -110,7 +113,7 @@ def cell_dict(cell: ManifestCell, records: Records, metric_rows: list[MetricRow]
     first = cols.take(cols.repetition == 0)
     return {"model_id": cell.model_id, "task_id": cell.task_id,
             "metrics": cell_metrics(cell.cell_id, metric_rows),
-            "items": item_scores_of(first), "samples": timing_samples(cols), "corpus": corpus_data(task, first)}
+            "items": item_scores_of(first), "samples": timing_arrays(cols), "corpus": corpus_data(task, first)}
 
 
 def cell_metrics(cell_id: str, metric_rows: list[MetricRow]) -> dict[str, Any]:
@@ -126,28 +129,26 @@ def item_scores(record: ItemRecord) -> dict[str, float]:
     return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
 
 
-def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
-    """item id -> item_scores of its record (rounded as round_floats does), for every row."""
-    names = list(cols.scores)
-    columns = [_round_list(cols.scores[n].tolist()) for n in names]
-    rows = list(zip(*columns, strict=True)) if names else [() for _ in range(len(cols))]
-    errors, parse_failures = (~cols.ok).astype(float).tolist(), cols.parse_error.astype(float).tolist()
-    items = {}
-    for item_id, row, error, parse_failure in zip(cols.item_id.tolist(), rows, errors, parse_failures,
-                                                  strict=True):
-        scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
-        items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
-    return items
+def item_scores_of(cols: RecordColumns) -> ItemScores:
+    """item_scores of every row (rounded as round_floats does, non-finite ones dropped), by item id (an id given
+    twice keeps its last row)."""
+    scores = {name: _round_array(values) for name, values in cols.scores.items()}
+    scores.update({"error_rate": (~cols.ok).astype(float), "parse_failure_rate": cols.parse_error.astype(float)})
+    return ItemScores.of(cols.item_id, scores)
 
 
 def timing_samples(records: Records) -> dict[str, list[float]]:
     """Per-item timing samples of every repetition with status ok, in item order."""
-    cols = as_columns(records)
+    return {name: values.tolist() for name, values in timing_arrays(as_columns(records)).items()}
+
+
+def timing_arrays(cols: RecordColumns) -> dict[str, np.ndarray]:
+    """timing_samples as arrays."""
     ok = cols.take(cols.ok).sorted()
     samples = {}
     for name in SAMPLE_METRICS:
         values = COLUMN_LATENCY[name][0](ok)
-        samples[name] = values[np.isfinite(values)].tolist()
+        samples[name] = values[np.isfinite(values)]
     return samples
 
 
@@ -178,16 +179,30 @@ def corpus_data(task: TaskSpec | None, records: Records) -> dict[str, Any] | Non
     cols = as_columns(records)
     if task is None or not len(cols):
         return None
-    predictions, references = cols.decoded("prediction", round_floats), cols.decoded("reference", round_floats)
+    predictions, references = _coded(cols, "prediction"), _coded(cols, "reference")
     scorers: dict[str, dict[str, Any]] = {}
     for ref in task.scorers:
         entry = ref.model_dump()
-        names = build_scorer(entry).corpus(predictions, references)
-        scorers.update({name: entry for name in names})
+        scorers.update({name: entry for name in corpus_names(build_scorer(entry), predictions, references)})
     if not scorers:
         return None
-    return {"scorers": scorers, "items": {item_id: [p, r] for item_id, p, r in
-                                          zip(cols.item_id.tolist(), predictions, references, strict=True)}}
+    return {"scorers": scorers, "items": CorpusItems.of(cols.item_id, predictions, references)}
+
+
+def corpus_names(scorer: Scorer, predictions: Coded, references: Coded) -> list[str]:
+    """The corpus metrics a scorer reports: none when it has no corpus(), macro_f1 for MacroF1 (without
+    computing it), else the names its corpus() returns on these items."""
+    if type(scorer).corpus is Scorer.corpus:
+        return []
+    if isinstance(scorer, MacroF1):
+        return ["macro_f1"]
+    return list(scorer.corpus(predictions.tolist(), references.tolist()))
+
+
+def _coded(cols: RecordColumns, column: str) -> Coded:
+    """A JSON column's codes and distinct values, each rounded as round_floats does."""
+    codes, texts = cols.codes_of(column)
+    return Coded(codes, [round_floats(value) for value in cols.parse(texts)])
 
 
 def round_floats(value: Any) -> Any:
@@ -212,10 +227,18 @@ def _round(value: float) -> float | None:
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
 
 
-def _round_list(values: list[float]) -> list[float | None]:
+def _round_array(values: np.ndarray) -> np.ndarray:
+    """_round of each value (NaN for a non-finite one), once per distinct value."""
     distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
-    rounded = [_round(v) for v in distinct.tolist()]
-    return [rounded[i] for i in index.tolist()]
+    rounded = np.array([np.nan if r is None else r for r in map(_round, distinct.tolist())], dtype=float)
+    return rounded[index.reshape(-1)]
+
+
+def _round_list(values: list[float] | np.ndarray) -> list[float | None]:
+    distinct, index = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+    rounded = np.array([_round(v) for v in distinct.tolist()] + [None], dtype=object)  # + None: stays 1-d
+    result: list[float | None] = rounded[index.reshape(-1)].tolist()
+    return result
 
 
 # --- baseline files ------------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, TypeAdapter, ValidationError
 
+from bench.compare.items import CorpusItems, ItemScores
 from bench.errors import BenchError
 
 
@@ -28,27 +28,50 @@ class MetricValue(BaseModel):
     group: str
 
 
+def _reader(kind: Any, shape: Any) -> Any:
+    """A validator of `kind` (bench/compare/items.py) that reads the JSON shape `shape` (a baseline file)."""
+    adapter: TypeAdapter[Any] = TypeAdapter(shape)
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, kind):
+            return value
+        try:
+            return kind.from_dict(adapter.validate_python(value))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+
+    return validate
+
+
+def _to_dict(value: ItemScores | CorpusItems) -> Any:
+    return value.to_dict()
+
+
+ScoresField = Annotated[ItemScores, PlainValidator(_reader(ItemScores, dict[str, dict[str, float]])),
+                        PlainSerializer(_to_dict, return_type=dict[str, dict[str, float]])]
+"""item_id -> {score name: value} in a baseline file; ItemScores in memory."""
+CorpusField = Annotated[CorpusItems, PlainValidator(_reader(CorpusItems, dict[str, list[Any]])),
+                        PlainSerializer(_to_dict, return_type=dict[str, list[Any]])]
+"""item_id -> [prediction, reference] in a baseline file; CorpusItems in memory."""
+
+
 class CorpusData(BaseModel):
     """What a corpus-level metric (macro-F1) needs to be recomputed on resampled items."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     scorers: dict[str, dict[str, Any]]  # metric -> scorer entry of the suite ({name: ..., params})
-    items: dict[str, list[Any]]  # item_id -> [prediction, reference]
-
-    @cached_property
-    def item_ids(self) -> list[str]:
-        """The item ids, sorted (computed once)."""
-        return sorted(self.items)
+    items: CorpusField
 
 
 class CellData(BaseModel):
     """One model x task: summary figures, per-item scores (repetition 0) and per-item timing samples (status ok)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     model_id: str
     task_id: str
     metrics: dict[str, MetricValue]
-    items: dict[str, dict[str, float]] = {}
+    items: ScoresField = ItemScores.from_dict({})
     samples: dict[str, list[float]] = {}
     corpus: CorpusData | None = None
     contended: str | None = None
@@ -59,28 +82,9 @@ class CellData(BaseModel):
     def key(self) -> str:
         return f"{self.model_id}/{self.task_id}"
 
-    @cached_property
-    def all_score_names(self) -> frozenset[str]:
-        return frozenset(name for scores in self.items.values() for name in scores)
-
     def score_names(self) -> set[str]:
-        """Every per-item score name (computed once per cell)."""
-        return set(self.all_score_names)
-
-    @cached_property
-    def item_ids(self) -> list[str]:
-        """The item ids, sorted (computed once per cell)."""
-        return sorted(self.items)
-
-    def scores_of(self, metric: str) -> list[float]:
-        """The metric's item scores in item_ids order, 0.0 where an item has none (computed once per metric)."""
-        if metric not in self.score_cache:
-            self.score_cache[metric] = [self.items[i].get(metric, 0.0) for i in self.item_ids]
-        return self.score_cache[metric]
-
-    @cached_property
-    def score_cache(self) -> dict[str, list[float]]:
-        return {}
+        """Every per-item score name (a name some item has)."""
+        return set(self.items.names)
 
 
 class Comparable(BaseModel):

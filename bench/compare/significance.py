@@ -11,6 +11,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from bench.compare.constants import GAP_SAMPLES, OK_SAMPLES, SAMPLE_METRICS, THROUGHPUT_DERIVED
+from bench.compare.items import CorpusItems, pair
 from bench.compare.model import CellData, CorpusData
 from bench.metrics import stats
 from bench.tasks.scorers import MacroF1
@@ -31,7 +32,10 @@ class Significance:
     n_candidate: int = 0
 
 
-def mcnemar(baseline: Sequence[float], candidate: Sequence[float], alpha: float) -> Significance:
+Scores = Sequence[float] | np.ndarray
+
+
+def mcnemar(baseline: Scores, candidate: Scores, alpha: float) -> Significance:
     """Exact McNemar test on paired 0/1 outcomes: two-sided binomial test on the discordant pairs (valid at any
     n; it cannot reach p < 0.05 with fewer than 6 discordant pairs)."""
     base, cand = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
@@ -40,7 +44,7 @@ def mcnemar(baseline: Sequence[float], candidate: Sequence[float], alpha: float)
     return Significance("mcnemar", p, significant=p < alpha, n_baseline=len(baseline), n_candidate=len(candidate))
 
 
-def paired_bootstrap(baseline: Sequence[float], candidate: Sequence[float], alpha: float) -> Significance:
+def paired_bootstrap(baseline: Scores, candidate: Scores, alpha: float) -> Significance:
     """Mean paired difference (candidate - baseline): bootstrap over items (percentile CI) from MIN_N_BOOTSTRAP
     items on; below, the exact sign-flip permutation test (every 2**n sign pattern), with no interval."""
     diffs = np.sort(np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float))
@@ -87,10 +91,18 @@ def macro_f1_bootstrap(field: str | None, baseline: list[list[Any]], candidate: 
                        alpha: float) -> Significance:
     """corpus_bootstrap of macro-F1 (n >= MIN_N_BOOTSTRAP) from confusion counts: the same resampled rows, the
     same per-label F1 summed in sorted label order, without calling the scorer on every resample."""
-    from bench.metrics.aggregate_columns import confusion_cells, macro_f1_of_counts
+    from bench.metrics.aggregate_columns import confusion_cells
 
-    n = len(baseline)
     (base, cand), n_labels = confusion_cells(field, [baseline, candidate])
+    return _macro_f1_cells_bootstrap(base, cand, n_labels, alpha)
+
+
+def _macro_f1_cells_bootstrap(base: np.ndarray, cand: np.ndarray, n_labels: int, alpha: float) -> Significance:
+    """macro_f1_bootstrap of each item's confusion cell on either side (prediction code * n_labels + reference
+    code, the prediction code n_labels meaning no label)."""
+    from bench.metrics.aggregate_columns import macro_f1_of_counts
+
+    n = len(base)
     size = (n_labels + 1) * n_labels
     rng = np.random.default_rng(stats.SEED)
     joint = base * size + cand
@@ -218,7 +230,7 @@ def throughput_test(baseline: np.ndarray, candidate: np.ndarray, alpha: float, i
 def _throughputs(rng: np.random.Generator, pairs: np.ndarray) -> np.ndarray:
     """sum(ok) / sum(gap) of BOOTSTRAP_RESAMPLES resamples of (gap, ok) pairs, drawn in blocks, or from
     multinomial counts of the distinct pairs (stats.COUNTS_FROM_N)."""
-    distinct, counts = np.unique(pairs, axis=0, return_counts=True)
+    distinct, counts = _distinct_rows(pairs)
     if stats.use_counts(len(pairs), len(distinct)):
         drawn = stats.multinomial_counts(rng, counts, stats.BOOTSTRAP_RESAMPLES).astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -229,6 +241,26 @@ def _throughputs(rng: np.random.Generator, pairs: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             out.append(sample[:, :, 1].sum(axis=1) / sample[:, :, 0].sum(axis=1))
     return np.concatenate(out)
+
+
+def _distinct_rows(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(pairs, axis=0, return_counts=True); for rows already sorted (throughput_samples'), by comparing
+    neighbours instead of sorting again."""
+    if len(pairs) < 2 or not _rows_sorted(pairs):
+        distinct, counts = np.unique(pairs, axis=0, return_counts=True)
+        return distinct, counts
+    starts = np.flatnonzero(np.concatenate([[True], np.any(pairs[1:] != pairs[:-1], axis=1)]))
+    return pairs[starts], np.diff(np.append(starts, len(pairs)))
+
+
+def _rows_sorted(pairs: np.ndarray) -> bool:
+    """Whether the (gap, ok) rows are in lexicographic order with no NaN."""
+    first, second = pairs[:, 0], pairs[:, 1]
+    if np.isnan(pairs).any():
+        return False
+    later = first[1:] > first[:-1]
+    tied = first[1:] == first[:-1]
+    return bool(np.all(later | (tied & (second[1:] >= second[:-1]))))
 
 
 def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Significance:
@@ -249,36 +281,55 @@ def significance_for(metric: str, baseline: CellData, candidate: CellData, alpha
 
 
 def _item_test(metric: str, baseline: CellData, candidate: CellData, alpha: float) -> Significance:
-    if baseline.item_ids == candidate.item_ids:
-        base, cand = baseline.scores_of(metric), candidate.scores_of(metric)
-    else:
-        common = common_items(baseline, candidate)
-        base = [baseline.items[i].get(metric, 0.0) for i in common]
-        cand = [candidate.items[i].get(metric, 0.0) for i in common]
-    if all(v in (0.0, 1.0) for v in base + cand):
+    """McNemar on 0/1 scores, else the paired bootstrap, over the items both cells scored (in item id order; an
+    item without the score counts 0.0)."""
+    base_at, cand_at = pair(baseline.items.ids, candidate.items.ids)
+    base, cand = baseline.items.values(metric, base_at), candidate.items.values(metric, cand_at)
+    if bool(np.isin(base, (0.0, 1.0)).all() and np.isin(cand, (0.0, 1.0)).all()):
         return mcnemar(base, cand, alpha)
     return paired_bootstrap(base, cand, alpha)
-
-
-def common_items(baseline: CellData, candidate: CellData) -> list[str]:
-    """The item ids both cells scored, sorted."""
-    if baseline.item_ids == candidate.item_ids:
-        return baseline.item_ids
-    return sorted(set(baseline.items) & set(candidate.items))
 
 
 def _corpus_test(metric: str, baseline: CorpusData, candidate: CorpusData, alpha: float) -> Significance:
     from bench.tasks.scorers import build_scorer
 
     scorer = build_scorer(baseline.scorers[metric])
-    common = baseline.item_ids if baseline.item_ids == candidate.item_ids else \
-        sorted(set(baseline.items) & set(candidate.items))
+    base_at, cand_at = pair(baseline.items.ids, candidate.items.ids)
+    if isinstance(scorer, MacroF1) and len(base_at) >= stats.MIN_N_BOOTSTRAP:
+        field = scorer.params.field  # type: ignore[attr-defined]
+        cells, n_labels = coded_confusion_cells(field, [(baseline.items, base_at), (candidate.items, cand_at)])
+        return _macro_f1_cells_bootstrap(cells[0], cells[1], n_labels, alpha)
 
     def compute(pairs: list[list[Any]]) -> float:
         return scorer.corpus([p[0] for p in pairs], [p[1] for p in pairs])[metric]
 
-    if isinstance(scorer, MacroF1) and len(common) >= stats.MIN_N_BOOTSTRAP:
-        return macro_f1_bootstrap(scorer.params.field, [baseline.items[i] for i in common],  # type: ignore[attr-defined]
-                                  [candidate.items[i] for i in common], alpha)
-    return corpus_bootstrap(compute, [baseline.items[i] for i in common], [candidate.items[i] for i in common],
-                            alpha)
+    return corpus_bootstrap(compute, baseline.items.pairs(base_at), candidate.items.pairs(cand_at), alpha)
+
+
+def coded_confusion_cells(field: str | None, sides: list[tuple[CorpusItems, np.ndarray]]) -> tuple[
+        list[np.ndarray], int]:
+    """confusion_cells of each side's items at the given positions, each distinct value labelled once: the labels
+    are those of these items only, sorted, so the cells equal confusion_cells' on the same [prediction,
+    reference] pairs."""
+    from bench.metrics.aggregate_columns import prediction_label, reference_label
+
+    used = [(items.predictions.codes[at], items.references.codes[at], items) for items, at in sides]
+    pred_labels, ref_labels = [], []
+    for preds, refs, items in used:
+        pred_labels.append(_labels_of(preds, items.predictions.values, lambda v: prediction_label(v, field)))
+        ref_labels.append(_labels_of(refs, items.references.values, lambda v: reference_label(v, field)))
+    present = [{labels[c] for c in np.unique(codes).tolist()} for codes, labels in
+               zip([u[0] for u in used] + [u[1] for u in used], pred_labels + ref_labels, strict=True)]
+    labels = sorted(set().union(*present) - {None})
+    index = {label: i for i, label in enumerate(labels)}
+    n = len(labels)
+    cells = [np.array([n if p is None else index[p] for p in preds_of], dtype=np.int64)[preds] * n
+             + np.array([index.get(r, 0) for r in refs_of], dtype=np.int64)[refs]
+             for (preds, refs, _), preds_of, refs_of in zip(used, pred_labels, ref_labels, strict=True)]
+    return cells, n
+
+
+def _labels_of(codes: np.ndarray, values: list[Any], label: Callable[[Any], str | None]) -> list[str | None]:
+    """The label of each distinct value that `codes` uses (None for the others, which no item here has)."""
+    wanted = set(np.unique(codes).tolist())
+    return [label(value) if code in wanted else None for code, value in enumerate(values)]

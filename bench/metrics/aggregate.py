@@ -159,11 +159,12 @@ def score_interval(values: Sequence[float], parts: tuple[float, int] | None = No
         return None
     if parts is not None:
         return wilson_interval(parts[0], parts[1])
-    if all(v in (0.0, 1.0) for v in values):
+    array = np.asarray(values, dtype=float)
+    if bool(np.isin(array, (0.0, 1.0)).all()):
         return wilson_interval(sum(values), n)
     if n >= MIN_N_BOOTSTRAP and max(values) > min(values):
         return bootstrap_interval(values, statistic=np.mean)
-    if all(0.0 <= v <= 1.0 for v in values):
+    if bool(((array >= 0.0) & (array <= 1.0)).all()):
         return wilson_interval(sum(values), n)
     return None
 

@@ -44,6 +44,23 @@ def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> Inter
     return (max(centre - half, 0.0), min(centre + half, 1.0))
 
 
+WINDOW_SDS = 10
+"""_order_statistic_rank evaluates the binomial CDF within this many standard deviations of n/2 (outside, it is
+below 1e-20 or above 1 - 1e-20, so each such i is known to count or not)."""
+
+
+def _order_statistic_rank(n: int, tail: float) -> int:
+    """The number of i in [0, n) with P(Binomial(n, 1/2) <= i) <= tail, from the CDF of a window around n/2 (the
+    CDF is non-decreasing in i, so every i below the window counts and none above it does); the whole range
+    when the window's edges do not bracket tail."""
+    half = WINDOW_SDS * math.sqrt(n) / 2
+    low, high = max(int(n / 2 - half), 0), min(int(n / 2 + half) + 1, n)
+    edges = stats.binom.cdf([low - 1, high], n, 0.5) if low > 0 and high < n else None
+    if edges is None or not (edges[0] <= tail < edges[1]):
+        return int(np.sum(stats.binom.cdf(np.arange(n), n, 0.5) <= tail))
+    return low + int(np.sum(stats.binom.cdf(np.arange(low, high), n, 0.5) <= tail))
+
+
 def median_interval(values: Sequence[float], confidence: float = 0.95) -> Interval | None:
     """Exact, distribution-free CI of the median from order statistics [x(k), x(n-k+1)], with k the largest
     count such that P(Binomial(n, 1/2) <= k - 1) <= (1 - confidence) / 2. None below MIN_N_MEDIAN_CI values.
@@ -52,7 +69,7 @@ def median_interval(values: Sequence[float], confidence: float = 0.95) -> Interv
     n = data.size
     if n == 0:
         return None
-    k = int(np.sum(stats.binom.cdf(np.arange(n), n, 0.5) <= (1 - confidence) / 2))
+    k = _order_statistic_rank(n, (1 - confidence) / 2)
     if k < 1:
         return None
     return (float(data[k - 1]), float(data[n - k]))

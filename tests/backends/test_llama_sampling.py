@@ -86,3 +86,23 @@ def test_the_check_rejects_a_token_the_grammar_forbids(smollm: LlamaCppBackend) 
 def test_an_unparsable_grammar_is_a_clear_error(smollm: LlamaCppBackend) -> None:
     with pytest.raises(ValueError, match="cannot parse the grammar"):
         TokenSampler(smollm.llama_cpp, smollm.vocab, SamplingSettings(grammar="root ::= ("))
+
+
+PROMPTS = ("Write a short note to a customer whose parcel arrived damaged.",
+           "The three largest cities of Australia are")
+
+
+@pytest.mark.parametrize("model", ["bundled:smollm2-135m-instruct", "bundled:gemma3-270m"])
+def test_greedy_argmax_is_llama_cpps_greedy_sampler_token_for_token(model: str) -> None:
+    """Unconstrained greedy decoding picks the argmax of the logits row instead of running llama.cpp's sampler
+    over the whole vocabulary: the same tokens as llama.cpp's greedy sampler (grammar_first keeps the chain)."""
+    backend = LlamaCppBackend(LlamaCppParams(model=model, n_ctx=512, prefix_cache=False))
+    try:
+        for text in PROMPTS:
+            req = Request(id="g", messages=({"role": "user", "content": text},), completion=text, mode="text",
+                          generation=GenerationSpec(max_tokens=40))
+            fast, chain = both(backend, req)
+            assert fast.error is None and chain.error is None
+            assert fast.completion_tokens == chain.completion_tokens > 5 and fast.text == chain.text
+    finally:
+        backend.close()

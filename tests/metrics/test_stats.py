@@ -208,3 +208,12 @@ def test_median_from_counts_is_the_median_of_the_resample(n: int) -> None:
         assert (values[low] + values[high]) / 2 == np.median(np.repeat(values, counts))
     data = np.repeat(values, [n // 5] * 4 + [n - 4 * (n // 5)])
     assert stats.bootstrap_medians(np.random.default_rng(0), data, 50).shape == (50,)
+
+
+@pytest.mark.parametrize("n", [*range(1, 120), 4_999, 100_003])
+def test_median_rank_from_a_window_equals_the_count_over_every_order_statistic(n: int) -> None:
+    from bench.metrics.stats import _order_statistic_rank
+
+    cdf = scipy_stats.binom.cdf(np.arange(n), n, 0.5)
+    for tail in (0.005, 0.025, 0.05):
+        assert _order_statistic_rank(n, tail) == int(np.sum(cdf <= tail))
