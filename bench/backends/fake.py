@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
+from bench.metrics.records import OVER_CONTEXT
 
 
 class FakeParams(BackendParamsBase):
@@ -23,6 +24,9 @@ class FakeParams(BackendParamsBase):
     fail_retryable: bool = False
     """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
     completion_tokens: int = 4
+    n_ctx: int = 0
+    """Context window in prompt words (the fake's tokens) + max_tokens; 0: unlimited. A longer item is refused as
+    llama.cpp refuses it (error, over_context)."""
     crash_after: int = 0
     """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
     crash_marker: str | None = None
@@ -60,12 +64,25 @@ class FakeBackend:
         if self.params.fail_every and call % self.params.fail_every == 0:
             extra = {"retryable": True} if self.params.fail_retryable else {}
             return Result(request.id, t_start=start, t_end=now(), error="scripted failure", extra=extra)
+        over = self._over_context(request, start)
+        if over is not None:
+            return over
         index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
         text = self._text(request, index)
         end = now()
+        cut = request.mode != "choices" and self.params.completion_tokens >= request.generation.max_tokens
         return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),
                       completion_tokens=self.params.completion_tokens, t_start=start,
-                      t_first_token=start + (end - start) / 2, t_end=end)
+                      t_first_token=start + (end - start) / 2, t_end=end,
+                      extra={"finish_reason": "length" if cut else "stop"})
+
+    def _over_context(self, request: Request, start: float) -> Result | None:
+        words = len(request.completion.split())
+        budget = 1 if request.mode == "choices" else request.generation.max_tokens
+        if not self.params.n_ctx or words + budget <= self.params.n_ctx:
+            return None
+        return Result(request.id, prompt_tokens=words, t_start=start, t_end=now(), extra={OVER_CONTEXT: True},
+                      error=f"prompt of {words} tokens + {budget} does not fit n_ctx={self.params.n_ctx}")
 
     def _maybe_crash(self, call: int) -> None:
         marker = self.params.crash_marker

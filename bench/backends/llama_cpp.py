@@ -32,6 +32,7 @@ from bench.backends.llama_sampling import SamplingSettings, TokenSampler
 from bench.backends.model_files import file_sha256, resolve_model
 from bench.errors import BackendError
 from bench.machine.detect import physical_cores
+from bench.metrics.records import OVER_CONTEXT
 
 
 class LlamaCppParams(BackendParamsBase):
@@ -199,7 +200,7 @@ class LlamaCppBackend:
         prompt = self.prompt_tokens(request)
         budget = 1 if request.mode == "choices" else request.generation.max_tokens
         if len(prompt) + budget > self.params.n_ctx:
-            return Result(request.id, prompt_tokens=len(prompt), t_start=start, t_end=now(),
+            return Result(request.id, prompt_tokens=len(prompt), t_start=start, t_end=now(), extra={OVER_CONTEXT: True},
                           error=f"prompt of {len(prompt)} tokens + {budget} does not fit n_ctx={self.params.n_ctx}")
         if request.mode == "choices" and request.choice_method == "loglik":
             return self._choose_by_loglik(request, prompt, start)
@@ -250,7 +251,11 @@ class LlamaCppBackend:
                 or bool(stop and any(s in self._detok(out) for s in stop)))
 
     def _text_result(self, request: Request, out: list[int], result: Result) -> Result:
-        """Fill the text (end-of-generation tokens dropped, cut at the first stop string) and end time."""
+        """Fill the text (end-of-generation tokens dropped, cut at the first stop string), end time and
+        finish_reason ("length" when the token budget ended it, as OpenAI-compatible servers say)."""
+        ended = bool(out) and bool(self.llama_cpp.llama_vocab_is_eog(self.vocab, out[-1]))
+        result.extra["finish_reason"] = "length" if not ended and len(out) >= request.generation.max_tokens \
+            and not any(s in self._detok(out) for s in request.generation.stop) else "stop"
         text = self._detok([t for t in out if not self.llama_cpp.llama_vocab_is_eog(self.vocab, t)])
         for stop in request.generation.stop:
             text = text.split(stop)[0]

@@ -15,7 +15,13 @@ from bench.report.cost_tables import cost_markdown, procurement_lines
 from bench.report.naming import cell_name
 
 COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err",
-           "flags"]
+           "failures", "flags"]
+FAILURES = {"empty_answer_rate": "empty", "parse_failure_rate": "unparsed", "cut_at_max_tokens_rate": "cut",
+            "over_context_rate": "over ctx", "input_truncated_rate": "truncated"}
+"""Failure metrics (records.FAILURE_KINDS and parse failures) -> their short label in the failures column."""
+FAILURES_NOTE = ("failures: items per cell with an empty answer, an answer that does not parse, an answer cut at "
+                 "max_tokens, a prompt over the context (refused: an error), an input truncated to fit (the task's "
+                 "`truncate`); from records.jsonl.")
 
 
 def headers(summary: dict[str, Any], task_id: str) -> list[str]:
@@ -54,8 +60,19 @@ def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
             _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
             _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}",
-            flag_labels(flags.get(cell["cell_id"], []))])
+            failure_counts(metrics), flag_labels(flags.get(cell["cell_id"], []))])
     return tables
+
+
+def count_of(row: dict[str, Any] | None) -> int:
+    """Items counted by a rate row: its value × n, rounded (0 without a row)."""
+    return round(row["value"] * row["n"]) if row and row["value"] is not None else 0
+
+
+def failure_counts(metrics: dict[str, dict[str, Any]]) -> str:
+    """The failures column: 'empty 2 · cut 1', the kinds with at least one item, or '–' when none failed."""
+    found = [f"{label} {count}" for name, label in FAILURES.items() if (count := count_of(metrics.get(name)))]
+    return " · ".join(found) or "–"
 
 
 def flag_lines(summary: dict[str, Any]) -> list[str]:
@@ -67,6 +84,27 @@ def flag_lines(summary: dict[str, Any]) -> list[str]:
                      f"or steal above {MAX_STEAL_SHARE:.0%}, over at least {MIN_WINDOW_S:g} s of measured work: "
                      "its speed and cost are not comparable (docs/metrics.md)")
     return lines
+
+
+def field_rows(summary: dict[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Per json task: (field names, one row per model: its name and each field's accuracy in %) from the
+    `field.<name>` metric rows (json_fields' per-field scores)."""
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for cell in summary["cells"]:
+        metrics = _metrics(summary, cell["cell_id"])
+        fields = [m.removeprefix("field.") for m in metrics if m.startswith("field.")]
+        if fields:
+            names, rows = tables.setdefault(cell["task_id"], (fields, []))
+            rows.append([cell_name(cell), *(_quality(metrics.get(f"field.{f}")) for f in names)])
+    return tables
+
+
+def field_markdown(summary: dict[str, Any]) -> list[str]:
+    parts: list[str] = []
+    for task_id, (names, rows) in field_rows(summary).items():
+        parts += [f"## {task_id}: per-field scores", "", "Share of items with the field right [95% CI].", "",
+                  tabulate(rows, headers=["model", *names], tablefmt="github"), ""]
+    return parts
 
 
 def sweep_markdown(summary: dict[str, Any]) -> list[str]:
@@ -102,6 +140,7 @@ def print_comparison(summary: dict[str, Any], console: Console) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(_cost_note(summary))
+    console.print(FAILURES_NOTE, markup=False, highlight=False)
     for line in [*flag_lines(summary), *skipped_lines(summary)]:
         console.print(line, markup=False, highlight=False)
 
@@ -123,7 +162,8 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
         parts += ["## Procurement summary", "", *procurement_lines(summary["costs"]), ""]
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
-    parts += [_cost_note(summary), ""]
+    parts += [_cost_note(summary), "", FAILURES_NOTE, ""]
+    parts += field_markdown(summary)
     parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.get("flags") else [])
     parts += sweep_markdown(summary)
     parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.get("skipped") else [])

@@ -13,6 +13,7 @@ from bench.metrics.aggregate_columns import summarize_cell_columns
 from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
+from bench.metrics.records import FAILURE_KINDS
 from bench.metrics.sweep import sweep_curves
 from bench.report.tables import comparison_markdown
 from bench.results.atomic import write_json_atomic, write_text_atomic
@@ -98,7 +99,7 @@ def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:
     return tasks[task_id]
 
 
-NON_SCORE_METRICS = ("error_rate", "parse_failure_rate")
+NON_SCORE_METRICS = ("error_rate", "parse_failure_rate", *FAILURE_KINDS)
 
 
 def primary_metric(task: TaskSpec, rows: Sequence[MetricRow] = ()) -> str:

@@ -63,7 +63,28 @@ def test_one_table_per_task_one_row_per_model() -> None:
 
 def test_row_formatting() -> None:
     row = comparison_rows(summary())["triage"][0]
-    assert row == ["m-a", "83.3% [44–97]", "0.123 s", "41.3", "1.23 GB", "0.0123", "4/2", ""]
+    assert row == ["m-a", "83.3% [44–97]", "0.123 s", "41.3", "1.23 GB", "0.0123", "4/2", "–", ""]
+
+
+def test_failures_column_counts_each_kind_from_its_rate() -> None:
+    """Issue #16 class 3: empty answers, unparseable ones, cuts at max_tokens and over-context items per cell."""
+    data = summary()
+    data["metrics"] += [metric("c1", "empty_answer_rate", 1 / 6, n=6), metric("c1", "parse_failure_rate", 0.0, n=6),
+                        metric("c1", "cut_at_max_tokens_rate", 2 / 6, n=6),
+                        metric("c1", "over_context_rate", 1 / 6, n=6), metric("c1", "input_truncated_rate", 0.0, n=6)]
+    assert comparison_rows(data)["triage"][0][7] == "empty 1 · cut 2 · over ctx 1"
+    md = comparison_markdown(data, MANIFEST)
+    assert "| failures" in md and "empty 1 · cut 2 · over ctx 1" in md and "cut at max_tokens" in md
+
+
+def test_per_field_scores_of_a_json_task_are_in_the_markdown() -> None:
+    data = summary()
+    data["metrics"] += [metric("c3", "field.total", 0.75, n=8, ci=(0.41, 0.93), task="extract"),
+                        metric("c3", "field.date", 0.25, n=8, ci=(0.07, 0.59), task="extract")]
+    md = comparison_markdown(data, MANIFEST)
+    section = md[md.index("## extract: per-field scores"):]
+    assert "| model   | total         | date         |" in section
+    assert "| m-a     | 75.0% [41–93] | 25.0% [7–59] |" in section
 
 
 def test_missing_and_non_finite_metrics_show_a_dash() -> None:
@@ -156,7 +177,7 @@ def test_six_failed_items_report_no_throughput_no_cost_and_a_marked_row(
     assert all(a["usd_per_1000_tasks"] is None for a in summary["costs"]["api"])
     assert all(p["choice"] is None for p in summary["costs"]["procurement"])
     row = comparison_rows(summary)["triage"][0]
-    assert row[5] == "–" and row[6] == "0/6" and row[7] == "no successful item"
+    assert row[5] == "–" and row[6] == "0/6" and row[7] == "–" and row[8] == "no successful item"
     md = report_text(all_failed, "md", capsys)
     assert "| no successful item" in md and "0 of 6 items succeeded" in md and "155 tasks/s" not in md
     table = report_text(all_failed, "table", capsys, wide=True)
@@ -216,3 +237,32 @@ def test_a_quiet_cell_and_an_old_run_are_not_marked(tmp_path: Path, capsys: pyte
     (run / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
     summary = json.loads(report_text(run, "json", capsys))
     assert summary["flags"] == [] and summary["contention"] == []
+
+
+def test_failures_of_a_real_run_show_per_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16 class 3 end to end: an empty answer (a stop sequence hit at once) is ok but counted empty; JSON
+    cut at max_tokens is unparseable and cut; a prompt over the context is refused and counted over ctx."""
+    data = tmp_path / "objects.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": t, "expected": {"label": lab}}) + "\n"
+                            for i, t, lab in [("a1", "the invoice total is wrong", "billing"),
+                                              ("a2", "app crashes on start", "technical"),
+                                              ("a3", "parcel", "shipping")]))
+    generation = {"max_tokens": 8}
+    models = [{"id": "m-blank", "backend": {"kind": "fake", "text": ""}, "generation": generation},
+              {"id": "m-cut", "backend": {"kind": "fake", "text": '{"label": "bill', "completion_tokens": 8},
+               "generation": generation},
+              {"id": "m-long", "backend": {"kind": "fake", "text": '{"label": "billing"}', "n_ctx": 12},
+               "generation": generation}]
+    task = {"id": "extract", "dataset": {"path": str(data), "fields": {"input": "text", "expected": "expected"}},
+            "prompt": {"user": "Extract the label: {input}"},
+            "answer": {"mode": "json", "json_schema": {"type": "object", "properties": {"label": {"type": "string"}}}},
+            "scorers": ["json_fields"]}
+    suite = report_suite(tmp_path, "failures", ["m-a"]) | {"models": models, "tasks": [task]}
+    run = make_report_run(tmp_path, suite).path
+    summary = json.loads(report_text(run, "json", capsys))
+    rows = {r[0]: r for r in comparison_rows(summary)["extract"]}
+    assert rows["m-blank"][6] == "3/0" and rows["m-blank"][7] == "empty 3 · unparsed 3"
+    assert rows["m-cut"][6] == "3/0" and rows["m-cut"][7] == "unparsed 3 · cut 3"
+    assert rows["m-long"][6] == "1/2" and rows["m-long"][7] == "over ctx 2"  # 'parcel' fits: 4 words + 8 ≤ 12
+    md = report_text(run, "md", capsys)
+    assert "empty 3 · unparsed 3" in md and "## extract: per-field scores" in md
