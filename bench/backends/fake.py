@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
+from pydantic import Field
+
 from bench.backends.base import BackendInfo, BackendParamsBase, Request, Result, now
 from bench.metrics.records import OVER_CONTEXT
 
@@ -24,6 +26,9 @@ class FakeParams(BackendParamsBase):
     fail_retryable: bool = False
     """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
     completion_tokens: int = 4
+    answers: dict[str, str] = Field(default_factory=dict)
+    """Item id -> the answer for that item (choices: that label, when it is one); other items get text or
+    choice_index. Lets a test script a model that is right where it should be."""
     n_ctx: int = 0
     """Context window in prompt words (the fake's tokens) + max_tokens; 0: unlimited. A longer item is refused as
     llama.cpp refuses it (error, over_context)."""
@@ -67,8 +72,11 @@ class FakeBackend:
         over = self._over_context(request, start)
         if over is not None:
             return over
+        scripted = self.params.answers.get(request.id.rsplit("#", 1)[0])
         index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
-        text = self._text(request, index)
+        if scripted is not None and scripted in request.choices:
+            index = request.choices.index(scripted)
+        text = self._text(request, index) if scripted is None or index is not None else scripted
         end = now()
         cut = request.mode != "choices" and self.params.completion_tokens >= request.generation.max_tokens
         return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),

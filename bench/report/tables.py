@@ -61,7 +61,24 @@ def comparison_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
             _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}",
             failure_counts(metrics), flag_labels(flags.get(cell["cell_id"], []))])
+    for baseline in summary.get("baselines", []):
+        if baseline["task_id"] in tables:
+            tables[baseline["task_id"]].append(baseline_row(summary, baseline))
     return tables
+
+
+def baseline_row(summary: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """A task's trivial baseline beside its models: its quality on the same items; no speed, never priced."""
+    metrics = {row["metric"]: row for row in baseline["metrics"]}
+    primary = metrics.get(summary["primary_metrics"][baseline["task_id"]])
+    return [baseline["model_id"], _quality(primary), "–", "–", "–", "–", f"{baseline['n']}/0", "–", "baseline"]
+
+
+def baseline_lines(summary: dict[str, Any]) -> list[str]:
+    """What each baseline answers, and each model's paired test against it."""
+    lines = [f"{b['model_id']} × {b['task_id']}: {b['description']} (computed from the references, not run, "
+             "never priced)" for b in summary.get("baselines", [])]
+    return lines + [t["reason"] for t in summary.get("baseline_tests", [])]
 
 
 def count_of(row: dict[str, Any] | None) -> int:
@@ -96,6 +113,11 @@ def field_rows(summary: dict[str, Any]) -> dict[str, tuple[list[str], list[list[
         if fields:
             names, rows = tables.setdefault(cell["task_id"], (fields, []))
             rows.append([cell_name(cell), *(_quality(metrics.get(f"field.{f}")) for f in names)])
+    for baseline in summary.get("baselines", []):
+        if baseline["task_id"] in tables:
+            names, rows = tables[baseline["task_id"]]
+            metrics = {row["metric"]: row for row in baseline["metrics"]}
+            rows.append([baseline["model_id"], *(_quality(metrics.get(f"field.{f}")) for f in names)])
     return tables
 
 
@@ -141,6 +163,8 @@ def print_comparison(summary: dict[str, Any], console: Console) -> None:
         console.print(table)
     console.print(_cost_note(summary))
     console.print(FAILURES_NOTE, markup=False, highlight=False)
+    for line in baseline_lines(summary):
+        console.print(line, markup=False, highlight=False)
     for line in [*flag_lines(summary), *skipped_lines(summary)]:
         console.print(line, markup=False, highlight=False)
 
@@ -163,6 +187,7 @@ def comparison_markdown(summary: dict[str, Any], manifest: dict[str, Any]) -> st
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
     parts += [_cost_note(summary), "", FAILURES_NOTE, ""]
+    parts += [f"- {line}" for line in baseline_lines(summary)] + ([""] if summary.get("baselines") else [])
     parts += field_markdown(summary)
     parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.get("flags") else [])
     parts += sweep_markdown(summary)

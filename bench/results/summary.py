@@ -10,6 +10,13 @@ from bench.cost.section import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow
 from bench.metrics.aggregate_columns import summarize_cell_columns
+from bench.metrics.baselines import (
+    beats_baseline,
+    build_baseline,
+    model_items_columns,
+    needs_inputs,
+    references_of,
+)
 from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
@@ -60,7 +67,9 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
                   + unfinished_flag(cell["cell_id"], manifest.get("unfinished", []))]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
-    costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())
+    baselines, verdicts = baseline_section(suite, manifest["cells"], by_cell, primaries)
+    costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions(),
+                         {v["cell_id"]: v for v in verdicts})
     mark_cost_rows(costs, flags)
     return {"schema_version": SCHEMA_VERSION, "run_id": manifest["run_id"], "suite": manifest["suite"],
             "status": manifest["status"], "cost": manifest["cost"], "cells": manifest["cells"],
@@ -70,7 +79,37 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
             "flags": flags, "contention": contention, "unfinished": manifest.get("unfinished", []),
             "sweeps": sweep_curves(manifest["cells"], [row.model_dump() for row in rows],
                                    suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
-            "costs": costs}
+            "baselines": baselines, "baseline_tests": verdicts, "costs": costs}
+
+
+def baseline_section(suite: LoadedSuite, cells: list[dict[str, Any]], by_cell: dict[str, RecordColumns],
+                     primaries: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per task, its trivial baseline on the items its cells evaluated (bench.metrics.baselines), and per cell
+    the paired test of the model against it on the task's primary metric."""
+    found, verdicts = [], []
+    for task in suite.spec.tasks:
+        task_cells = [c for c in cells if c["task_id"] == task.id and len(by_cell.get(c["cell_id"], EMPTY))]
+        references = references_of([by_cell[c["cell_id"]] for c in task_cells])
+        baseline = build_baseline(task, references, _inputs(task, suite) if needs_inputs(task) else None)
+        if baseline is None:
+            continue
+        found.append(baseline.as_dict(task))
+        for cell in task_cells:
+            items = model_items_columns(by_cell[cell["cell_id"]], primaries[task.id])
+            verdict = beats_baseline(_ident(cell), task, primaries[task.id], items, baseline)
+            verdicts += [verdict.as_dict()] if verdict else []
+    return found, verdicts
+
+
+def _inputs(task: TaskSpec, suite: LoadedSuite) -> dict[str, str] | None:
+    """item id -> input text of the task's dataset (the lead-N baseline); None when it cannot be read now."""
+    from bench.errors import BenchError
+    from bench.tasks.datasets import load_items
+
+    try:
+        return {item.id: item.input for item in load_items(task.dataset, suite.base_dir)}
+    except (BenchError, OSError):
+        return None
 
 
 def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments: list[Any]) -> list[dict[str, Any]]:

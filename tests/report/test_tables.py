@@ -206,8 +206,13 @@ def mark_contended(run: Path, share: float) -> None:
     (run / "cells.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
 
 
+TWELVE = [(f"i{k:02d}", f"text {k}", ["billing", "technical", "shipping"][k % 3]) for k in range(12)]
+
+
 def test_a_contended_cell_is_marked_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = make_report_run(tmp_path, report_suite(tmp_path, "busy", ["m-a"])).path
+    suite = report_suite(tmp_path, "busy", ["m-a"], items=TWELVE)
+    suite["models"][0]["backend"]["answers"] = {i: label for i, _, label in TWELVE}  # beats the baseline (4/12)
+    run = make_report_run(tmp_path, suite).path
     mark_contended(run, 0.9)
     summary = json.loads(report_text(run, "json", capsys))
     assert [f["flag"] for f in summary["flags"]] == ["contended"]
@@ -266,3 +271,34 @@ def test_failures_of_a_real_run_show_per_cell(tmp_path: Path, capsys: pytest.Cap
     assert rows["m-long"][6] == "1/2" and rows["m-long"][7] == "over ctx 2"  # 'parcel' fits: 4 words + 8 ≤ 12
     md = report_text(run, "md", capsys)
     assert "empty 3 · unparsed 3" in md and "## extract: per-field scores" in md
+
+
+NATURAL = ["billing"] * 7 + ["technical"] * 6 + ["shipping"] * 4 + ["refund"] * 3
+
+
+def test_baseline_rows_and_a_procurement_that_refuses_a_model_below_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16 class 2: always 'technical' scores 30% where always the majority label (billing) scores 35%; the
+    table shows the baseline beside the model, unpriced, and the procurement summary refuses the model."""
+    items = [(f"i{k:02d}", f"text {k}", label) for k, label in enumerate(NATURAL)]
+    suite = report_suite(tmp_path, "natural", ["m-a", "m-tech"], items=items)
+    suite["tasks"][0]["answer"]["choices"] = ["billing", "technical", "shipping", "refund"]
+    suite["requirements"] = {"min_accuracy": 0.0}
+    run = make_report_run(tmp_path, suite).path
+    summary = json.loads(report_text(run, "json", capsys))
+    [baseline] = summary["baselines"]
+    values = {m["metric"]: m["value"] for m in baseline["metrics"]}
+    assert baseline["model_id"] == "baseline:majority" and baseline["n"] == 20
+    assert values["accuracy"] == pytest.approx(0.35) and values["macro_f1"] == pytest.approx(14 / 27 / 4)
+    rows = {r[0]: r for r in comparison_rows(summary)["triage"]}
+    assert rows["baseline:majority"][1].startswith("35.0% [") and rows["baseline:majority"][5] == "–"
+    assert rows["m-tech"][1].startswith("30.0% [") and rows["m-a"][1].startswith("35.0% [")
+    assert not any(r["model_id"].startswith("baseline") for r in summary["costs"]["rows"])  # never priced
+    [pick] = summary["costs"]["procurement"]
+    assert pick["choice"] is None  # m-a ties the baseline, m-tech is below it: neither beats it significantly
+    assert any("m-tech does not beat baseline:majority significantly on accuracy (30.0% vs 35.0% on 20 items"
+               in reason for reason in pick["not_beating_baseline"])
+    assert "baseline:majority" in report_text(run, "table", capsys, wide=True)
+    for fmt in ("md", "html"):
+        text = report_text(run, fmt, capsys)
+        assert "baseline:majority" in text and "not recommended: m-tech does not beat" in text, fmt
