@@ -85,7 +85,7 @@ class FakeBackend:
                       extra={"finish_reason": "length" if cut else "stop"})
 
     def _over_context(self, request: Request, start: float) -> Result | None:
-        words = len(request.completion.split())
+        words = len(self.prompt_tokens(request))
         budget = 1 if request.mode == "choices" else request.generation.max_tokens
         if not self.params.n_ctx or words + budget <= self.params.n_ctx:
             return None
@@ -109,6 +109,19 @@ class FakeBackend:
         if request.mode == "json" and self.params.json_output is not None:
             return json.dumps(self.params.json_output)
         return self.params.text
+
+    def context_window(self) -> int:
+        """n_ctx in the fake's tokens (words); a very large window when unlimited."""
+        return self.params.n_ctx or 1 << 30
+
+    def prompt_tokens(self, request: Request) -> list[str]:
+        return request.completion.split()
+
+    def text_tokens(self, text: str) -> list[str]:
+        return text.split()
+
+    def text_of(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
 
     def close(self) -> None:
         return None

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -26,6 +27,7 @@ from bench.backends.base import (
     pick_format,
     split_continuation,
 )
+from bench.backends.context_size import FALLBACK_N_CTX, auto_n_ctx
 from bench.backends.llama_batch import BatchEngine, token_budget
 from bench.backends.llama_load import RepackSetting, load_llama, resolve_repack, system_info
 from bench.backends.llama_sampling import SamplingSettings, TokenSampler
@@ -40,7 +42,9 @@ class LlamaCppParams(BackendParamsBase):
     kind: Literal["llama_cpp"] = "llama_cpp"
     model: str
     n_threads: int | None = None
-    n_ctx: int = 4096
+    n_ctx: int = Field(0, ge=0)
+    """Context window in tokens; 0 or `auto` (the default): what the model supports, capped by the memory this
+    machine has available (bench/backends/context_size.py; the choice and why are in the manifest)."""
     n_batch: int = 512
     flash_attn: bool = False
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
@@ -54,12 +58,25 @@ class LlamaCppParams(BackendParamsBase):
     repack: RepackSetting = "auto"
     """llama.cpp's weight repacking (`--repack`, `use_extra_bufts`): auto = off on CPUs with AMX (llama.cpp#20824)."""
 
+    @field_validator("n_ctx", mode="before")
+    @classmethod
+    def _auto_n_ctx(cls, value: object) -> object:
+        return 0 if value == "auto" else value
+
     @field_validator("repack", mode="before")
     @classmethod
     def _repack_value(cls, value: object) -> object:
         if value == "auto" or value is True or value is False:
             return value
         raise ValueError(f"{value!r} is not allowed; use auto, true or false")
+
+
+def default_n_ctx(path: Path) -> tuple[int, str]:
+    """(n_ctx, why): context_size.auto_n_ctx, or FALLBACK_N_CTX when the file's header cannot be read."""
+    try:
+        return auto_n_ctx(path)
+    except (ValueError, OSError, KeyError, ImportError) as exc:  # ImportError: the gguf package (extra llama)
+        return FALLBACK_N_CTX, f"auto: fallback {FALLBACK_N_CTX}, the GGUF header could not be read ({exc})"
 
 
 @contextmanager
@@ -110,8 +127,12 @@ class LlamaCppBackend:
 
     def __init__(self, params: LlamaCppParams) -> None:
         self.llama_cpp = optional.llama_cpp()
-        self.params = params
         self.path = resolve_model(params.model)
+        self.n_ctx_reason = "set in the suite"
+        if params.n_ctx == 0:
+            n_ctx, self.n_ctx_reason = default_n_ctx(self.path)
+            params = params.model_copy(update={"n_ctx": n_ctx})
+        self.params = params
         self.n_threads = params.n_threads or physical_cores()
         self.repack, self.repack_reason = resolve_repack(params.repack)
         self.llm = self._load()
@@ -141,7 +162,8 @@ class LlamaCppBackend:
         return pick_format(self.params.prompt_format, self.chat_format is not None, self.params.model)
 
     def info(self) -> BackendInfo:
-        settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
+        settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_ctx_reason": self.n_ctx_reason,
+                    "n_batch": self.params.n_batch,
                     "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
                     "parallel": self.params.parallel,
                     "prompt_format": self.default_format(), "kv_overrides": dict(self.params.kv_overrides),
@@ -217,6 +239,17 @@ class LlamaCppBackend:
     def prompt_tokens(self, request: Request) -> list[int]:
         text, has_bos = self.prompt_text(request)
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=not has_bos, special=True))
+
+    def context_window(self) -> int:
+        """The context this backend was loaded with (n_ctx): prompt + answer tokens of one request."""
+        return self.params.n_ctx
+
+    def text_tokens(self, text: str) -> list[int]:
+        """A piece of text (an input field) as this model's tokens, without BOS or special tokens."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def text_of(self, tokens: list[int]) -> str:
+        return self._detok(tokens)
 
     def _stream(self, request: Request, prompt: list[int], start: float) -> Result:
         cached = self._reuse_prefix(prompt)

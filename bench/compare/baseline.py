@@ -32,7 +32,7 @@ from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
 from bench.metrics.columns import EMPTY, RecordColumns, as_columns
 from bench.metrics.flags import CONTENDED, flags_by_cell
-from bench.metrics.records import CellSegment, ItemRecord
+from bench.metrics.records import FAILURE_KINDS, CellSegment, ItemRecord
 from bench.results.store import MANIFEST, RunStore
 from bench.suite.spec import TaskSpec
 
@@ -40,8 +40,15 @@ KIND = "bench-baseline"
 BASELINE_SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
 HARDWARE_KEYS = ("cpu_model", "physical_cores", "logical_cpus", "os")
+
+
+def _as_float(kind: Callable[[ItemRecord], bool]) -> Callable[[ItemRecord], float]:
+    return lambda r: float(kind(r))
+
+
 ITEM_FLAGS: dict[str, Callable[[ItemRecord], float]] = {"error_rate": lambda r: float(r.status != "ok"),
-              "parse_failure_rate": lambda r: float(r.parse_error is not None)}
+              "parse_failure_rate": lambda r: float(r.parse_error is not None),
+              **{name: _as_float(kind) for name, kind in FAILURE_KINDS.items()}}
 
 
 # --- building a comparable from a run ----------------------------------------------------------------------------
@@ -137,6 +144,10 @@ def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
                                                   strict=True):
         scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
         items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
+    for name in FAILURE_KINDS:  # the failure kinds of bench.metrics.records, per item as ITEM_FLAGS gives them
+        for item_id, flag in zip(cols.item_id.tolist(), getattr(cols, name.removesuffix("_rate")).tolist(),
+                                 strict=True):
+            items[item_id][name] = float(flag)
     return items
 
 
