@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.metrics.aggregate import CellIdent, MetricRow, quality_rows
+from bench.metrics.aggregate import CellIdent, MetricRow
 from bench.metrics.columns import RecordColumns
 from bench.metrics.records import FAILURE_KINDS, ItemRecord
 from bench.metrics.stats import MIN_N_BOOTSTRAP
@@ -52,9 +52,13 @@ class Baseline:
         return f"{self.name}@{self.task_id}"
 
     def rows(self, task: TaskSpec) -> list[MetricRow]:
-        """Its quality rows (the task's scorers' metrics with their 95% CIs), as a model's are computed."""
+        """Its quality rows (the task's scorers' metrics with their 95% CIs), as a model's are computed (the
+        columnar path: macro-F1's bootstrap from confusion counts, fast at any size)."""
+        from bench.metrics.aggregate_columns import quality_rows
+        from bench.metrics.columns import from_records
+
         ident: CellIdent = {"cell_id": self.cell_id, "model_id": self.name, "task_id": self.task_id}
-        return [r for r in quality_rows(task, self.records, ident) if r.metric not in NOT_SCORES]
+        return [r for r in quality_rows(task, from_records(self.records), ident) if r.metric not in NOT_SCORES]
 
     def as_dict(self, task: TaskSpec) -> dict[str, Any]:
         """The summary.json entry: identity, description, item count and metric rows (never priced)."""
@@ -136,10 +140,11 @@ def _record(task: TaskSpec, name: str, item: str, prediction: Any, reference: An
     scores: dict[str, float] = {}
     for scorer in scorers:
         scores.update(scorer.item(prediction, reference))
-    return ItemRecord(cell_id=f"{name}@{task.id}", model_id=name, task_id=task.id, task_version=task.version,
-                      item_id=item, segment="baseline", prompt_sha256="", prediction=prediction,
-                      raw_output=prediction if isinstance(prediction, str) else json.dumps(prediction),
-                      reference=reference, scores=scores, t_start=0.0, t_end=0.0)
+    return ItemRecord.model_construct(  # valid by construction: no per-item validation on large runs
+        cell_id=f"{name}@{task.id}", model_id=name, task_id=task.id, task_version=task.version, item_id=item,
+        segment="baseline", prompt_sha256="", prediction=prediction,
+        raw_output=prediction if isinstance(prediction, str) else json.dumps(prediction),
+        reference=reference, scores=scores, t_start=0.0, t_end=0.0)
 
 
 ModelItems = dict[str, tuple[float, Any, Any]]
