@@ -25,9 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from bench.metrics.aggregate import CellIdent, MetricRow
 from bench.metrics.columns import RecordColumns
-from bench.metrics.records import FAILURE_KINDS, ItemRecord
+from bench.metrics.records import FAILURE_KINDS
 from bench.metrics.stats import MIN_N_BOOTSTRAP
 from bench.suite.spec import LmEvalDataset, TaskSpec
 from bench.tasks.normalize import normalize_label
@@ -40,57 +43,107 @@ NOT_SCORES = ("error_rate", "parse_failure_rate", *FAILURE_KINDS)
 
 @dataclass(frozen=True)
 class Baseline:
-    """A baseline of one task: its name (`baseline:...`), what it answers, and one scored record per item."""
+    """A baseline of one task: its name (`baseline:...`), what it answers, and per evaluated item (sorted by id)
+    its reference and prediction (JSON texts) and its item scores."""
 
     name: str
     task_id: str
     description: str
-    records: list[ItemRecord]
+    items: list[str]
+    references: list[str]
+    predictions: list[str]
+    scores: dict[str, np.ndarray]
 
     @property
     def cell_id(self) -> str:
         return f"{self.name}@{self.task_id}"
 
+    def columns(self) -> RecordColumns:
+        """Its items as a cell's record columns: every item answered (status ok), no timings."""
+        n = len(self.items)
+
+        def full(value: Any, dtype: Any = object) -> np.ndarray:
+            return np.full(n, value, dtype=dtype)
+
+        no = np.zeros(n, dtype=bool)
+        return RecordColumns(
+            cell_id=full(self.cell_id), model_id=full(self.name), task_id=full(self.task_id),
+            item_id=np.array(self.items, dtype=object), segment=full("baseline"), status=full("ok"),
+            repetition=np.zeros(n, dtype=np.int64), parse_error=no, prompt_tokens=np.zeros(n, dtype=np.int64),
+            cached_prompt_tokens=np.zeros(n, dtype=np.int64), completion_tokens=np.zeros(n, dtype=np.int64),
+            t_start=np.zeros(n), t_first_token=full(np.nan, float), t_end=np.zeros(n), t_arrival=full(np.nan, float),
+            option_tokens=full(np.nan, float), empty_answer=no, cut_at_max_tokens=no, over_context=no,
+            input_truncated=no, prediction=np.array(self.predictions, dtype=object),
+            reference=np.array(self.references, dtype=object), scores=self.scores)
+
     def rows(self, task: TaskSpec) -> list[MetricRow]:
         """Its quality rows (the task's scorers' metrics with their 95% CIs), as a model's are computed (the
         columnar path: macro-F1's bootstrap from confusion counts, fast at any size)."""
         from bench.metrics.aggregate_columns import quality_rows
-        from bench.metrics.columns import from_records
 
         ident: CellIdent = {"cell_id": self.cell_id, "model_id": self.name, "task_id": self.task_id}
-        return [r for r in quality_rows(task, from_records(self.records), ident) if r.metric not in NOT_SCORES]
+        return [r for r in quality_rows(task, self.columns(), ident) if r.metric not in NOT_SCORES]
 
     def as_dict(self, task: TaskSpec) -> dict[str, Any]:
         """The summary.json entry: identity, description, item count and metric rows (never priced)."""
         return {"cell_id": self.cell_id, "model_id": self.name, "task_id": self.task_id,
-                "description": self.description, "n": len(self.records),
+                "description": self.description, "n": len(self.items),
                 "metrics": [r.model_dump() for r in self.rows(task)]}
 
 
 def build_baseline(task: TaskSpec, references: dict[str, Any], inputs: dict[str, str] | None = None) -> Baseline | None:
     """The task's baseline over these items (item id -> reference; inputs: item id -> input text, needed by the
     lead-N baseline). None for lm-eval tasks (their own scorers) and tasks without items or inputs."""
-    if isinstance(task.dataset, LmEvalDataset) or not references:
+    return baseline_of_texts(task, {k: json.dumps(v) for k, v in references.items()}, inputs)
+
+
+def baseline_of_texts(task: TaskSpec, references: dict[str, str],
+                      inputs: dict[str, str] | None = None) -> Baseline | None:
+    """build_baseline from the references' JSON texts (as records.jsonl holds them): each distinct reference is
+    parsed and scored once, so a run of a million items costs what its distinct references cost."""
+    if isinstance(task.dataset, LmEvalDataset) or not references or (needs_inputs(task) and inputs is None):
         return None
-    if task.answer.mode == "json":
-        return _score(task, references, *field_mode(references))
+    items = sorted(references)
+    codes, distinct = pd.factorize(np.array([references[i] for i in items], dtype=object), use_na_sentinel=False)
+    refs = [json.loads(text) for text in distinct]
+    counts = np.bincount(codes, minlength=len(refs)).tolist()
+    scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
     if needs_inputs(task):
-        if inputs is None:
-            return None
         field = next(s for s in task.scorers if s.name == "rouge_l").model_dump().get("field")
-        return _score(task, references, *lead_words(references, inputs, field))
-    return _score(task, references, *majority(references))
+        name, description, answers = lead_words(items, [refs[c] for c in codes.tolist()], inputs or {}, field)
+        scored = [_item_scores(scorers, answer, refs[c]) for answer, c in zip(answers, codes.tolist(), strict=True)]
+        return Baseline(name, task.id, description, items, [distinct[c] for c in codes.tolist()],
+                        [json.dumps(a) for a in answers], _stack(scored))
+    name, description, answer = (field_mode if task.answer.mode == "json" else majority)(refs, counts)
+    per_ref = _stack([_item_scores(scorers, answer, ref) for ref in refs])
+    return Baseline(name, task.id, description, items, [distinct[c] for c in codes.tolist()],
+                    [json.dumps(answer)] * len(items), {k: v[codes] for k, v in per_ref.items()})
 
 
-def majority(references: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """(name, description, item id -> prediction): the most common reference, label-normalized."""
-    counts = Counter(_key(ref) for ref in references.values())
-    top = min(counts, key=lambda k: (-counts[k], k))
-    answer = next(ref for ref in references.values() if _key(ref) == top)
-    share = counts[top] / len(references)
-    description = (f"always answers {answer!r}, the most common expected value of the {len(references)} "
-                   f"evaluated items ({share:.0%} of them)")
-    return f"{PREFIX}majority", description, dict.fromkeys(references, answer)
+def _item_scores(scorers: Sequence[Scorer], prediction: Any, reference: Any) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for scorer in scorers:
+        scores.update(scorer.item(prediction, reference))
+    return scores
+
+
+def _stack(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    names = dict.fromkeys(name for row in rows for name in row)
+    return {name: np.array([row.get(name, np.nan) for row in rows], dtype=float) for name in names}
+
+
+def majority(refs: list[Any], counts: list[int]) -> tuple[str, str, Any]:
+    """(name, description, answer): the most common reference (counts: items per distinct reference),
+    label-normalized; ties to the first in sorted order."""
+    by_key: Counter[str] = Counter()
+    for ref, count in zip(refs, counts, strict=True):
+        by_key[_key(ref)] += count
+    top = min(by_key, key=lambda k: (-by_key[k], k))
+    answer = next(ref for ref in refs if _key(ref) == top)
+    total = sum(counts)
+    description = (f"always answers {answer!r}, the most common expected value of the {total} evaluated items "
+                   f"({by_key[top] / total:.0%} of them)")
+    return f"{PREFIX}majority", description, answer
 
 
 def _key(value: Any) -> str:
@@ -98,57 +151,44 @@ def _key(value: Any) -> str:
     return json.dumps(normalized, sort_keys=True, default=str)
 
 
-def field_mode(references: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """(name, description, item id -> prediction): each field's most common non-empty value."""
+def field_mode(refs: list[Any], counts: list[int]) -> tuple[str, str, Any]:
+    """(name, description, answer): each field's most common non-empty value; ties to the first in sorted
+    order of their JSON text."""
     values: dict[str, Counter[str]] = {}
-    for ref in references.values():
+    for ref, count in zip(refs, counts, strict=True):
         for field, value in (ref.items() if isinstance(ref, dict) else ()):
             if value not in (None, ""):
-                values.setdefault(field, Counter())[json.dumps(value, sort_keys=True)] += 1
+                values.setdefault(field, Counter())[json.dumps(value, sort_keys=True)] += count
     answer = {field: json.loads(min(c, key=lambda k: (-c[k], k))) for field, c in values.items()}
-    description = (f"always answers each field's most common value over the {len(references)} evaluated items: "
+    description = (f"always answers each field's most common value over the {sum(counts)} evaluated items: "
                    f"{json.dumps(answer, ensure_ascii=False)[:200]}")
-    return f"{PREFIX}field-mode", description, dict.fromkeys(references, answer)
+    return f"{PREFIX}field-mode", description, answer
 
 
-def lead_words(references: dict[str, Any], inputs: dict[str, str],
-               field: str | None) -> tuple[str, str, dict[str, Any]]:
-    """(name, description, item id -> prediction): the first N words of each input, N the median reference
-    length in words (the first reference of a list), rounded half up, at least 1."""
-    lengths = [len(str(_first(pick(ref, field)) or "").split()) for ref in references.values()]
+def lead_words(items: list[str], refs: list[Any], inputs: dict[str, str],
+               field: str | None) -> tuple[str, str, list[Any]]:
+    """(name, description, answer per item): the first N words of each input, N the median reference length in
+    words (the first reference of a list), rounded half up, at least 1."""
+    lengths = [len(str(_first(pick(ref, field)) or "").split()) for ref in refs]
     n = max(1, math.floor(statistics.median(lengths) + 0.5))
-    lead = {item: " ".join(inputs.get(item, "").split()[:n]) for item in references}
+    lead = [" ".join(inputs.get(item, "").split()[:n]) for item in items]
     description = (f"answers the first {n} words of the input (N = the median reference length in words over "
-                   f"the {len(references)} evaluated items)")
-    return f"{PREFIX}lead-{n}", description, {k: {field: v} if field else v for k, v in lead.items()}
+                   f"the {len(items)} evaluated items)")
+    return f"{PREFIX}lead-{n}", description, [{field: v} if field else v for v in lead]
 
 
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list | tuple) and value else value
 
 
-def _score(task: TaskSpec, references: dict[str, Any], name: str, description: str,
-           predictions: dict[str, Any]) -> Baseline:
-    scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
-    records = [_record(task, name, item, predictions[item], reference, scorers)
-               for item, reference in sorted(references.items())]
-    return Baseline(name, task.id, description, records)
+@dataclass(frozen=True)
+class ModelItems:
+    """A cell's repetition-0 items: ids, the tested metric's item scores (0 for a failed item) and, for a corpus
+    metric, [prediction, reference] per item."""
 
-
-def _record(task: TaskSpec, name: str, item: str, prediction: Any, reference: Any,
-            scorers: Sequence[Scorer]) -> ItemRecord:
-    scores: dict[str, float] = {}
-    for scorer in scorers:
-        scores.update(scorer.item(prediction, reference))
-    return ItemRecord.model_construct(  # valid by construction: no per-item validation on large runs
-        cell_id=f"{name}@{task.id}", model_id=name, task_id=task.id, task_version=task.version, item_id=item,
-        segment="baseline", prompt_sha256="", prediction=prediction,
-        raw_output=prediction if isinstance(prediction, str) else json.dumps(prediction),
-        reference=reference, scores=scores, t_start=0.0, t_end=0.0)
-
-
-ModelItems = dict[str, tuple[float, Any, Any]]
-"""item id -> (the model's item score of the tested metric, 0 for a failed item; prediction; reference)."""
+    items: list[str]
+    scores: list[float]
+    pairs: list[list[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,31 +217,29 @@ class Verdict:
         return {**self.__dict__, "reason": self.reason()}
 
 
-def model_items(records: Sequence[ItemRecord], metric: str) -> ModelItems:
-    """ModelItems of a cell's repetition-0 records."""
-    return {r.item_id: (r.scores.get(metric, 0.0), r.prediction, r.reference) for r in records if r.repetition == 0}
-
-
-def beats_baseline(ident: dict[str, Any], task: TaskSpec, metric: str, items: ModelItems,
+def beats_baseline(ident: dict[str, Any], task: TaskSpec, metric: str, model: ModelItems,
                    baseline: Baseline) -> Verdict | None:
     """The paired test of the model against the baseline on their common items (sorted by item id): McNemar for
     0/1 item scores, the paired bootstrap for other item scores, the paired corpus bootstrap for a corpus
     metric (macro-F1). None when they share no item or the metric is neither."""
     from bench.compare import significance
 
-    base = {r.item_id: r for r in baseline.records}
-    common = sorted(set(items) & set(base))
+    position = {item: k for k, item in enumerate(model.items)}
+    common = [(position[item], k) for k, item in enumerate(baseline.items) if item in position]
     if not common:
         return None
-    if metric in baseline.records[0].scores:
-        cand = [items[i][0] for i in common]
-        ref = [base[i].scores[metric] for i in common]
+    if metric in baseline.scores:
+        cand = [model.scores[m] for m, _ in common]
+        ref = baseline.scores[metric][[b for _, b in common]].tolist()
         binary = all(v in (0.0, 1.0) for v in [*cand, *ref])
         outcome = (significance.mcnemar if binary else significance.paired_bootstrap)(ref, cand, ALPHA)
         values = (statistics.fmean(cand), statistics.fmean(ref))
     else:
-        found = _corpus_test(task, metric, [[items[i][1], items[i][2]] for i in common],
-                             [[base[i].prediction, base[i].reference] for i in common])
+        if model.pairs is None:
+            return None
+        found = _corpus_test(task, metric, [model.pairs[m] for m, _ in common],
+                             [[json.loads(baseline.predictions[b]), json.loads(baseline.references[b])]
+                              for _, b in common])
         if found is None:
             return None
         outcome, values = found
@@ -230,21 +268,22 @@ def _corpus_test(task: TaskSpec, metric: str, cand: list[list[Any]],
     return significance.corpus_bootstrap(value, base, cand, ALPHA), values
 
 
-def model_items_columns(cols: RecordColumns, metric: str) -> ModelItems:
-    """model_items of a cell's columns (bench.metrics.columns)."""
+def model_items_columns(cols: RecordColumns, metric: str, pairs: bool) -> ModelItems:
+    """ModelItems of a cell's columns (bench.metrics.columns); with pairs, its decoded predictions and
+    references too (for a corpus metric)."""
     first = cols.take(cols.repetition == 0)
-    scores = first.score(metric, 0.0).tolist()
-    return {str(item): (float(s), p, r) for item, s, p, r in zip(first.item_id.tolist(), scores,
-                                                                  first.decoded("prediction"),
-                                                                  first.decoded("reference"), strict=True)}
+    return ModelItems([str(i) for i in first.item_id.tolist()], first.score(metric, 0.0).tolist(),
+                      [list(p) for p in zip(first.decoded("prediction"), first.decoded("reference"), strict=True)]
+                      if pairs else None)
 
 
-def references_of(cells: Sequence[RecordColumns]) -> dict[str, Any]:
-    """item id -> reference over the repetition-0 rows of a task's cells (the items the models evaluated)."""
-    references: dict[str, Any] = {}
+def references_of(cells: Sequence[RecordColumns]) -> dict[str, str]:
+    """item id -> reference (JSON text) over the repetition-0 rows of a task's cells (the items the models
+    evaluated)."""
+    references: dict[str, str] = {}
     for cols in cells:
         first = cols.take(cols.repetition == 0)
-        for item, reference in zip(first.item_id.tolist(), first.decoded("reference"), strict=True):
+        for item, reference in zip(first.item_id.tolist(), first.reference.tolist(), strict=True):
             references.setdefault(str(item), reference)
     return references
 

@@ -11,8 +11,8 @@ from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow
 from bench.metrics.aggregate_columns import summarize_cell_columns
 from bench.metrics.baselines import (
+    baseline_of_texts,
     beats_baseline,
-    build_baseline,
     model_items_columns,
     needs_inputs,
     references_of,
@@ -90,13 +90,14 @@ def baseline_section(suite: LoadedSuite, cells: list[dict[str, Any]], by_cell: d
     for task in suite.spec.tasks:
         task_cells = [c for c in cells if c["task_id"] == task.id and len(by_cell.get(c["cell_id"], EMPTY))]
         references = references_of([by_cell[c["cell_id"]] for c in task_cells])
-        baseline = build_baseline(task, references, _inputs(task, suite) if needs_inputs(task) else None)
+        baseline = baseline_of_texts(task, references, _inputs(task, suite) if needs_inputs(task) else None)
         if baseline is None:
             continue
         found.append(baseline.as_dict(task))
+        metric = primaries[task.id]
         for cell in task_cells:
-            items = model_items_columns(by_cell[cell["cell_id"]], primaries[task.id])
-            verdict = beats_baseline(_ident(cell), task, primaries[task.id], items, baseline)
+            items = model_items_columns(by_cell[cell["cell_id"]], metric, pairs=metric not in baseline.scores)
+            verdict = beats_baseline(_ident(cell), task, metric, items, baseline)
             verdicts += [verdict.as_dict()] if verdict else []
     return found, verdicts
 
