@@ -302,3 +302,25 @@ def test_baseline_rows_and_a_procurement_that_refuses_a_model_below_it(
     for fmt in ("md", "html"):
         text = report_text(run, fmt, capsys)
         assert "baseline:majority" in text and "not recommended: m-tech does not beat" in text, fmt
+
+
+def test_a_rouge_task_gets_the_lead_n_words_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16 class 2: a text task scored by rouge_l shows the first N words of each input, N the median
+    reference length in words (here 3)."""
+    data = tmp_path / "notes.jsonl"
+    rows = [("n1", "refund the customer today please", "refund the customer"),
+            ("n2", "ship a new charger by friday", "ship new charger soon"),
+            ("n3", "close the ticket", "close it")]
+    data.write_text("".join(json.dumps({"id": i, "text": t, "summary": s}) + "\n" for i, t, s in rows))
+    task = {"id": "notes", "dataset": {"path": str(data), "fields": {"input": "text", "expected": "summary"}},
+            "prompt": {"user": "Summarize: {input}"}, "answer": {"mode": "text"}, "scorers": ["rouge_l"]}
+    suite = report_suite(tmp_path, "lead", ["m-a"]) | {"tasks": [task]}
+    summary = make_report_run(tmp_path, suite).summary
+    [baseline] = summary["baselines"]
+    assert baseline["model_id"] == "baseline:lead-3"
+    rouge = {m["metric"]: m["value"] for m in baseline["metrics"]}["rouge_l"]
+    def f1(p: float, r: float) -> float:
+        return 2 * p * r / (p + r)
+
+    assert rouge == pytest.approx((1.0 + f1(2 / 3, 2 / 4) + f1(1 / 3, 1 / 2)) / 3)  # 'ship new', 'close' in common
+    assert "baseline:lead-3" in [row[0] for row in comparison_rows(summary)["notes"]]
