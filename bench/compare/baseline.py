@@ -41,14 +41,8 @@ BASELINE_SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
 HARDWARE_KEYS = ("cpu_model", "physical_cores", "logical_cpus", "os")
 
-
-def _as_float(kind: Callable[[ItemRecord], bool]) -> Callable[[ItemRecord], float]:
-    return lambda r: float(kind(r))
-
-
 ITEM_FLAGS: dict[str, Callable[[ItemRecord], float]] = {"error_rate": lambda r: float(r.status != "ok"),
-              "parse_failure_rate": lambda r: float(r.parse_error is not None),
-              **{name: _as_float(kind) for name, kind in FAILURE_KINDS.items()}}
+              "parse_failure_rate": lambda r: float(r.parse_error is not None)}
 
 
 # --- building a comparable from a run ----------------------------------------------------------------------------
@@ -130,7 +124,10 @@ def cell_metrics(cell_id: str, metric_rows: list[dict[str, Any]]) -> dict[str, A
 
 
 def item_scores(record: ItemRecord) -> dict[str, float]:
-    return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
+    """The record's item scores and flags; a failure kind (records.FAILURE_KINDS) only where it is 1 (an absent
+    item score reads as 0, so a million items do not carry four zeros each)."""
+    return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()},
+            **{name: 1.0 for name, kind in FAILURE_KINDS.items() if kind(record)}}
 
 
 def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
@@ -144,10 +141,10 @@ def item_scores_of(cols: RecordColumns) -> dict[str, dict[str, float]]:
                                                   strict=True):
         scores = {name: value for name, value in zip(names, row, strict=True) if value is not None}
         items[item_id] = {**scores, "error_rate": error, "parse_failure_rate": parse_failure}
-    for name in FAILURE_KINDS:  # the failure kinds of bench.metrics.records, per item as ITEM_FLAGS gives them
-        for item_id, flag in zip(cols.item_id.tolist(), getattr(cols, name.removesuffix("_rate")).tolist(),
-                                 strict=True):
-            items[item_id][name] = float(flag)
+    for name in FAILURE_KINDS:  # as item_scores: only where the kind is 1
+        flags = getattr(cols, name.removesuffix("_rate"))
+        for item_id in cols.item_id[flags].tolist():
+            items[item_id][name] = 1.0
     return items
 
 
