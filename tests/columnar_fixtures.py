@@ -81,10 +81,28 @@ def fixture_rows(n: int = 24) -> list[dict[str, Any]]:
             b = failed(b, "timeout")
         if i % 8 == 5:
             c = {**failed(c), "status": "ok", "error": None, "parse_error": "not JSON", "t_first_token": 1000.2 + i}
+        a, b, c = with_failure_kinds(i, a, b, c)
         rows += [a, old(b) if i % 3 == 0 else b, c]
         if i % 4 == 1:
             rows.append({**a, "repetition": 1, "t_end": a["t_end"] + 0.3})
     return rows
+
+
+def with_failure_kinds(i: int, *rows: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Some rows as each failure kind of bench.metrics.records: empty answer (blank text, nothing predicted), cut at
+    max_tokens, over the context (refused), input truncated; others with a blank text but a prediction."""
+    a, b, c = rows
+    if i % 10 == 7:
+        a = {**a, "raw_output": " \n\t", "prediction": None, "parse_error": "empty", "scores": {"accuracy": 0.0}}
+    elif i % 10 == 2:
+        a = {**a, "raw_output": a["prediction"], "engine_extra": {"input_truncated_tokens": 12}}
+    if i % 6 == 2:
+        c = {**c, "engine_extra": {"finish_reason": "length"}, "raw_output": "{\"department\": "}
+    if i % 11 == 6:
+        b = {**failed(b), "engine_extra": {"over_context": True}}
+    elif i % 11 == 1:
+        b = {**b, "engine_extra": {"over_context": "yes", "finish_reason": "stop"}}
+    return a, b, c
 
 
 def write_records(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -84,8 +84,8 @@ class BackendParamsBase(BaseModel):
 
 class Backend(Protocol):
     """A loaded model as the runner drives it. `info`, `generate` and `close` are required; `max_parallel`,
-    `generate_load` and `reset_cache` are optional hooks whose defaults BackendBase declares. The class-level
-    hooks (Params, engine_name, crash_hints, prepare_files, ray_resources) are on BackendBase too."""
+    `generate_load`, `reset_cache` and `token_counter` are optional hooks whose defaults BackendBase declares.
+    The class-level hooks (Params, engine_name, crash_hints, prepare_files, ray_resources) are on BackendBase too."""
 
     max_parallel: int
 
@@ -98,7 +98,29 @@ class Backend(Protocol):
 
     def reset_cache(self) -> None: ...
 
+    def token_counter(self) -> TokenCounter | None: ...
+
     def close(self) -> None: ...
+
+
+class TokenCounter(Protocol):
+    """What fitting an input into a context window needs of a backend (bench.run.truncate)."""
+
+    def context_window(self) -> int:
+        """Tokens one request may take in all: its prompt plus its answer (n_ctx)."""
+        ...
+
+    def prompt_tokens(self, request: Request) -> Sequence[Any]:
+        """The request's whole rendered prompt as the model's tokens (what the engine evaluates)."""
+        ...
+
+    def text_tokens(self, text: str) -> Sequence[Any]:
+        """A piece of text (an input field) as the model's tokens, without BOS or special tokens."""
+        ...
+
+    def text_of(self, tokens: list[Any]) -> str:
+        """Tokens back to text."""
+        ...
 
 
 class BackendBase(ABC):
@@ -119,6 +141,7 @@ class BackendBase(ABC):
       max_parallel  requests the backend takes at once (default 1: the driver never overlaps requests)
       generate_load the whole load shape in the engine's own loop (default None: the driver schedules)
       reset_cache   forget cached prompts between warm-up and measurement (default: nothing to forget)
+      token_counter its own tokens and context window, to fit over-long inputs (default None: cannot count)
     """
 
     Params: ClassVar[type[BackendParamsBase]]
@@ -169,6 +192,12 @@ class BackendBase(ABC):
     def reset_cache(self) -> None:
         """Forget cached prompt state, so no measured item starts with its prompt cached by the warm-up or an
         earlier cell. Default: nothing (a backend without a prompt cache)."""
+        return None
+
+    def token_counter(self) -> TokenCounter | None:
+        """The backend's own tokens and context window, used to cut an over-long input to fit (the task's
+        `prompt.truncate`, bench.run.truncate). Default None: the backend cannot count its tokens, so inputs go
+        as rendered and one over the context is refused by the engine."""
         return None
 
     @abstractmethod

@@ -9,8 +9,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from bench.backends.base import BackendBase, BackendInfo, Request, Result, now
+from bench.backends.base import BackendBase, BackendInfo, Request, Result, TokenCounter, now
 from bench.backends.params import FakeParams
+from bench.metrics.records import OVER_CONTEXT
 
 
 class FakeBackend(BackendBase):
@@ -44,12 +45,28 @@ class FakeBackend(BackendBase):
         if self.params.fail_every and call % self.params.fail_every == 0:
             extra = {"retryable": True} if self.params.fail_retryable else {}
             return Result(request.id, t_start=start, t_end=now(), error="scripted failure", extra=extra)
+        over = self._over_context(request, start)
+        if over is not None:
+            return over
+        scripted = self.params.answers.get(request.id.rsplit("#", 1)[0])
         index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
-        text = self._text(request, index)
+        if scripted is not None and scripted in request.choices:
+            index = request.choices.index(scripted)
+        text = self._text(request, index) if scripted is None or index is not None else scripted
         end = now()
+        cut = request.mode != "choices" and self.params.completion_tokens >= request.generation.max_tokens
         return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),
                       completion_tokens=self.params.completion_tokens, t_start=start,
-                      t_first_token=start + (end - start) / 2, t_end=end)
+                      t_first_token=start + (end - start) / 2, t_end=end,
+                      extra={"finish_reason": "length" if cut else "stop"})
+
+    def _over_context(self, request: Request, start: float) -> Result | None:
+        words = len(self.prompt_tokens(request))
+        budget = 1 if request.mode == "choices" else request.generation.max_tokens
+        if not self.params.n_ctx or words + budget <= self.params.n_ctx:
+            return None
+        return Result(request.id, prompt_tokens=words, t_start=start, t_end=now(), extra={OVER_CONTEXT: True},
+                      error=f"prompt of {words} tokens + {budget} does not fit n_ctx={self.params.n_ctx}")
 
     def _maybe_crash(self, call: int) -> None:
         marker = self.params.crash_marker
@@ -68,6 +85,23 @@ class FakeBackend(BackendBase):
         if request.mode == "json" and self.params.json_output is not None:
             return json.dumps(self.params.json_output)
         return self.params.text
+
+    def token_counter(self) -> TokenCounter:
+        """Itself: it counts prompts in its own tokens and knows its context window."""
+        return self
+
+    def context_window(self) -> int:
+        """n_ctx in the fake's tokens (words); a very large window when unlimited."""
+        return self.params.n_ctx or 1 << 30
+
+    def prompt_tokens(self, request: Request) -> list[str]:
+        return request.completion.split()
+
+    def text_tokens(self, text: str) -> list[str]:
+        return text.split()
+
+    def text_of(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
 
     def close(self) -> None:
         return None

@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.backends.base import Request, Result, now
 from bench.backends.llama_sampling import TokenSampler
+from bench.metrics.records import OVER_CONTEXT
 
 if TYPE_CHECKING:
     from bench.backends.llama_cpp import LlamaCppBackend
@@ -148,7 +149,7 @@ class BatchEngine:
         if len(prompt) + token_budget(request) > min(backend.params.n_ctx, self.seq_ctx):
             result.error = (f"prompt of {len(prompt)} tokens + {token_budget(request)} does not fit "
                             f"n_ctx={backend.params.n_ctx}")
-            result.t_end = now()
+            result.t_end, result.extra[OVER_CONTEXT] = now(), True
         elif request.mode == "choices" and request.choice_method == "loglik":
             seq.options = [backend._continuation_tokens(request, prompt, o) for o in request.choices]
         else:

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -20,11 +21,13 @@ from bench.backends.base import (
     BackendInfo,
     Request,
     Result,
+    TokenCounter,
     choice_text,
     now,
     pick_format,
     split_continuation,
 )
+from bench.backends.context_size import FALLBACK_N_CTX, auto_n_ctx
 from bench.backends.llama_batch import BatchEngine, token_budget
 from bench.backends.llama_load import load_llama, resolve_repack, system_info
 from bench.backends.llama_sampling import SamplingSettings, TokenSampler
@@ -32,6 +35,15 @@ from bench.backends.model_files import file_sha256, resolve_model
 from bench.backends.params import LlamaCppParams
 from bench.errors import BackendError
 from bench.machine.detect import physical_cores
+from bench.metrics.records import OVER_CONTEXT
+
+
+def default_n_ctx(path: Path) -> tuple[int, str]:
+    """(n_ctx, why): context_size.auto_n_ctx, or FALLBACK_N_CTX when the file's header cannot be read."""
+    try:
+        return auto_n_ctx(path)
+    except (ValueError, OSError, KeyError, ImportError) as exc:  # ImportError: the gguf package (extra llama)
+        return FALLBACK_N_CTX, f"auto: fallback {FALLBACK_N_CTX}, the GGUF header could not be read ({exc})"
 
 
 @contextmanager
@@ -87,8 +99,12 @@ class LlamaCppBackend(BackendBase):
 
     def __init__(self, params: LlamaCppParams) -> None:
         self.llama_cpp = optional.llama_cpp()
-        self.params = params
         self.path = resolve_model(params.model)
+        self.n_ctx_reason = "set in the suite"
+        if params.n_ctx == 0:
+            n_ctx, self.n_ctx_reason = default_n_ctx(self.path)
+            params = params.model_copy(update={"n_ctx": n_ctx})
+        self.params = params
         self.n_threads = params.n_threads or physical_cores()
         self.repack, self.repack_reason = resolve_repack(params.repack)
         self.llm = self._load()
@@ -118,7 +134,8 @@ class LlamaCppBackend(BackendBase):
         return pick_format(self.params.prompt_format, self.chat_format is not None, self.params.model)
 
     def info(self) -> BackendInfo:
-        settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_batch": self.params.n_batch,
+        settings = {"n_threads": self.n_threads, "n_ctx": self.params.n_ctx, "n_ctx_reason": self.n_ctx_reason,
+                    "n_batch": self.params.n_batch,
                     "flash_attn": self.params.flash_attn, "prefix_cache": self.params.prefix_cache,
                     "parallel": self.params.parallel,
                     "prompt_format": self.default_format(), "kv_overrides": dict(self.params.kv_overrides),
@@ -177,7 +194,7 @@ class LlamaCppBackend(BackendBase):
         prompt = self.prompt_tokens(request)
         budget = 1 if request.mode == "choices" else request.generation.max_tokens
         if len(prompt) + budget > self.params.n_ctx:
-            return Result(request.id, prompt_tokens=len(prompt), t_start=start, t_end=now(),
+            return Result(request.id, prompt_tokens=len(prompt), t_start=start, t_end=now(), extra={OVER_CONTEXT: True},
                           error=f"prompt of {len(prompt)} tokens + {budget} does not fit n_ctx={self.params.n_ctx}")
         if request.mode == "choices" and request.choice_method == "loglik":
             return self._choose_by_loglik(request, prompt, start)
@@ -191,9 +208,24 @@ class LlamaCppBackend(BackendBase):
         rendered = self.chat_format(messages=list(request.messages))
         return rendered.prompt, bool(rendered.added_special)
 
+    def token_counter(self) -> TokenCounter:
+        """Itself: it counts prompts in its own tokens and knows its context window."""
+        return self
+
     def prompt_tokens(self, request: Request) -> list[int]:
         text, has_bos = self.prompt_text(request)
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=not has_bos, special=True))
+
+    def context_window(self) -> int:
+        """The context this backend was loaded with (n_ctx): prompt + answer tokens of one request."""
+        return self.params.n_ctx
+
+    def text_tokens(self, text: str) -> list[int]:
+        """A piece of text (an input field) as this model's tokens, without BOS or special tokens."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def text_of(self, tokens: list[int]) -> str:
+        return self._detok(tokens)
 
     def _stream(self, request: Request, prompt: list[int], start: float) -> Result:
         cached = self._reuse_prefix(prompt)
@@ -228,7 +260,11 @@ class LlamaCppBackend(BackendBase):
                 or bool(stop and any(s in self._detok(out) for s in stop)))
 
     def _text_result(self, request: Request, out: list[int], result: Result) -> Result:
-        """Fill the text (end-of-generation tokens dropped, cut at the first stop string) and end time."""
+        """Fill the text (end-of-generation tokens dropped, cut at the first stop string), end time and
+        finish_reason ("length" when the token budget ended it, as OpenAI-compatible servers say)."""
+        ended = bool(out) and bool(self.llama_cpp.llama_vocab_is_eog(self.vocab, out[-1]))
+        result.extra["finish_reason"] = "length" if not ended and len(out) >= request.generation.max_tokens \
+            and not any(s in self._detok(out) for s in request.generation.stop) else "stop"
         text = self._detok([t for t in out if not self.llama_cpp.llama_vocab_is_eog(self.vocab, t)])
         for stop in request.generation.stop:
             text = text.split(stop)[0]

@@ -19,7 +19,9 @@ class LlamaCppParams(BackendParamsBase):
     kind: Literal["llama_cpp"] = "llama_cpp"
     model: str
     n_threads: int | None = None
-    n_ctx: int = 4096
+    n_ctx: int = Field(0, ge=0)
+    """Context window in tokens; 0 or `auto` (the default): what the model supports, capped by the memory this
+    machine has available (bench/backends/context_size.py; the choice and why are in the manifest)."""
     n_batch: int = 512
     flash_attn: bool = False
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
@@ -32,6 +34,11 @@ class LlamaCppParams(BackendParamsBase):
     """GGUF metadata overrides, as llama.cpp's --override-kv (e.g. tokenizer.ggml.add_bos_token: true)."""
     repack: RepackSetting = "auto"
     """llama.cpp's weight repacking (`--repack`, `use_extra_bufts`): auto = off on CPUs with AMX (llama.cpp#20824)."""
+
+    @field_validator("n_ctx", mode="before")
+    @classmethod
+    def _auto_n_ctx(cls, value: object) -> object:
+        return 0 if value == "auto" else value
 
     @field_validator("repack", mode="before")
     @classmethod
@@ -98,6 +105,12 @@ class FakeParams(BackendParamsBase):
     fail_retryable: bool = False
     """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
     completion_tokens: int = 4
+    answers: dict[str, str] = Field(default_factory=dict)
+    """Item id -> the answer for that item (choices: that label, when it is one); other items get text or
+    choice_index. Lets a test script a model that is right where it should be."""
+    n_ctx: int = 0
+    """Context window in prompt words (the fake's tokens) + max_tokens; 0: unlimited. A longer item is refused as
+    llama.cpp refuses it (error, over_context)."""
     crash_after: int = 0
     """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
     crash_marker: str | None = None

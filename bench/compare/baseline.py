@@ -33,7 +33,7 @@ from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
 from bench.metrics.columns import EMPTY, RecordColumns, as_columns
 from bench.metrics.flags import CONTENDED, flags_by_cell
-from bench.metrics.records import CellSegment, ItemRecord
+from bench.metrics.records import FAILURE_KINDS, CellSegment, ItemRecord
 from bench.results.schema import Manifest, ManifestCell, MetricRow
 from bench.results.store import MANIFEST, RunStore
 from bench.suite.spec import TaskSpec
@@ -43,6 +43,7 @@ KIND = "bench-baseline"
 BASELINE_SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
 HARDWARE_KEYS = ("cpu_model", "physical_cores", "logical_cpus", "os")
+
 ITEM_FLAGS: dict[str, Callable[[ItemRecord], float]] = {"error_rate": lambda r: float(r.status != "ok"),
               "parse_failure_rate": lambda r: float(r.parse_error is not None)}
 
@@ -126,7 +127,10 @@ def cell_metrics(cell_id: str, metric_rows: list[MetricRow]) -> dict[str, Any]:
 
 
 def item_scores(record: ItemRecord) -> dict[str, float]:
-    return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()}}
+    """The record's item scores and flags; a failure kind (records.FAILURE_KINDS) only where it is 1 (an absent
+    item score reads as 0, so a million items do not carry four zeros each)."""
+    return {**record.scores, **{name: flag(record) for name, flag in ITEM_FLAGS.items()},
+            **{name: 1.0 for name, kind in FAILURE_KINDS.items() if kind(record)}}
 
 
 def item_scores_of(cols: RecordColumns) -> ItemScores:
@@ -134,6 +138,8 @@ def item_scores_of(cols: RecordColumns) -> ItemScores:
     twice keeps its last row)."""
     scores = {name: _round_array(values) for name, values in cols.scores.items()}
     scores.update({"error_rate": (~cols.ok).astype(float), "parse_failure_rate": cols.parse_error.astype(float)})
+    for name in FAILURE_KINDS:  # as item_scores: only where the kind is 1 (NaN: the item has no such score)
+        scores[name] = np.where(getattr(cols, name.removesuffix("_rate")), 1.0, np.nan)
     return ItemScores.of(cols.item_id, scores)
 
 

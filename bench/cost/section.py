@@ -97,10 +97,13 @@ CellInput = tuple[dict[str, Any], RecordColumns | list[ItemRecord], list[CellSeg
 """A cell, its records (columns or ItemRecords), its segments and its metric values."""
 
 
-def cost_section(manifest: Manifest, cells: Sequence[CellInput],
-                 requirements: Requirements, options: CostOptions) -> dict[str, Any]:
+def cost_section(manifest: Manifest, cells: Sequence[CellInput], requirements: Requirements,
+                 options: CostOptions, verdicts: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The `costs` section of summary.json as plain data (validated as bench.results.schema.CostSection): this
-    machine, one row per cell x profile (USD per 1000 tasks, tasks/s, J/task), API prices and the picks."""
+    machine, one row per cell x profile (USD per 1000 tasks, tasks/s, J/task), API prices and the procurement pick
+    per task. `verdicts` (cell id -> its test against the task's trivial baseline,
+    bench.metrics.baselines.Verdict.as_dict) keep a model that does not beat the baseline significantly out of
+    the pick."""
     profiles = with_prices(load_profiles(), {**manifest.cost.prices, **dict(options.prices)})
     local = local_machine(manifest, profiles)
     facts = [cell_facts_columns(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
@@ -110,17 +113,24 @@ def cost_section(manifest: Manifest, cells: Sequence[CellInput],
     apis = api_rows(facts, load_api_pricing())
     return {"local_machine": local.__dict__, "requirements": {"min_accuracy": floor, "max_p95_latency_s": limit},
             "rows": rows, "api": apis,
-            "procurement": _procurement(facts, rows, apis, profiles, local, floor, limit)}
+            "procurement": _procurement(facts, rows, apis, (profiles, local), (floor, limit), verdicts or {})}
 
 
 def _procurement(facts: list[CellFacts], rows: list[dict[str, Any]], apis: list[dict[str, Any]],
-                 profiles: dict[str, HardwareProfile], local: LocalMachine, floor: float,
-                 limit: float | None) -> list[dict[str, Any]]:
+                 machines: tuple[dict[str, HardwareProfile], LocalMachine], limits: tuple[float, float | None],
+                 verdicts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task: the cheapest option meeting the limits among models that beat the baseline (a cell without a
+    verdict is not held back), the models refused for not beating it and why, and the break-even volumes."""
+    profiles, local = machines
+    refused = {cell for cell, v in verdicts.items() if not v["beats"]}
+    eligible = [r for r in rows if r["cell_id"] not in refused]
     picks = []
     for task_id in sorted({f.task_id for f in facts}):
-        best = cheapest(rows, task_id, floor, limit)
+        best = cheapest(eligible, task_id, *limits)
         task_apis = [a for a in apis if a["task_id"] == task_id and a["usd_per_1000_tasks"] is not None]
         evens = [break_even_row(best, api, profiles.get(best["profile_id"]), local) for api in task_apis] if best \
             else []
-        picks.append({"task_id": task_id, "choice": best, "break_even": evens})
+        picks.append({"task_id": task_id, "choice": best, "break_even": evens,
+                      "not_beating_baseline": [verdicts[f.cell_id]["reason"] for f in facts
+                                               if f.task_id == task_id and f.cell_id in refused]})
     return picks

@@ -9,7 +9,7 @@ from typing import Any, TypedDict, TypeVar
 import numpy as np
 
 from bench.cost.formulas import usd_per_1000_tasks
-from bench.metrics.records import CellSegment, ItemRecord
+from bench.metrics.records import FAILURE_KINDS, CellSegment, ItemRecord
 from bench.metrics.stats import (
     MIN_N_BOOTSTRAP,
     Interval,
@@ -114,7 +114,8 @@ def goodput_rows(records: list[ItemRecord], segments: list[CellSegment], slo: Sl
 
 def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: CellIdent) -> list[MetricRow]:
     """Mean of each item score over every item (a failed item scores 0), its 95% CI (score_interval), and the
-    error and parse-failure rates."""
+    error, parse-failure and failure-kind rates (records.FAILURE_KINDS: empty answers, answers cut at max_tokens,
+    items over the context, inputs truncated)."""
     scorers = [build_scorer(ref.model_dump()) for ref in task.scorers]
     direction = {name: s.higher_is_better for s in scorers for name in _metric_names(s, records)}
     rows = [_mean_row(name, [r.scores.get(name, 0.0) for r in records], up, ident, _parts(name, records))
@@ -124,6 +125,7 @@ def quality_rows(task: TaskSpec, records: list[ItemRecord], ident: CellIdent) ->
     errors = [float(r.status != "ok") for r in records]
     rows.append(_mean_row("error_rate", errors, False, ident))
     rows.append(_mean_row("parse_failure_rate", [float(r.parse_error is not None) for r in records], False, ident))
+    rows += [_mean_row(name, [float(kind(r)) for r in records], False, ident) for name, kind in FAILURE_KINDS.items()]
     return rows
 
 

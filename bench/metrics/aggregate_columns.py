@@ -26,7 +26,7 @@ from bench.metrics.aggregate import (
     segment_facts,
 )
 from bench.metrics.columns import RecordColumns
-from bench.metrics.records import CellSegment
+from bench.metrics.records import FAILURE_KINDS, CellSegment
 from bench.suite.spec import CostSpec, SloSpec, TaskSpec
 from bench.tasks.normalize import normalize_label
 from bench.tasks.scorers import MacroF1, Scorer, build_scorer, pick
@@ -146,6 +146,8 @@ def quality_rows(task: TaskSpec, cols: RecordColumns, ident: CellIdent) -> list[
         rows += corpus_rows(scorer, cols, ident)
     rows.append(_mean_row("error_rate", (~cols.ok).astype(float).tolist(), False, ident))
     rows.append(_mean_row("parse_failure_rate", cols.parse_error.astype(float).tolist(), False, ident))
+    rows += [_mean_row(name, getattr(cols, name.removesuffix("_rate")).astype(float).tolist(), False, ident)
+             for name in FAILURE_KINDS]
     return rows
 
 

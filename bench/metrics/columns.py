@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.records import RECORD_SCHEMA_VERSION, ItemRecord
+from bench.metrics.records import FAILURE_KINDS, INPUT_TRUNCATED, OVER_CONTEXT, RECORD_SCHEMA_VERSION, ItemRecord
 from bench.results.store import RECORDS, RunStore, validate_records
 
 TEXT_COLUMNS = ("cell_id", "model_id", "task_id", "item_id", "segment", "status")
@@ -31,7 +31,8 @@ SQL_TYPES = {"schema_version": "BIGINT", "cell_id": "VARCHAR", "model_id": "VARC
              "prompt_sha256": "VARCHAR", "prediction": "JSON", "reference": "JSON", "scores": "JSON",
              "status": "VARCHAR", "parse_error": "VARCHAR", "prompt_tokens": "BIGINT",
              "cached_prompt_tokens": "BIGINT", "completion_tokens": "BIGINT", "t_start": "DOUBLE",
-             "t_first_token": "DOUBLE", "t_end": "DOUBLE", "t_arrival": "DOUBLE", "engine_extra": "JSON"}
+             "t_first_token": "DOUBLE", "t_end": "DOUBLE", "t_arrival": "DOUBLE", "engine_extra": "JSON",
+             "raw_output": "VARCHAR"}
 MEMORY_LIMIT = "600MB"
 """DuckDB's own buffer limit while it streams the file (its share of the 1.5 GB budget at a million records)."""
 
@@ -58,6 +59,11 @@ class RecordColumns:
     t_arrival: np.ndarray
     option_tokens: np.ndarray
     """engine_extra.option_tokens_evaluated (choices scored by log-likelihood); NaN where absent."""
+    empty_answer: np.ndarray
+    cut_at_max_tokens: np.ndarray
+    over_context: np.ndarray
+    input_truncated: np.ndarray
+    """The failure kinds of bench.metrics.records (is_empty_answer, ...), one bool per row."""
     prediction: np.ndarray
     reference: np.ndarray
     scores: dict[str, np.ndarray] = field(default_factory=dict)
@@ -124,7 +130,11 @@ class RecordColumns:
         def opt(a: np.ndarray) -> float | None:
             return None if np.isnan(a[i]) else float(a[i])
 
-        extra = {} if np.isnan(self.option_tokens[i]) else {"option_tokens_evaluated": int(self.option_tokens[i])}
+        extra: dict[str, Any] = {} if np.isnan(self.option_tokens[i]) else {
+            "option_tokens_evaluated": int(self.option_tokens[i])}
+        extra |= {"finish_reason": "length"} if self.cut_at_max_tokens[i] else {}
+        extra |= {OVER_CONTEXT: True} if self.over_context[i] else {}
+        extra |= {INPUT_TRUNCATED: 1} if self.input_truncated[i] else {}
         return {"cell_id": self.cell_id[i], "model_id": self.model_id[i], "task_id": self.task_id[i],
                 "item_id": self.item_id[i], "segment": self.segment[i], "status": self.status[i],
                 "repetition": int(self.repetition[i]), "parse_error": "" if self.parse_error[i] else None,
@@ -200,6 +210,8 @@ def _from_records(records: list[ItemRecord]) -> RecordColumns:
         completion_tokens=col("completion_tokens", np.int64), t_start=col("t_start", float),
         t_first_token=opt("t_first_token"), t_end=col("t_end", float), t_arrival=opt("t_arrival"),
         option_tokens=np.array([float(r.engine_extra.get("option_tokens_evaluated", np.nan)) for r in records]),
+        **{name.removesuffix("_rate"): np.array([bool(kind(r)) for r in records], dtype=bool)
+           for name, kind in FAILURE_KINDS.items()},
         prediction=np.array([json.dumps(r.prediction) for r in records], dtype=object),
         reference=np.array([json.dumps(r.reference) for r in records], dtype=object),
         scores={k: np.array([r.scores.get(k, np.nan) for r in records], dtype=float) for k in names})
@@ -213,6 +225,15 @@ FETCHED = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "re
 DEFAULTS = {"repetition": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0,
             "status": "'ok'"}
 BATCH_ROWS = 200_000
+FAILURE_SQL = (
+    "coalesce(coalesce(status, 'ok') = 'ok' AND regexp_full_match(coalesce(raw_output, ''), '[ \\t\\n\\r\\f\\v]*')"
+    " AND (prediction IS NULL OR CAST(prediction AS VARCHAR) IN ('null', '\"\"')), false) AS empty_answer",
+    "coalesce(status, 'ok') = 'ok' AND "
+    "coalesce(json_extract_string(engine_extra, '$.finish_reason') = 'length', false) AS cut_at_max_tokens",
+    f"coalesce(json_type(engine_extra, '$.{OVER_CONTEXT}') = 'BOOLEAN' AND "
+    f"json_extract_string(engine_extra, '$.{OVER_CONTEXT}') = 'true', false) AS over_context",
+    f"coalesce(CAST(json_extract(engine_extra, '$.{INPUT_TRUNCATED}') AS DOUBLE), 0) > 0 AS input_truncated")
+"""records.FAILURE_KINDS in SQL, row for row the same verdicts (tests/metrics/test_columns.py)."""
 
 
 def _query(file: Path) -> str:
@@ -223,6 +244,7 @@ def _query(file: Path) -> str:
     missing = " OR ".join(f"{name} IS NULL" for name in REQUIRED)
     select += ["parse_error IS NOT NULL AS parse_error", "scores",
                "CAST(json_extract(engine_extra, '$.option_tokens_evaluated') AS DOUBLE) AS option_tokens",
+               *FAILURE_SQL,
                f"(schema_version IS DISTINCT FROM {RECORD_SCHEMA_VERSION} OR "
                f"coalesce(status, 'ok') NOT IN ('ok', 'error', 'timeout') OR {missing}) AS needs_check"]
     path = str(file).replace("'", "''")

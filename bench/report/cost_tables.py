@@ -37,13 +37,14 @@ def procurement_lines(costs: CostSection) -> list[str]:
     lines = [f"Cheapest option per task with quality ≥ {req['min_accuracy']:.0%}{limit}:"]
     for pick in costs.procurement:
         choice = pick["choice"]
+        refused = "".join(f"; not recommended: {reason}" for reason in pick.get("not_beating_baseline", []))
         if choice is None:
-            lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements")
+            lines.append(f"- {pick['task_id']}: no measured or projected option meets the requirements{refused}")
             continue
         flags = f" [{choice['flags']}]" if choice.get("flags") else ""
         lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}{flags}): "
                      f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {number(choice['quality'], '.0%')}"
-                     f"{_break_even_note(pick['break_even'])}")
+                     f"{_break_even_note(pick['break_even'])}{refused}")
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +16,13 @@ from bench.report.naming import cell_name
 from bench.results.schema import Manifest, MetricRow, Summary
 
 COLUMNS = ["model", "{metric} [95% CI]", "p50 latency", "decode tok/s", "peak RSS", "$/1000 tasks", "ok/err",
-           "flags"]
+           "failures", "flags"]
+FAILURES = {"empty_answer_rate": "empty", "parse_failure_rate": "unparsed", "cut_at_max_tokens_rate": "cut",
+            "over_context_rate": "over ctx", "input_truncated_rate": "truncated"}
+"""Failure metrics (records.FAILURE_KINDS and parse failures) -> their short label in the failures column."""
+FAILURES_NOTE = ("failures: items per cell with an empty answer, an answer that does not parse, an answer cut at "
+                 "max_tokens, a prompt over the context (refused: an error), an input truncated to fit (the task's "
+                 "`truncate`); from records.jsonl.")
 
 
 def headers(summary: Summary, task_id: str) -> list[str]:
@@ -55,8 +62,41 @@ def comparison_rows(summary: Summary) -> dict[str, list[list[str]]]:
             _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
             _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}",
-            flag_labels(flags.get(cell.cell_id, []))])
+            failure_counts(metrics), flag_labels(flags.get(cell.cell_id, []))])
+    for baseline in summary.baselines:
+        if baseline["task_id"] in tables:
+            tables[baseline["task_id"]].append(baseline_row(summary, baseline))
     return tables
+
+
+def baseline_row(summary: Summary, baseline: dict[str, Any]) -> list[str]:
+    """A task's trivial baseline beside its models: its quality on the same items; no speed, never priced."""
+    metrics = baseline_metrics(baseline)
+    primary = metrics.get(summary.primary_metrics[baseline["task_id"]])
+    return [baseline["model_id"], _quality(primary), "–", "–", "–", "–", f"{baseline['n']}/0", "–", "baseline"]
+
+
+def baseline_metrics(baseline: dict[str, Any]) -> dict[str, MetricRow]:
+    """A baseline entry's metric rows (as summary.json stores them), by metric name."""
+    return {row["metric"]: MetricRow.model_construct(**row) for row in baseline["metrics"]}
+
+
+def baseline_lines(summary: Summary) -> list[str]:
+    """What each baseline answers, and each model's paired test against it."""
+    lines = [f"{b['model_id']} × {b['task_id']}: {b['description']} (computed from the references, not run, "
+             "never priced)" for b in summary.baselines]
+    return lines + [t["reason"] for t in summary.baseline_tests]
+
+
+def count_of(row: MetricRow | None) -> int:
+    """Items counted by a rate row: its value × n, rounded (0 without a row)."""
+    return round(row.value * row.n) if row and row.value is not None else 0
+
+
+def failure_counts(metrics: dict[str, MetricRow]) -> str:
+    """The failures column: 'empty 2 · cut 1', the kinds with at least one item, or '–' when none failed."""
+    found = [f"{label} {count}" for name, label in FAILURES.items() if (count := count_of(metrics.get(name)))]
+    return " · ".join(found) or "–"
 
 
 def flag_lines(summary: Summary) -> list[str]:
@@ -68,6 +108,32 @@ def flag_lines(summary: Summary) -> list[str]:
                      f"or steal above {MAX_STEAL_SHARE:.0%}, over at least {MIN_WINDOW_S:g} s of measured work: "
                      "its speed and cost are not comparable (docs/metrics.md)")
     return lines
+
+
+def field_rows(summary: Summary) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Per json task: (field names, one row per model: its name and each field's accuracy in %) from the
+    `field.<name>` metric rows (json_fields' per-field scores)."""
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for cell in summary.cells:
+        metrics = _metrics(summary, cell.cell_id)
+        fields = [m.removeprefix("field.") for m in metrics if m.startswith("field.")]
+        if fields:
+            names, rows = tables.setdefault(cell.task_id, (fields, []))
+            rows.append([cell_name(cell), *(_quality(metrics.get(f"field.{f}")) for f in names)])
+    for baseline in summary.baselines:
+        if baseline["task_id"] in tables:
+            names, rows = tables[baseline["task_id"]]
+            base = baseline_metrics(baseline)
+            rows.append([baseline["model_id"], *(_quality(base.get(f"field.{f}")) for f in names)])
+    return tables
+
+
+def field_markdown(summary: Summary) -> list[str]:
+    parts: list[str] = []
+    for task_id, (names, rows) in field_rows(summary).items():
+        parts += [f"## {task_id}: per-field scores", "", "Share of items with the field right [95% CI].", "",
+                  tabulate(rows, headers=["model", *names], tablefmt="github"), ""]
+    return parts
 
 
 def sweep_markdown(summary: Summary) -> list[str]:
@@ -103,6 +169,9 @@ def print_comparison(summary: Summary, console: Console) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(_cost_note(summary))
+    console.print(FAILURES_NOTE, markup=False, highlight=False)
+    for line in baseline_lines(summary):
+        console.print(line, markup=False, highlight=False)
     for line in [*flag_lines(summary), *skipped_lines(summary)]:
         console.print(line, markup=False, highlight=False)
 
@@ -123,7 +192,9 @@ def comparison_markdown(summary: Summary, manifest: Manifest) -> str:
     parts += ["## Procurement summary", "", *procurement_lines(summary.costs), ""]
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
-    parts += [_cost_note(summary), ""]
+    parts += [_cost_note(summary), "", FAILURES_NOTE, ""]
+    parts += [f"- {line}" for line in baseline_lines(summary)] + ([""] if summary.baselines else [])
+    parts += field_markdown(summary)
     parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.flags else [])
     parts += sweep_markdown(summary)
     parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.skipped else [])

@@ -346,6 +346,11 @@ class Summary(Strict):
     contention: list[dict[str, Any]] = []
     unfinished: list[dict[str, Any]] = []
     sweeps: list[dict[str, Any]] = []
+    baselines: list[dict[str, Any]] = []
+    """Per task, its trivial baseline (majority label, most common value per field, lead-N words) and its scores
+    on the items the task's cells evaluated (bench/metrics/baselines.py)."""
+    baseline_tests: list[dict[str, Any]] = []
+    """Per cell, the paired test of the model against its task's baseline on the primary metric."""
     costs: CostSection
 
 
@@ -367,8 +372,18 @@ def read_summary(path: Path) -> Summary:
 
 
 def write_summary(path: Path, summary: Summary) -> None:
-    """Write summary.json atomically (temp file + rename, secrets masked); WriteError when it cannot."""
-    write_json_atomic(path, summary.model_dump(mode="json"))
+    """Write summary.json atomically (temp file + rename, secrets masked); WriteError when it cannot. Fields added
+    to version 1 later (ADDED_IN_V1) are left out when the summary did not set them, so re-writing an older summary
+    keeps its JSON as it was."""
+    data = summary.model_dump(mode="json")
+    for name in ADDED_IN_V1:
+        if name not in summary.model_fields_set:
+            data.pop(name, None)
+    write_json_atomic(path, data)
+
+
+ADDED_IN_V1 = ("baselines", "baseline_tests")
+"""Summary fields added without a version bump: readers default them to empty."""
 
 
 def read_record(row: Mapping[str, Any], where: str) -> Record:

@@ -12,9 +12,17 @@ from bench.cost.section import CostOptions, cost_section
 from bench.errors import RunError
 from bench.metrics.aggregate import MetricRow
 from bench.metrics.aggregate_columns import summarize_cell_columns
+from bench.metrics.baselines import (
+    baseline_of_texts,
+    beats_baseline,
+    model_items_columns,
+    needs_inputs,
+    references_of,
+)
 from bench.metrics.columns import EMPTY, RecordColumns, load_columns
 from bench.metrics.contention import cell_contention
 from bench.metrics.flags import count_flags, flag_labels, flags_by_cell, unfinished_flag
+from bench.metrics.records import FAILURE_KINDS
 from bench.metrics.sweep import sweep_curves
 from bench.results.schema import CostSection, Manifest, Summary
 from bench.results.store import RunStore
@@ -61,7 +69,9 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
                   + unfinished_flag(cell["cell_id"], manifest.unfinished)]
         measured = cell_contention(cell_segments)
         contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
-    costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions())
+    baselines, verdicts = baseline_section(suite, cells, by_cell, primaries)
+    costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions(),
+                         {v["cell_id"]: v for v in verdicts})
     mark_cost_rows(costs, flags)
     return Summary(run_id=manifest.run_id, suite=manifest.suite, status=manifest.status, cost=manifest.cost,
                    cells=manifest.cells, primary_metrics=primaries, metrics=rows,
@@ -69,7 +79,7 @@ def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
                    unfinished=manifest.unfinished,
                    sweeps=sweep_curves(cells, [row.model_dump() for row in rows],
                                        suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
-                   costs=_cost_section(costs))
+                   baselines=baselines, baseline_tests=verdicts, costs=_cost_section(costs))
 
 
 def _cost_section(costs: dict[str, Any]) -> CostSection:
@@ -77,6 +87,37 @@ def _cost_section(costs: dict[str, Any]) -> CostSection:
         return CostSection.model_validate(costs)
     except ValidationError as exc:  # a bug of bench, not of the run: say where
         raise RunError(f"the cost section does not match its schema: {exc.errors()[0]}") from None
+
+
+def baseline_section(suite: LoadedSuite, cells: list[dict[str, Any]], by_cell: dict[str, RecordColumns],
+                     primaries: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per task, its trivial baseline on the items its cells evaluated (bench.metrics.baselines), and per cell
+    the paired test of the model against it on the task's primary metric."""
+    found, verdicts = [], []
+    for task in suite.spec.tasks:
+        task_cells = [c for c in cells if c["task_id"] == task.id and len(by_cell.get(c["cell_id"], EMPTY))]
+        references = references_of([by_cell[c["cell_id"]] for c in task_cells])
+        baseline = baseline_of_texts(task, references, _inputs(task, suite) if needs_inputs(task) else None)
+        if baseline is None:
+            continue
+        found.append(baseline.as_dict(task))
+        metric = primaries[task.id]
+        for cell in task_cells:
+            items = model_items_columns(by_cell[cell["cell_id"]], metric, pairs=metric not in baseline.scores)
+            verdict = beats_baseline(_ident(cell), task, metric, items, baseline)
+            verdicts += [verdict.as_dict()] if verdict else []
+    return found, verdicts
+
+
+def _inputs(task: TaskSpec, suite: LoadedSuite) -> dict[str, str] | None:
+    """item id -> input text of the task's dataset (the lead-N baseline); None when it cannot be read now."""
+    from bench.errors import BenchError
+    from bench.tasks.datasets import load_items
+
+    try:
+        return {item.id: item.input for item in load_items(task.dataset, suite.base_dir)}
+    except (BenchError, OSError):
+        return None
 
 
 def skipped_cells(cells: list[dict[str, Any]], by_cell: dict[str, Any], segments: list[Any]) -> list[dict[str, Any]]:
@@ -105,7 +146,7 @@ def _task(tasks: dict[str, TaskSpec], task_id: str) -> TaskSpec:
     return tasks[task_id]
 
 
-NON_SCORE_METRICS = ("error_rate", "parse_failure_rate")
+NON_SCORE_METRICS = ("error_rate", "parse_failure_rate", *FAILURE_KINDS)
 
 
 def primary_metric(task: TaskSpec, rows: Sequence[MetricRow] = ()) -> str:

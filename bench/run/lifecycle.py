@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -15,7 +15,7 @@ from bench.machine.calibrate import calibrate_machine
 from bench.machine.provenance import provenance
 from bench.redact import REDACTED, redact_config
 from bench.report.run_report import write_report
-from bench.results.schema import Manifest
+from bench.results.schema import Manifest, ManifestCell
 from bench.results.store import SCHEMA_VERSION, RunStore
 from bench.results.summary import SUITE_COPY, load_run_suite
 from bench.run.executors import EXECUTORS
@@ -82,6 +82,8 @@ def resume_run(run_dir: Path, progress: Progress, executor: str = "local",
         suite = _resume_suite(store, manifest)
         saved = manifest.options
         plan = build_plan(suite, PlanOptions(limit=saved.limit, models=tuple(saved.models), tasks=tuple(saved.tasks)))
+        if adopts_recorded_ids(plan, manifest):
+            plan = build_plan(suite, replace(plan.options, cell_ids=tuple(c.cell_id for c in manifest.cells)))
         if [c.id for c in plan.cells] != [c.cell_id for c in manifest.cells]:
             raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume"
                            + _redacted_copy_note(suite))
@@ -121,7 +123,7 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "running",
         "suite": {"name": suite.spec.name, "version": suite.spec.version, "path": str(suite.path),
                   "sha256": suite.sha256},
-        "options": asdict(plan.options), "cost": cost.model_dump(),
+        "options": _run_options(plan.options), "cost": cost.model_dump(),
         "repetitions": suite.spec.repetitions, "warmup": suite.spec.warmup,
         "tasks": {t.id: {"version": t.version, "datasets": dataset_hashes(suite, t.id)} for t in suite.spec.tasks},
         "models": {m.id: redact_config(m.model_dump(mode="json")) for m in suite.spec.models},
@@ -129,6 +131,30 @@ def new_manifest(run_id: str, plan: Plan, cost: CostSpec) -> dict[str, Any]:
         **provenance(), "calibration": calibrate_machine(), "started_at": _utc_now(), "ended_at": None,
         "backends": {},
     }).model_dump(mode="json")
+
+
+def _run_options(options: PlanOptions) -> dict[str, Any]:
+    """The manifest's `options` (RunOptions): limit, models, tasks (a resume's recorded ids are not options)."""
+    return {"limit": options.limit, "models": list(options.models), "tasks": list(options.tasks)}
+
+
+def adopts_recorded_ids(plan: Plan, manifest: Manifest) -> bool:
+    """Whether a resume keeps the cell ids the run recorded although the plan hashes them differently: only bench's
+    own spec models changed since (a newer bench gave a task or backend a new setting with a default, which
+    changes cell_id's hash), i.e. the suite is the run's copy (same sha256) and the cells are the same
+    model/task/load keys with the same limits, in the same order. False: the plan is what it is (resume then
+    refuses a plan whose ids differ)."""
+    recorded = manifest.cells
+    if [c.id for c in plan.cells] == [c.cell_id for c in recorded] or plan.suite.sha256 != manifest.suite.sha256:
+        return False
+    return len(recorded) == len(plan.cells) and all(
+        _recorded_key(old) == cell.key and old.limit == cell.limit
+        for old, cell in zip(recorded, plan.cells, strict=True))
+
+
+def _recorded_key(cell: ManifestCell) -> str:
+    """A manifest cell's plan key (older manifests may lack it: rebuilt from its model, task and load label)."""
+    return cell.key or f"{cell.model_id}/{cell.task_id}" + ("" if cell.load == "latency" else f"/{cell.load}")
 
 
 def manifest_cell(cell: Cell, suite: LoadedSuite) -> dict[str, Any]:

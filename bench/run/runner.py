@@ -12,9 +12,10 @@ from typing import Any, Literal, Protocol
 from bench.backends.base import Backend, Request, Result, backend_factory, now
 from bench.errors import BackendError, BackendUnavailable
 from bench.metrics.monitors import ProcessMonitor
-from bench.metrics.records import CellSegment, ItemRecord
+from bench.metrics.records import INPUT_TRUNCATED, CellSegment, ItemRecord
 from bench.results.store import RunStore
 from bench.run.load_modes import drive
+from bench.run.truncate import fit_input
 from bench.suite.plan import Cell, Plan
 from bench.suite.spec import LoadedSuite, ModelSpec, TaskSpec
 from bench.tasks.answers import parse_prediction
@@ -283,11 +284,22 @@ def _warm_up(backend: Backend, work: CellWork, count: int) -> int:
 
 def _records(backend: Backend, work: CellWork, segment: str) -> Iterator[ItemRecord]:
     by_id = {f"{item.id}#{rep}": (item, rep) for item, rep in work.pending}
-    requests = [build_request(work, item, rep) for item, rep in work.pending]
+    fitted = [_fitted(backend, work, item, rep) for item, rep in work.pending]
+    requests = [request for request, _ in fitted]
     prompts = {r.id: _prompt_hash(r) for r in requests}
+    removed = {request.id: n for request, n in fitted if n}
     for result in drive(backend, requests, work.cell.load):
         item, rep = by_id[result.request_id]
+        if result.request_id in removed:
+            result.extra |= {INPUT_TRUNCATED: removed[result.request_id], "truncate": work.cell.task.prompt.truncate}
         yield make_record(work, item, rep, result, segment, prompts[result.request_id])
+
+
+def _fitted(backend: Backend, work: CellWork, item: Item, rep: int) -> tuple[Request, int]:
+    """The item's request with its input cut to fit the context (the task's prompt.truncate), and the tokens cut."""
+    if kind_of(work.cell.task.dataset).builds_requests:  # the kind's own request (lm-eval): nothing to cut
+        return build_request(work, item, rep), 0
+    return fit_input(backend, item, lambda it: build_request(work, it, rep), work.cell.task.prompt.truncate)
 
 
 def _prompt_hash(request: Request) -> str:

@@ -117,8 +117,7 @@ def run_cells(order: WorkOrder, sink: PipeSink) -> None:
     """Rebuild the plan from the order's suite text (unchecked) and run the ordered cells that have items
     pending, with one backend pool and the items the parent already read; BackendUnavailable propagates."""
     suite = parse_suite(order.suite_text, Path(order.suite_path), NoChecks())
-    options = PlanOptions(limit=order.options["limit"], models=tuple(order.options["models"]),
-                          tasks=tuple(order.options["tasks"]))
+    options = PlanOptions.from_dict(order.options)
     cells = {cell.id: cell for cell in build_plan(suite, options).cells}
     done = set(order.done)
     with read_once(ReadOnce(items=dict(order.items))), BackendPool() as pool:

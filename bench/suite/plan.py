@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from bench.errors import Problem, SpecError
 from bench.registry import suggest
@@ -21,6 +21,15 @@ class PlanOptions:
     limit: int | None = None
     models: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
+    cell_ids: tuple[str, ...] = ()
+    """A resumed run's recorded cell ids, given in plan order in place of the computed ones (a newer bench may hash
+    the same cell differently: bench.run.lifecycle.with_recorded_ids); () computes them."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanOptions:
+        """From `dataclasses.asdict` of one (as a worker process or Ray task receives it)."""
+        return cls(limit=data["limit"], models=tuple(data["models"]), tasks=tuple(data["tasks"]),
+                   cell_ids=tuple(data.get("cell_ids", ())))
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ def build_plan(suite: LoadedSuite, options: PlanOptions) -> Plan:
                 options.limit or task.limit) else None
             cells += [Cell(cell_id(model, task, limit, load), model, task, limit, load)
                       for spec in suite.spec.load for load in spec.expand()]
+    if options.cell_ids and len(options.cell_ids) == len(cells):
+        cells = [replace(cell, id=recorded) for cell, recorded in zip(cells, options.cell_ids, strict=True)]
     return Plan(suite=suite, options=options, cells=tuple(cells))
 
 

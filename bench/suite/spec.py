@@ -172,6 +172,10 @@ class PromptSpec(Strict):
     system: str = ""
     user: str = "{input}"
     format: Literal["auto", "chat", "completion"] = "auto"
+    truncate: Literal["none", "left", "right", "middle"] = "none"
+    """An input too long for the context window: none = the item is refused (an error, counted as over ctx);
+    left / right / middle = that part of the input field is cut (by the backend's tokens) until the prompt +
+    max_tokens fits; the tokens cut are recorded per item (bench/run/truncate.py)."""
 
 
 class AnswerSpec(Strict):

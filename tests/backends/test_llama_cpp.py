@@ -149,6 +149,26 @@ def test_too_long_prompt_is_a_recorded_error_not_a_crash() -> None:
     assert result.error is not None and "does not fit n_ctx" in result.error
 
 
+def test_default_n_ctx_is_what_the_model_supports_and_longer_prompts_are_flagged() -> None:
+    """Issue #16 class 7: no n_ctx in the suite -> SmolLM2's own 8,192 (not 4,096), chosen and explained in the
+    backend settings; an 11,678-token prompt is still refused, flagged over_context; an answer stopped by
+    max_tokens says finish_reason length."""
+    backend = LlamaCppBackend(LlamaCppParams(model=SMOLLM, parallel=1))
+    try:
+        assert backend.params.n_ctx == 8192
+        assert str(backend.info().settings["n_ctx_reason"]).startswith("auto: the model supports 8192; 50% of ")
+        words = " ".join(["ticket"] * 11_678)
+        request = Request(id="long", messages=({"role": "user", "content": words},), completion=words, mode="text",
+                          generation=GenerationSpec(max_tokens=8))
+        long = next(iter(backend.generate([request])))
+        cut = ask(backend, "text", generation=GenerationSpec(max_tokens=2))
+    finally:
+        backend.close()
+    assert long.prompt_tokens > 11_678 and "does not fit n_ctx=8192" in str(long.error)
+    assert long.extra == {"over_context": True}
+    assert cut.error is None and cut.completion_tokens == 2 and cut.extra["finish_reason"] == "length"
+
+
 def test_base_model_uses_plain_completion_and_a_space_before_the_label() -> None:
     backend = LlamaCppBackend(LlamaCppParams(model="bundled:gemma3-270m", n_ctx=512))
     try:

@@ -120,13 +120,31 @@ def test_report_profiles_option_limits_the_projections(run_dir: Path, capsys: Ca
     assert len(on_disk["costs"]["rows"]) == 3
 
 
-def test_report_min_accuracy_changes_the_pick(run_dir: Path, capsys: Capsys) -> None:
-    default = report_json(capsys, run_dir, "--profiles", "nvidia-l4,nvidia-t4")
+@pytest.fixture
+def good_run_dir(write_suite: WriteSuite, tmp_path: Path, capsys: Capsys) -> Path:
+    """12 items, 4 per label; the fake model is right on 10 (83%), the majority baseline on 4 (33%): 6 discordant
+    pairs all in the model's favour, McNemar p = 0.031, so it beats the baseline and may be picked."""
+    labels = ["billing", "technical", "shipping"]
+    items = [(f"g{k:02d}", labels[k % 3]) for k in range(12)]
+    data = tmp_path / "good.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": f"ticket {i}", "label": lab}) + "\n" for i, lab in items))
+    answers = {i: ("billing" if k in (1, 2) else lab) for k, (i, lab) in enumerate(items)}
+    suite = fake_suite(data, cost={"usd_per_hour": 3.6, "basis": "test price"})
+    suite["models"][0]["backend"]["answers"] = answers
+    assert main(["run", str(write_suite(suite)), "--out", str(tmp_path / "results"), "--format", "json"]) == 0
+    capsys.readouterr()
+    (path,) = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
+    return path
+
+
+def test_report_min_accuracy_changes_the_pick(good_run_dir: Path, capsys: Capsys) -> None:
+    default = report_json(capsys, good_run_dir, "--profiles", "nvidia-l4,nvidia-t4")
     (pick,) = default["costs"]["procurement"]
     assert default["costs"]["requirements"]["min_accuracy"] == 0.0
     assert pick["choice"] is not None and pick["choice"]["basis"] == "measured"
-    # the fake model is right on 2 of 6 items (33%): a 90% floor leaves no option
-    strict = report_json(capsys, run_dir, "--profiles", "nvidia-l4,nvidia-t4", "--min-accuracy", "0.9")
+    assert pick["not_beating_baseline"] == []
+    # the fake model is right on 10 of 12 items (83%): a 90% floor leaves no option
+    strict = report_json(capsys, good_run_dir, "--profiles", "nvidia-l4,nvidia-t4", "--min-accuracy", "0.9")
     assert strict["costs"]["requirements"]["min_accuracy"] == 0.9
     (pick,) = strict["costs"]["procurement"]
     assert pick["choice"] is None

@@ -66,7 +66,7 @@ def test_a_run_compared_with_its_own_baseline_gives_identical_values(run_dir: Pa
                            "--fail-on", "peak_rss_gb:+0%", "--format", "json")
         document = json.loads(out)
         assert code == 0 and document["mismatches"] == []
-        assert len(document["rows"]) == 2 * 12
+        assert len(document["rows"]) == 2 * 16  # 12 + the 4 failure kinds (issue #16)
         for row in document["rows"]:
             assert row["baseline"] == row["candidate"] and row["direction"] == "same", row
             assert not row["significant"]

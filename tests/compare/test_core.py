@@ -235,8 +235,8 @@ def test_markdown_for_a_pull_request(thirty: Path, base_run: Path, tmp_path: Pat
     assert out.startswith("### bench compare: ❌ 1 regression\n")
     failing_table, details = out.split("<details>")
     assert "| `latency:+10%` | fake-a/triage | e2e_latency_s_p50 |" in failing_table
-    assert "All 12 comparisons" in details and details.rstrip().endswith("</details>")
-    assert details.count("| fake-a/triage |") == 12
+    assert "All 16 comparisons" in details and details.rstrip().endswith("</details>")  # + 4 failure kinds
+    assert details.count("| fake-a/triage |") == 16
     code, out, _ = run_cli(capsys, "compare", base_run, base_run, "--format", "md")
     assert code == 0 and out.startswith("### bench compare: ✅ no regression") and "| rule |" not in out
 

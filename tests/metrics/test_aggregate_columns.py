@@ -48,6 +48,10 @@ def test_the_fixture_exercises_what_it_should(tmp_path: Path) -> None:
     assert rows[("A", "macro_f1")].ci_low is not None and rows[("C", "macro_f1")].ci_low is not None
     assert rows[("B", "error_rate")].value > 0  # timeouts
     assert rows[("C", "parse_failure_rate")].value > 0
+    for cell, kind in [("A", "empty_answer_rate"), ("C", "cut_at_max_tokens_rate"), ("B", "over_context_rate"),
+                       ("A", "input_truncated_rate")]:
+        assert 0 < rows[(cell, kind)].value < 1, kind
+    assert rows[("B", "empty_answer_rate")].value == 0  # a string "yes" is not over_context, old rows not empty
     assert rows[("A", "send_lag_s_p50")].n > 0  # arrival times in some records
     assert rows[("A", "tpot_s_p50")].n > 0 and rows[("A", "goodput_rps")].value is not None
 

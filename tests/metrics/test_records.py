@@ -68,3 +68,22 @@ def test_segment_rejects_extra_keys() -> None:
     assert CellSegment(**fields).schema_version == RECORD_SCHEMA_VERSION
     with pytest.raises(ValidationError):
         CellSegment(**fields, pid=123)
+
+
+@pytest.mark.parametrize(("overrides", "kinds"), [
+    ({"raw_output": "", "prediction": ""}, {"empty_answer_rate"}),  # a stop sequence hit at once
+    ({"raw_output": " \n\t", "prediction": None, "parse_error": "not JSON"}, {"empty_answer_rate"}),
+    ({"raw_output": "billing", "prediction": "billing"}, set()),
+    ({"raw_output": "", "prediction": "billing"}, set()),  # an older record without raw_output
+    ({"raw_output": '{"total": "12', "prediction": None, "parse_error": "not JSON",
+      "engine_extra": {"finish_reason": "length"}}, {"cut_at_max_tokens_rate"}),
+    ({"status": "error", "error": "prompt of 11678 tokens + 128 does not fit n_ctx=4096",
+      "engine_extra": {"over_context": True}}, {"over_context_rate"}),
+    ({"status": "error", "raw_output": "", "engine_extra": {"over_context": "yes"}}, set()),
+    ({"raw_output": "x", "prediction": "x", "engine_extra": {"input_truncated_tokens": 7}}, {"input_truncated_rate"}),
+])
+def test_failure_kinds_come_from_the_record(overrides: dict[str, Any], kinds: set[str]) -> None:
+    from bench.metrics.records import FAILURE_KINDS
+
+    record = ItemRecord(**record_fields(**overrides))
+    assert {name for name, kind in FAILURE_KINDS.items() if kind(record)} == kinds

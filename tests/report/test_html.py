@@ -118,7 +118,7 @@ def test_comparison_and_cost_tables_name_the_models(single: str, runs: list[RunD
     for task in ("triage", "notes"):
         comparison = cells(element(single, "table", f"comparison-table-{task}"))
         assert comparison[0][0] == "model"
-        assert [row[0] for row in comparison[1:]] == ["fake-a", "fake-b"]
+        assert [row[0] for row in comparison[1:]] == ["fake-a", "fake-b", "baseline:majority"]  # issue #16
         cost = cells(element(single, "table", f"cost-table-{task}"))
         assert cost[0][:3] == ["model", "hardware", "basis"]
         expected = len([r for r in runs[0].summary.costs.rows if r.task_id == task])
@@ -204,8 +204,9 @@ def test_several_runs_all_appear(both: str, runs: list[RunData]) -> None:
         assert {row[0] for row in table[1:]} == {r.run_id for r in runs}
         assert {row[1] for row in table[1:]} == {"fake-a", "fake-b", "fake-c"}
         comparison = cells(element(both, "table", f"comparison-table-{task}"))
-        assert [row[:2] for row in comparison[1:]] == [[runs[0].run_id, "fake-a"], [runs[0].run_id, "fake-b"],
-                                                       [runs[1].run_id, "fake-c"]]
+        assert [row[:2] for row in comparison[1:]] == [
+            [runs[0].run_id, "fake-a"], [runs[0].run_id, "fake-b"], [runs[0].run_id, "baseline:majority"],
+            [runs[1].run_id, "fake-c"], [runs[1].run_id, "baseline:majority"]]
     for run in runs:
         for cell in run.summary.cells:
             assert f'id="samples-{slug(run.run_id)}-{cell.cell_id}"' in both

@@ -13,7 +13,7 @@ from report_runs import make_report_run, report_suite
 from rich.console import Console
 
 from bench.report.tables import comparison_markdown, comparison_rows, headers, print_comparison
-from bench.results.schema import Manifest, Summary
+from bench.results.schema import Manifest, MetricRow, Summary
 
 
 def metric(cell: str, name: str, value: float | None, n: int = 10, ci: tuple[float, float] | None = None,
@@ -53,6 +53,11 @@ def summary(usd_per_hour: float = 2.0) -> Summary:
         "metrics": metrics, "costs": NO_COSTS})
 
 
+def with_metrics(data: Summary, rows: list[dict[str, Any]]) -> Summary:
+    """The summary with these metric rows added."""
+    return data.model_copy(update={"metrics": [*data.metrics, *(MetricRow.model_validate(r) for r in rows)]})
+
+
 def manifest(**fields: Any) -> Manifest:
     return Manifest.model_validate({"run_id": "unit-20260101-000000", "status": "complete",
                                     "suite": {"name": "unit", "path": "/unit.yaml", "sha256": "ab" * 32},
@@ -77,7 +82,27 @@ def test_one_table_per_task_one_row_per_model() -> None:
 
 def test_row_formatting() -> None:
     row = comparison_rows(summary())["triage"][0]
-    assert row == ["m-a", "83.3% [44–97]", "0.123 s", "41.3", "1.23 GB", "0.0123", "4/2", ""]
+    assert row == ["m-a", "83.3% [44–97]", "0.123 s", "41.3", "1.23 GB", "0.0123", "4/2", "–", ""]
+
+
+def test_failures_column_counts_each_kind_from_its_rate() -> None:
+    """Issue #16 class 3: empty answers, unparseable ones, cuts at max_tokens and over-context items per cell."""
+    data = with_metrics(summary(), [
+        metric("c1", "empty_answer_rate", 1 / 6, n=6), metric("c1", "parse_failure_rate", 0.0, n=6),
+        metric("c1", "cut_at_max_tokens_rate", 2 / 6, n=6),
+        metric("c1", "over_context_rate", 1 / 6, n=6), metric("c1", "input_truncated_rate", 0.0, n=6)])
+    assert comparison_rows(data)["triage"][0][7] == "empty 1 · cut 2 · over ctx 1"
+    md = comparison_markdown(data, MANIFEST)
+    assert "| failures" in md and "empty 1 · cut 2 · over ctx 1" in md and "cut at max_tokens" in md
+
+
+def test_per_field_scores_of_a_json_task_are_in_the_markdown() -> None:
+    data = with_metrics(summary(), [metric("c3", "field.total", 0.75, n=8, ci=(0.41, 0.93), task="extract"),
+                                    metric("c3", "field.date", 0.25, n=8, ci=(0.07, 0.59), task="extract")])
+    md = comparison_markdown(data, MANIFEST)
+    section = md[md.index("## extract: per-field scores"):]
+    assert "| model   | total         | date         |" in section
+    assert "| m-a     | 75.0% [41–93] | 25.0% [7–59] |" in section
 
 
 def test_missing_and_non_finite_metrics_show_a_dash() -> None:
@@ -170,7 +195,7 @@ def test_six_failed_items_report_no_throughput_no_cost_and_a_marked_row(
     assert all(a["usd_per_1000_tasks"] is None for a in summary["costs"]["api"])
     assert all(p["choice"] is None for p in summary["costs"]["procurement"])
     row = comparison_rows(Summary.model_validate(summary))["triage"][0]
-    assert row[5] == "–" and row[6] == "0/6" and row[7] == "no successful item"
+    assert row[5] == "–" and row[6] == "0/6" and row[7] == "–" and row[8] == "no successful item"
     md = report_text(all_failed, "md", capsys)
     assert "| no successful item" in md and "0 of 6 items succeeded" in md and "155 tasks/s" not in md
     table = report_text(all_failed, "table", capsys, wide=True)
@@ -199,8 +224,13 @@ def mark_contended(run: Path, share: float) -> None:
     (run / "segments.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
 
 
+TWELVE = [(f"i{k:02d}", f"text {k}", ["billing", "technical", "shipping"][k % 3]) for k in range(12)]
+
+
 def test_a_contended_cell_is_marked_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = make_report_run(tmp_path, report_suite(tmp_path, "busy", ["m-a"])).path
+    suite = report_suite(tmp_path, "busy", ["m-a"], items=TWELVE)
+    suite["models"][0]["backend"]["answers"] = {i: label for i, _, label in TWELVE}  # beats the baseline (4/12)
+    run = make_report_run(tmp_path, suite).path
     mark_contended(run, 0.9)
     summary = json.loads(report_text(run, "json", capsys))
     assert [f["flag"] for f in summary["flags"]] == ["contended"]
@@ -230,3 +260,85 @@ def test_a_quiet_cell_and_an_old_run_are_not_marked(tmp_path: Path, capsys: pyte
     (run / "segments.jsonl").write_text("".join(json.dumps(s) + "\n" for s in segments))
     summary = json.loads(report_text(run, "json", capsys))
     assert summary["flags"] == [] and summary["contention"] == []
+
+
+def test_failures_of_a_real_run_show_per_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16 class 3 end to end: an empty answer (a stop sequence hit at once) is ok but counted empty; JSON
+    cut at max_tokens is unparseable and cut; a prompt over the context is refused and counted over ctx."""
+    data = tmp_path / "objects.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": t, "expected": {"label": lab}}) + "\n"
+                            for i, t, lab in [("a1", "the invoice total is wrong", "billing"),
+                                              ("a2", "app crashes on start", "technical"),
+                                              ("a3", "parcel", "shipping")]))
+    generation = {"max_tokens": 8}
+    models = [{"id": "m-blank", "backend": {"kind": "fake", "text": ""}, "generation": generation},
+              {"id": "m-cut", "backend": {"kind": "fake", "text": '{"label": "bill', "completion_tokens": 8},
+               "generation": generation},
+              {"id": "m-long", "backend": {"kind": "fake", "text": '{"label": "billing"}', "n_ctx": 12},
+               "generation": generation}]
+    task = {"id": "extract", "dataset": {"path": str(data), "fields": {"input": "text", "expected": "expected"}},
+            "prompt": {"user": "Extract the label: {input}"},
+            "answer": {"mode": "json", "json_schema": {"type": "object", "properties": {"label": {"type": "string"}}}},
+            "scorers": ["json_fields"]}
+    suite = report_suite(tmp_path, "failures", ["m-a"]) | {"models": models, "tasks": [task]}
+    run = make_report_run(tmp_path, suite).path
+    summary = json.loads(report_text(run, "json", capsys))
+    rows = {r[0]: r for r in comparison_rows(Summary.model_validate(summary))["extract"]}
+    assert rows["m-blank"][6] == "3/0" and rows["m-blank"][7] == "empty 3 · unparsed 3"
+    assert rows["m-cut"][6] == "3/0" and rows["m-cut"][7] == "unparsed 3 · cut 3"
+    assert rows["m-long"][6] == "1/2" and rows["m-long"][7] == "over ctx 2"  # 'parcel' fits: 4 words + 8 ≤ 12
+    md = report_text(run, "md", capsys)
+    assert "empty 3 · unparsed 3" in md and "## extract: per-field scores" in md
+
+
+NATURAL = ["billing"] * 7 + ["technical"] * 6 + ["shipping"] * 4 + ["refund"] * 3
+
+
+def test_baseline_rows_and_a_procurement_that_refuses_a_model_below_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16 class 2: always 'technical' scores 30% where always the majority label (billing) scores 35%; the
+    table shows the baseline beside the model, unpriced, and the procurement summary refuses the model."""
+    items = [(f"i{k:02d}", f"text {k}", label) for k, label in enumerate(NATURAL)]
+    suite = report_suite(tmp_path, "natural", ["m-a", "m-tech"], items=items)
+    suite["tasks"][0]["answer"]["choices"] = ["billing", "technical", "shipping", "refund"]
+    suite["requirements"] = {"min_accuracy": 0.0}
+    run = make_report_run(tmp_path, suite).path
+    summary = json.loads(report_text(run, "json", capsys))
+    [baseline] = summary["baselines"]
+    values = {m["metric"]: m["value"] for m in baseline["metrics"]}
+    assert baseline["model_id"] == "baseline:majority" and baseline["n"] == 20
+    assert values["accuracy"] == pytest.approx(0.35) and values["macro_f1"] == pytest.approx(14 / 27 / 4)
+    rows = {r[0]: r for r in comparison_rows(Summary.model_validate(summary))["triage"]}
+    assert rows["baseline:majority"][1].startswith("35.0% [") and rows["baseline:majority"][5] == "–"
+    assert rows["m-tech"][1].startswith("30.0% [") and rows["m-a"][1].startswith("35.0% [")
+    assert not any(r["model_id"].startswith("baseline") for r in summary["costs"]["rows"])  # never priced
+    [pick] = summary["costs"]["procurement"]
+    assert pick["choice"] is None  # m-a ties the baseline, m-tech is below it: neither beats it significantly
+    assert any("m-tech does not beat baseline:majority significantly on accuracy (30.0% vs 35.0% on 20 items"
+               in reason for reason in pick["not_beating_baseline"])
+    assert "baseline:majority" in report_text(run, "table", capsys, wide=True)
+    for fmt in ("md", "html"):
+        text = report_text(run, fmt, capsys)
+        assert "baseline:majority" in text and "not recommended: m-tech does not beat" in text, fmt
+
+
+def test_a_rouge_task_gets_the_lead_n_words_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16 class 2: a text task scored by rouge_l shows the first N words of each input, N the median
+    reference length in words (here 3)."""
+    data = tmp_path / "notes.jsonl"
+    rows = [("n1", "refund the customer today please", "refund the customer"),
+            ("n2", "ship a new charger by friday", "ship new charger soon"),
+            ("n3", "close the ticket", "close it")]
+    data.write_text("".join(json.dumps({"id": i, "text": t, "summary": s}) + "\n" for i, t, s in rows))
+    task = {"id": "notes", "dataset": {"path": str(data), "fields": {"input": "text", "expected": "summary"}},
+            "prompt": {"user": "Summarize: {input}"}, "answer": {"mode": "text"}, "scorers": ["rouge_l"]}
+    suite = report_suite(tmp_path, "lead", ["m-a"]) | {"tasks": [task]}
+    summary = make_report_run(tmp_path, suite).summary
+    [baseline] = summary.baselines
+    assert baseline["model_id"] == "baseline:lead-3"
+    rouge = {m["metric"]: m["value"] for m in baseline["metrics"]}["rouge_l"]
+    def f1(p: float, r: float) -> float:
+        return 2 * p * r / (p + r)
+
+    assert rouge == pytest.approx((1.0 + f1(2 / 3, 2 / 4) + f1(1 / 3, 1 / 2)) / 3)  # 'ship new', 'close' in common
+    assert "baseline:lead-3" in [row[0] for row in comparison_rows(summary)["notes"]]

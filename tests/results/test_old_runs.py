@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bench.cli.main import main
+from bench.metrics.records import FAILURE_KINDS
 from bench.results.schema import OLD_SEGMENTS, SEGMENTS, read_manifest, read_summary
 from bench.results.store import MANIFEST, RunStore
 
@@ -46,6 +47,13 @@ def test_the_fixture_is_an_old_run() -> None:
     assert (V1 / "golden" / OLD_SEGMENTS).is_file() and not (V1 / "golden" / SEGMENTS).exists()
 
 
+ADDED_METRICS = set(FAILURE_KINDS)
+"""Metric rows added after the fixture was written (#16, the failure columns): every other row must be unchanged."""
+ADDED_FIELDS = {"baselines", "baseline_tests"}
+"""Summary fields added after the fixture was written (#16, the trivial baselines and each model's test against
+them); with them the procurement refuses a model that does not beat its baseline (here neither fake model does)."""
+
+
 def test_bench_report_on_an_old_run_gives_the_same_summary(old_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(old_run), "--format", "json"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -54,9 +62,19 @@ def test_bench_report_on_an_old_run_gives_the_same_summary(old_run: Path, capsys
     for summary in (printed, written):
         for field in MACHINE_DEPENDENT:
             summary.pop(field, None)
-        assert summary["metrics"] == expected["metrics"]  # 2 cells x every metric row, with CIs
+        added = [row for row in summary["metrics"] if row["metric"] in ADDED_METRICS]
+        assert [row for row in summary["metrics"] if row not in added] == expected["metrics"]  # every old row, CIs
+        assert len(added) == 2 * len(ADDED_METRICS) and {row["value"] for row in added} == {0.0}
         assert summary["costs"]["rows"] == expected["costs"]["rows"]  # measured + every profile projected
-        assert summary == expected  # and everything else: flags, contention, API prices, procurement
+        assert {b["model_id"] for b in summary["baselines"]} == {"baseline:majority"}
+        assert [t["beats"] for t in summary["baseline_tests"]] == [False, False]
+        (pick,) = summary["costs"].pop("procurement")
+        (old_pick,) = expected["costs"].pop("procurement")
+        assert old_pick["choice"]["model_id"] == "fake-a" and pick["choice"] is None
+        assert len(pick["not_beating_baseline"]) == 2
+        rest = {k: v for k, v in summary.items() if k not in ADDED_FIELDS and k != "metrics"}
+        assert rest == {k: v for k, v in expected.items() if k != "metrics"}  # flags, contention, API prices...
+        expected["costs"]["procurement"] = [old_pick]
     assert len(expected["metrics"]) > 20 and len(expected["costs"]["rows"]) == 2 * 20
 
 

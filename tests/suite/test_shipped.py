@@ -99,3 +99,37 @@ def test_email_routing_train_does_not_overlap_test() -> None:
     assert {r["department"] for r in train} == {r["department"] for r in test}
     assert all(isinstance(r["urgent"], bool) for r in train)
     assert not {r["body"] for r in train} & {r["body"] for r in test}
+
+
+def on_the_fake_backend(path: Path, tmp_path: Path) -> Path:
+    """The shipped suite with its models replaced by one fake model and its data paths made absolute."""
+    import yaml
+
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["models"] = [{"id": "fake", "backend": {"kind": "fake", "text": "{}", "json_output": {}}}]
+    spec.pop("load", None)
+    for task in spec["tasks"]:
+        for dataset in (task["dataset"], (task.get("few_shot") or {}).get("dataset", {})):
+            if "path" in dataset:
+                dataset["path"] = str(path.parent / dataset["path"])
+    out = tmp_path / path.name
+    out.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "ticket-triage.yaml", "email-routing.yaml",
+                                  "invoice-extraction.yaml"])
+def test_shipped_suite_reports_show_baselines_and_failures(name: str, tmp_path: Path) -> None:
+    """Issue #16: every task table of a shipped suite's report has its baseline row and the failures column."""
+    from bench.run.lifecycle import RunRequest, start_run
+    from bench.run.progress import SilentProgress
+
+    store = start_run(RunRequest(on_the_fake_backend(REPO / "suites" / name, tmp_path), PlanOptions(limit=6),
+                                 tmp_path / "results"), SilentProgress())
+    report = (store.path / "report.md").read_text(encoding="utf-8")
+    summary = json.loads((store.path / "summary.json").read_text(encoding="utf-8"))
+    tasks = [t.id for t in load_suite(REPO / "suites" / name).spec.tasks]
+    assert sorted(b["task_id"] for b in summary["baselines"]) == sorted(tasks)
+    for task in tasks:
+        table = report.split(f"## {task}\n")[1].split("\n## ")[0]
+        assert "| failures" in table and "| baseline:" in table, task

@@ -35,8 +35,7 @@ def remote_cell(queue: Any, suite_text: str, suite_path: str, options: dict[str,
                 done: list[tuple[str, str, int]]) -> str:
     """Executed by a Ray worker: rebuild the plan from the suite text and run one cell."""
     suite = parse_suite(suite_text, Path(suite_path), NoChecks())
-    plan = build_plan(suite, PlanOptions(limit=options["limit"], models=tuple(options["models"]),
-                                         tasks=tuple(options["tasks"])))
+    plan = build_plan(suite, PlanOptions.from_dict(options))
     cell = next(c for c in plan.cells if c.id == cell_id)
     run_cell(prepare(cell, suite, set(map(tuple, done))), suite, MessageSink(queue.put), _Silent())  # type: ignore[arg-type]
     return cell_id
