@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
 from bench.backends.base import BackendParamsBase
 
@@ -18,16 +18,16 @@ class LlamaCppParams(BackendParamsBase):
     model_file_field: ClassVar[str | None] = "model"
     kind: Literal["llama_cpp"] = "llama_cpp"
     model: str
-    n_threads: int | None = None
-    n_ctx: int = Field(0, ge=0)
+    n_threads: StrictInt | None = None
+    n_ctx: StrictInt = Field(0, ge=0)
     """Context window in tokens; 0 or `auto` (the default): what the model supports, capped by the memory this
     machine has available (bench/backends/context_size.py; the choice and why are in the manifest)."""
-    n_batch: int = 512
-    flash_attn: bool = False
+    n_batch: StrictInt = 512
+    flash_attn: StrictBool = False
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
-    prefix_cache: bool = True
+    prefix_cache: StrictBool = True
     """Reuse the KV cache of the longest common prompt prefix (llama.cpp server's cache_prompt)."""
-    parallel: int = Field(8, ge=1, le=256)
+    parallel: StrictInt = Field(8, ge=1, le=256)
     """Sequences decoded together (one llama_batch, a sequence id each) in concurrency, throughput and rate
     modes; 1: one request at a time. Each sequence has its own KV stream of n_ctx tokens."""
     kv_overrides: dict[str, bool | int | float | str] = Field(default_factory=dict)
@@ -59,12 +59,12 @@ class OpenAIParams(BackendParamsBase):
     """How to ask for schema-constrained JSON: response_format json_schema (OpenAI, vLLM) or json_object+schema."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Engine-specific request fields, e.g. {repeat_penalty: 1.0} for llama-cpp-python's server (default 1.1)."""
-    concurrency: int = Field(1, ge=1, le=1024)
+    concurrency: StrictInt = Field(1, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
     """The longest wait to connect or for the next byte of an answer."""
     max_request_s: float = Field(600.0, gt=0)
     """The longest one attempt may take in all, from sending to the end of the answer."""
-    max_retries: int = Field(3, ge=0, le=10)
+    max_retries: StrictInt = Field(3, ge=0, le=10)
     backoff_s: float = Field(0.5, ge=0)
     max_retry_wait_s: float = Field(60.0, ge=0)
     """The longest wait honoured before a retry: a longer Retry-After fails the item at once (marked retryable),
@@ -81,37 +81,37 @@ class VllmParams(BackendParamsBase):
     device: Literal["gpu", "cpu"] = "gpu"
     """What the installed vLLM build runs on: Ray asks for GPUs for gpu cells; cpu binds OpenMP threads."""
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    max_model_len: int = Field(4096, ge=64)
-    max_num_seqs: int = Field(256, ge=1)
+    max_model_len: StrictInt = Field(4096, ge=64)
+    max_num_seqs: StrictInt = Field(256, ge=1)
     kv_cache_gib: float | None = Field(None, gt=0)
     """Explicit KV-cache size; default: vLLM's gpu_memory_utilization share of the device."""
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    tensor_parallel_size: int = Field(1, ge=1)
-    enforce_eager: bool = False
+    tensor_parallel_size: StrictInt = Field(1, ge=1)
+    enforce_eager: StrictBool = False
     """Skip torch.compile / CUDA graphs: faster start, slower steps."""
-    cpu_threads: int | None = Field(None, ge=1)
+    cpu_threads: StrictInt | None = Field(None, ge=1)
     """device: cpu: cores to bind OpenMP threads to (default: all physical cores)."""
     prompt_format: Literal["auto", "chat", "completion"] = "auto"
-    seed: int = 0
+    seed: StrictInt = 0
 
 
 class FakeParams(BackendParamsBase):
     kind: Literal["fake"] = "fake"
     text: str = "ok"
-    choice_index: int = 0
+    choice_index: StrictInt = 0
     json_output: dict[str, object] | None = None
     delay_s: float = 0.0
-    fail_every: int = 0
-    fail_retryable: bool = False
+    fail_every: StrictInt = 0
+    fail_retryable: StrictBool = False
     """The scripted failures are marked retryable (as a refused connection is): --resume asks them again."""
-    completion_tokens: int = 4
+    completion_tokens: StrictInt = 4
     answers: dict[str, str] = Field(default_factory=dict)
     """Item id -> the answer for that item (choices: that label, when it is one); other items get text or
     choice_index. Lets a test script a model that is right where it should be."""
-    n_ctx: int = 0
+    n_ctx: StrictInt = 0
     """Context window in prompt words (the fake's tokens) + max_tokens; 0: unlimited. A longer item is refused as
     llama.cpp refuses it (error, over_context)."""
-    crash_after: int = 0
+    crash_after: StrictInt = 0
     """Test hook: after this many requests the process dies once (if crash_marker does not exist yet)."""
     crash_marker: str | None = None
     crash_signal: Literal["exit", "SIGSEGV", "SIGABRT", "SIGKILL"] = "exit"

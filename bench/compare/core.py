@@ -245,8 +245,25 @@ def identity_mismatches(baseline: Comparable, candidate: Comparable) -> list[str
     problems += _diff_dicts("task version", base.get("tasks", {}), cand.get("tasks", {}))
     problems += _diff_dicts("hardware", base.get("hardware", {}), cand.get("hardware", {}))
     problems += _only_in("cells", set(baseline.cells), set(candidate.cells))
+    problems += item_gaps(baseline, candidate)
     problems += [f"{name} run is {side.status}, not complete" for name, side in
                  (("baseline", baseline), ("candidate", candidate)) if side.status != "complete"]
+    return problems
+
+
+def item_gaps(baseline: Comparable, candidate: Comparable) -> list[str]:
+    """Cells both sides have whose evaluated items differ: a side that lacks items (a partial or filtered run)
+    shows figures over other items than the other side's, so its changes are not comparable."""
+    import pyarrow.compute as pc
+
+    problems = []
+    for key in sorted(set(baseline.cells) & set(candidate.cells)):
+        base, cand = baseline.cells[key].items.ids, candidate.cells[key].items.ids
+        only_base = len(base) - int(pc.sum(pc.is_in(base, value_set=cand)).as_py() or 0) if len(base) else 0
+        only_cand = len(cand) - int(pc.sum(pc.is_in(cand, value_set=base)).as_py() or 0) if len(cand) else 0
+        if only_base or only_cand:
+            problems.append(f"cell {key}: {only_base} of the baseline's {len(base)} items are missing from the "
+                            f"candidate and {only_cand} of the candidate's {len(cand)} from the baseline")
     return problems
 
 

@@ -10,6 +10,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
+    StrictInt,
     Tag,
     field_validator,
     model_validator,
@@ -40,10 +42,10 @@ class Strict(BaseModel):
 class GenerationSpec(Strict):
     """Sampling parameters; greedy decoding by default so results are reproducible."""
 
-    max_tokens: int = Field(128, ge=1, le=32768)
+    max_tokens: StrictInt = Field(128, ge=1, le=32768)
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int = 0
+    seed: StrictInt = 0
     stop: tuple[str, ...] = ()
 
 
@@ -105,9 +107,9 @@ class GeneratorDataset(Strict):
 
     kind: Literal["generator"]
     name: str
-    n: int = Field(100, ge=1, le=5_000)
+    n: StrictInt = Field(100, ge=1, le=5_000)
     """At most 5,000: generating takes about 0.2 ms an item, and `bench validate` generates them all."""
-    seed: int = 0
+    seed: StrictInt = 0
 
 
 class LmEvalDataset(Strict):
@@ -117,8 +119,8 @@ class LmEvalDataset(Strict):
     task: str = Field(min_length=1)
     include_path: str | None = None
     """Folder of task YAMLs, relative to the suite; relative data_files in them are relative to that folder."""
-    num_fewshot: int | None = Field(None, ge=0, le=64)
-    fewshot_seed: int = 1234
+    num_fewshot: StrictInt | None = Field(None, ge=0, le=64)
+    fewshot_seed: StrictInt = 1234
     """lm-eval's default fewshot_random_seed, so few-shot examples match its own run."""
 
 
@@ -160,10 +162,10 @@ DatasetSpec = Annotated[
 class FewShotSpec(Strict):
     """k examples drawn (seeded) from a separate train split, shown before every item."""
 
-    k: int = Field(3, ge=0, le=64)
+    k: StrictInt = Field(3, ge=0, le=64)
     dataset: DatasetSpec
-    seed: int = 1234
-    balanced: bool = True
+    seed: StrictInt = 1234
+    balanced: StrictBool = True
 
 
 class PromptSpec(Strict):
@@ -213,7 +215,7 @@ class TaskSpec(Strict):
     prompt: PromptSpec = PromptSpec()
     answer: AnswerSpec
     scorers: tuple[ScorerRef, ...] = Field(min_length=1)
-    limit: int | None = Field(None, ge=1)
+    limit: StrictInt | None = Field(None, ge=1)
     sample: Literal["balanced", "natural"] = "balanced"
     """How a limit draws `choices` items: balanced over the labels, or in the data's own label mix (natural).
     Text and json answers are always a seeded random sample."""
@@ -242,10 +244,10 @@ class LoadSpec(Strict):
     or Poisson arrivals at a rate (rate)."""
 
     mode: Literal["latency", "concurrency", "throughput", "rate"] = "latency"
-    concurrency: int | None = Field(None, ge=1, le=4096)
+    concurrency: StrictInt | None = Field(None, ge=1, le=4096)
     rate_rps: float | tuple[float, ...] | None = None
     """Requests per second; a list is a sweep: one cell per rate, and the report draws the curve."""
-    seed: int = 0
+    seed: StrictInt = 0
 
     @model_validator(mode="after")
     def _parameters_match_the_mode(self) -> LoadSpec:
@@ -304,12 +306,12 @@ class SuiteSpec(Strict):
     """A whole suite file: its schema_version (only SUITE_SCHEMA_VERSIONS; another is a SpecError, exit 2),
     name, warm-up items and repetitions, cost, requirements, load modes, SLOs, models and tasks."""
 
-    schema_version: int = SUITE_SCHEMA_VERSION
+    schema_version: StrictInt = SUITE_SCHEMA_VERSION
     name: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     version: str = "1"
     description: str = ""
-    warmup: int = Field(1, ge=0, le=100)
-    repetitions: int = Field(1, ge=1, le=100)
+    warmup: StrictInt = Field(1, ge=0, le=100)
+    repetitions: StrictInt = Field(1, ge=1, le=100)
     cost: CostSpec = CostSpec()
     requirements: Requirements = Requirements()
     load: tuple[LoadSpec, ...] = Field((LoadSpec(),), min_length=1)

@@ -63,8 +63,7 @@ def check_lm_eval_task(task: TaskSpec, dataset: LmEvalDataset, at: Where) -> lis
                                 "remove prompt/few_shot; use dataset.num_fewshot"))
     probe = probe_task(dataset, base_dir)  # in a child process: lm-eval never loads in this one
     if probe.problems:
-        return problems + [Problem(p.file, p.location, p.message, p.hint or f"referenced by {file}: {where}")
-                           for p in probe.problems]
+        return problems + [_located(p, file, where) for p in probe.problems]
     if probe.output_type is None:
         return [*problems, Problem(file, f"{where}.dataset", probe.error or "lm-eval said nothing of the task")]
     wanted = {"multiple_choice": "choices", "generate_until": "text"}[probe.output_type]
@@ -100,3 +99,15 @@ def _within_entries(folder: Path, limit: int) -> bool:
         if count > limit:
             return False
     return True
+
+
+def _located(problem: Problem, file: str, where: str) -> Problem:
+    """A problem lm-eval found: in a task YAML of include_path it names that file (and is referenced by the
+    suite); in lm-eval's own tasks (no include_path) it is the suite's `dataset.task` that is wrong."""
+    if problem.file != "lm-eval":
+        hint = problem.hint or f"referenced by {file}: {where}"
+        return Problem(problem.file, problem.location, problem.message, hint)
+    hint = problem.hint
+    if hint.startswith("check the task: key"):
+        hint = "check the name (lm-eval's task list: lm-eval ls tasks), or set dataset.include_path to your task YAMLs"
+    return Problem(file, f"{where}.dataset.task", problem.message, hint)

@@ -310,7 +310,8 @@ def test_rate_sweep_on_the_local_server_finds_the_max_rate_meeting_p95(llama_ser
     (curve,) = json.loads(done.stdout)["sweeps"]
     low, high = curve["points"]
     assert (low["offered_rps"], high["offered_rps"]) == (2, 40)
-    assert high["e2e_p95_s"] > low["e2e_p95_s"]          # the server serialises: queueing grows with the rate
+    # Not asserted: that p95 grows with the rate. It does on a quiet host (the server serialises, so 8 arrivals in
+    # 0.2 s queue), but one request slowed by a neighbour's load can make the low-rate p95 the larger (seen in CI).
     records = [json.loads(line) for line in next((tmp_path / "runs").iterdir()).joinpath("records.jsonl")
                .read_text().splitlines()]
     assert all(r["status"] == "ok" for r in records), [r["error"] for r in records if r["error"]]

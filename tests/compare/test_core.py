@@ -523,3 +523,26 @@ def test_macro_f1_bootstrap_from_counts_agrees_with_index_draws(monkeypatch: pyt
     half = (drawn.ci_high - drawn.ci_low) / 2
     assert counted.ci_low == pytest.approx(drawn.ci_low, abs=0.15 * half)
     assert counted.ci_high == pytest.approx(drawn.ci_high, abs=0.15 * half)
+
+
+# --- a side that lacks items is not compared silently --------------------------------------------------------------
+
+def without_items(run: Path, target: Path, keep: int) -> Path:
+    """A copy of a run whose records keep only the first `keep` items (a partial or filtered run)."""
+    shutil.copytree(run, target)
+    lines = (run / "records.jsonl").read_text().splitlines()
+    ids = sorted({json.loads(line)["item_id"] for line in lines})[:keep]
+    (target / "records.jsonl").write_text("".join(line + "\n" for line in lines if json.loads(line)["item_id"] in ids))
+    (target / "summary.json").unlink(missing_ok=True)
+    return target
+
+
+def test_a_candidate_lacking_items_is_refused_naming_the_cell_unless_allowed(
+        base_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    partial = without_items(base_run, tmp_path / "partial", keep=12)
+    code, _, err = run_cli(capsys, "compare", base_run, partial)
+    assert code == 2
+    assert "18 of the baseline's 30 items are missing from the candidate and 0 of the candidate's 12" in err
+    code, out, err = run_cli(capsys, "compare", partial, base_run, "--allow-mismatch", "--format", "json")
+    assert code in (0, 1) and "compared despite a mismatch" in err
+    assert any("0 of the baseline's 12 items are missing" in m for m in json.loads(out)["mismatches"])

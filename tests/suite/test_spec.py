@@ -384,3 +384,14 @@ def test_a_load_setting_its_mode_would_ignore_is_refused(load: dict[str, Any], m
                                   {"mode": "concurrency", "concurrency": 3}])
 def test_each_mode_with_its_own_settings_is_accepted(load: dict[str, Any]) -> None:
     assert LoadSpec.model_validate(load).mode == load["mode"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("schema_version", "1"), ("schema_version", True), ("warmup", True),
+                                            ("warmup", "2"), ("warmup", 1.0), ("repetitions", "3")])
+def test_a_whole_number_given_as_text_bool_or_float_is_refused(write_suite: WriteSuite, key: str, value: Any) -> None:
+    suite = {"name": "s", key: value, "models": [{"id": "m", "backend": {"kind": "fake"}}],
+             "tasks": [{"id": "t", "dataset": {"kind": "generator", "name": "invoices", "n": 2},
+                        "prompt": {"user": "{input}"}, "answer": {"mode": "text"}, "scorers": ["exact_match"]}]}
+    with pytest.raises(SpecError) as caught:
+        load_suite(write_suite(suite))
+    assert any(p.location == key and "valid integer" in p.message for p in caught.value.problems)

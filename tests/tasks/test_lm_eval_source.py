@@ -195,3 +195,12 @@ def test_the_fingerprint_follows_what_the_model_is_asked(task_dir: Path) -> None
     zero_shot = lm_eval_fingerprint(spec("t_mc", task_dir), task_dir)
     assert zero_shot == lm_eval_fingerprint(spec("t_mc", task_dir), task_dir)
     assert zero_shot != lm_eval_fingerprint(spec("t_mc", task_dir, num_fewshot=1), task_dir)
+
+
+def test_an_unknown_task_of_lm_evals_own_names_the_suites_field(tmp_path: Path) -> None:
+    """Without include_path the wrong thing is the suite's dataset.task: the problem says so, with a usable hint."""
+    task = {"id": "mc", "dataset": {"kind": "lm_eval", "task": "no_such_task_xyz"}, "answer": {"mode": "choices"},
+            "scorers": ["lm_eval"]}
+    (problem,) = problems_of(tmp_path, task)
+    assert problem.startswith("tasks[0].dataset.task: no lm-eval task named 'no_such_task_xyz'")
+    assert "lm-eval ls tasks" in problem and "include_path" in problem
