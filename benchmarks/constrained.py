@@ -17,10 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.backends.base import Request
 from bench.backends.llama_cpp import LlamaCppBackend, LlamaCppParams
@@ -85,9 +88,12 @@ def pair(backend: LlamaCppBackend, request: Request, rotate: int) -> dict[str, A
     return out
 
 
-def ratio(rows: list[dict[str, Any]], num: str, den: str) -> dict[str, float]:
+def ratio(rows: list[dict[str, Any]], num: str, den: str) -> dict[str, float | None]:
+    """Paired ratios num/den of decode tok/s: median, bootstrap 95% CI of the median (None below
+    bench.metrics.stats.MIN_N_BOOTSTRAP pairs), n."""
     values = [r[num]["decode_tps"] / r[den]["decode_tps"] for r in rows]
-    low, high = bootstrap_interval(values)
+    interval = bootstrap_interval(values, np.median)
+    low, high = (interval[0], interval[1]) if interval is not None else (None, None)
     return {"median": statistics.median(values), "ci_low": low, "ci_high": high, "n": len(values)}
 
 
@@ -112,14 +118,15 @@ def main() -> None:
     for model in args.models:  # written after each model, so a long run keeps what it measured
         runs.append(measure(model, args.items, args.reps))
         result = {"benchmark": "constrained", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "machine": detect_machine(), "note": "2-core machine shared with other jobs while measured",
+                  "machine": detect_machine(), "load_average_1m_at_end": os.getloadavg()[0],
                   "settings": {k: str(v) for k, v in vars(args).items()},
                   "summary": [summary(run) for run in runs], "runs": runs}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     for s in result["summary"]:
-        print(f"{s['model']}: fast/free {s['fast_over_free']['median']:.2f} "
-              f"[{s['fast_over_free']['ci_low']:.2f}-{s['fast_over_free']['ci_high']:.2f}], full/free "
+        fast = s["fast_over_free"]
+        ci = f"[{fast['ci_low']:.2f}-{fast['ci_high']:.2f}]" if fast["ci_low"] is not None else "[no CI: < 10 pairs]"
+        print(f"{s['model']}: fast/free {fast['median']:.2f} {ci}, full/free "
               f"{s['full_over_free']['median']:.2f}; tok/s free {s['free_decode_tps_median']:.1f} fast "
               f"{s['fast_decode_tps_median']:.1f} full {s['full_decode_tps_median']:.1f}; "
               f"identical outputs: {s['outputs_identical']}")
