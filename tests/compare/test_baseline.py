@@ -11,25 +11,16 @@ import pytest
 import yaml
 from suite_factory import fake_suite
 
-import bench.run.lifecycle
 from bench.cli.main import main
 from bench.compare import (
     CompareError,
 )
 from bench.compare.baseline import KIND, hardware_identity, load_comparable
-from bench.metrics import monitors, stats
 from bench.run.lifecycle import RunRequest, start_run
 from bench.run.progress import SilentProgress
 from bench.suite.plan import PlanOptions
 
-
-@pytest.fixture(autouse=True)
-def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
-    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0,
-                        "sgemm_gflops": 80.0})
-    # runs here are compared for what was planted in them, not for how busy the test machine was
-    monkeypatch.setattr(monitors.ContentionProbe, "finish", lambda self, own_cpu_s, own_pids: {})
+pytestmark = pytest.mark.usefixtures("fast_and_fixed")
 
 
 @pytest.fixture

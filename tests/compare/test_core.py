@@ -14,7 +14,6 @@ import yaml
 from scipy import stats as scipy_stats
 from suite_factory import fake_suite
 
-import bench.run.lifecycle
 from bench.backends.base import Request, Result
 from bench.backends.fake import FakeBackend
 from bench.cli.main import main
@@ -32,7 +31,7 @@ from bench.compare import (
     ratio_interval,
     ratio_test,
 )
-from bench.metrics import monitors, stats
+from bench.metrics import stats
 from bench.report.compare import (
     result_markdown,
     summary_line,
@@ -44,13 +43,7 @@ from bench.suite.plan import PlanOptions
 MOSTLY_BILLING = ["billing"] * 36 + ["technical"] * 2 + ["shipping"] * 2
 
 
-@pytest.fixture(autouse=True)
-def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
-    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0,
-                        "sgemm_gflops": 80.0})
-    # runs here are compared for what was planted in them, not for how busy the test machine was
-    monkeypatch.setattr(monitors.ContentionProbe, "finish", lambda self, own_cpu_s, own_pids: {})
+pytestmark = pytest.mark.usefixtures("fast_and_fixed")
 
 
 # --- helpers: runs with the fake backend ---------------------------------------------------------------------------
@@ -513,7 +506,6 @@ def test_macro_f1_bootstrap_equals_the_scorer_on_every_resample() -> None:
 
 def test_macro_f1_bootstrap_from_counts_agrees_with_index_draws(monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.compare.significance import macro_f1_bootstrap
-    from bench.metrics import stats
 
     base, cand = _label_pairs(25_000, 4)
     counted = macro_f1_bootstrap(None, base, cand, 0.05)
