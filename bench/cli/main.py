@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "md", "csv", "json", "html"], default="table")
     report.add_argument("--out", type=Path, help="write the report here instead of stdout (html: default report.html"
                         " in the first run directory)")
+    report.add_argument("--by", metavar="TAG", help="also metrics per value of this item tag (the datasets' tags, "
+                        "e.g. priority), each slice tested against the rest "
+                        "(csv: the slice rows only)")
     _add_cost_options(report)
     compare = sub.add_parser("compare", help="baseline vs candidate with significance tests; exit 1 on regression")
     compare.add_argument("baseline", type=Path, help="a run directory or a saved baseline file")

@@ -17,9 +17,11 @@ from bench.metrics.flags import NO_SUCCESS
 from bench.redact import mask
 from bench.report.cost_tables import print_costs
 from bench.report.run_report import write_report
-from bench.report.tables import comparison_markdown, print_comparison
+from bench.report.slices import print_slices, slices_csv, slices_markdown
+from bench.report.tables import comparison_markdown, escape_html, print_comparison
 from bench.results.atomic import WriteError, write_text_atomic
 from bench.results.schema import SUMMARY, Manifest, Summary, read_summary
+from bench.results.slices import SliceReport, slice_run
 from bench.results.store import RunStore
 from bench.run.lifecycle import RunRequest, resume_run, start_run
 from bench.run.progress import RichProgress
@@ -131,15 +133,17 @@ def report(args: argparse.Namespace) -> int:
     warning; the run folder's own summary.json and report.md are then left as they were.
     """
     stores = [RunStore(Path(p)) for p in args.run_dir]
+    slices = [slice_run(store, args.by) for store in stores] if args.by else []  # an unknown tag: exit 2 first
     summaries = [_summary(store, _cost_options(args)) for store in stores]
     if args.format == "html":
-        return _write_html(stores, summaries, args)
+        return _write_html(stores, summaries, args, slices)
     if args.format == "table":
         for summary in summaries:
             print_comparison(summary, out)
             print_costs(summary.costs, list(summary.primary_metrics), out, tables=True)
+        print_slices(slices, out)
         return EXIT_OK
-    text = _render(args.format, summaries, [store.read_manifest() for store in stores])
+    text = _render(args.format, summaries, [store.read_manifest() for store in stores], slices)
     if args.out is None:
         sys.stdout.write(mask(text))
     else:
@@ -161,18 +165,24 @@ def _summary(store: RunStore, options: CostOptions) -> Summary:
         return summarize_run(store, options)
 
 
-def _render(fmt: str, summaries: list[Summary], manifests: list[Manifest]) -> str:
+def _render(fmt: str, summaries: list[Summary], manifests: list[Manifest], slices: list[SliceReport]) -> str:
+    """The report as json (with `slices`: each summary gains a "slices" key), csv (with `slices`: the slice rows)
+    or markdown (the slice sections after the runs')."""
     if fmt == "json":
         data = [summary.model_dump(mode="json") for summary in summaries]
+        for entry, found in zip(data, slices, strict=False):
+            entry["slices"] = found.as_dict()
         return json.dumps(data[0] if len(data) == 1 else data, indent=2, default=str) + "\n"
     if fmt == "csv":
         from bench.report.tables import metrics_csv
 
-        return metrics_csv(summaries)
-    return "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
+        return slices_csv(slices) if slices else metrics_csv(summaries)
+    text = "\n".join(comparison_markdown(s, m) for s, m in zip(summaries, manifests, strict=True))
+    return text + (escape_html(slices_markdown(slices)) if slices else "")
 
 
-def _write_html(stores: list[RunStore], summaries: list[Summary], args: argparse.Namespace) -> int:
+def _write_html(stores: list[RunStore], summaries: list[Summary], args: argparse.Namespace,
+                slices: list[SliceReport]) -> int:
     """report.html (self-contained) and the plots as PNG + SVG in plots/ beside it (summaries not recomputed)."""
     from bench.api import RunData
     from bench.report.html import render_html
@@ -182,7 +192,7 @@ def _write_html(stores: list[RunStore], summaries: list[Summary], args: argparse
     runs = [RunData(store.path, store.read_manifest(), summary, validate_records(store))
             for store, summary in zip(stores, summaries, strict=True)]
     target: Path = args.out or stores[0].path / "report.html"
-    write_text_atomic(target, render_html(runs))
+    write_text_atomic(target, render_html(runs, slices))
     try:
         written = write_all(runs, target.parent / "plots")
     except OSError as exc:

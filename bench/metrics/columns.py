@@ -32,7 +32,7 @@ SQL_TYPES = {"schema_version": "BIGINT", "cell_id": "VARCHAR", "model_id": "VARC
              "status": "VARCHAR", "parse_error": "VARCHAR", "prompt_tokens": "BIGINT",
              "cached_prompt_tokens": "BIGINT", "completion_tokens": "BIGINT", "t_start": "DOUBLE",
              "t_first_token": "DOUBLE", "t_end": "DOUBLE", "t_arrival": "DOUBLE", "engine_extra": "JSON",
-             "raw_output": "VARCHAR"}
+             "raw_output": "VARCHAR", "tags": "JSON"}
 MEMORY_LIMIT = "600MB"
 """DuckDB's own buffer limit while it streams the file (its share of the 1.5 GB budget at a million records)."""
 
@@ -68,13 +68,16 @@ class RecordColumns:
     reference: np.ndarray
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     """Score name -> values, names in order of first appearance (in file order, then within a record)."""
+    tags: np.ndarray | None = None
+    """Each record's item tags as JSON text (None where a record has none); None for columns built without them."""
 
     def __len__(self) -> int:
         return int(self.t_end.size)
 
     def take(self, index: np.ndarray) -> RecordColumns:
         """The rows at `index` (integer positions or a boolean mask), in that order."""
-        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "scores"}
+        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self)
+                  if f.name != "scores" and getattr(self, f.name) is not None}
         return replace(self, **arrays, scores={k: v[index] for k, v in self.scores.items()})
 
     def sorted(self) -> RecordColumns:
@@ -214,14 +217,15 @@ def _from_records(records: list[ItemRecord]) -> RecordColumns:
            for name, kind in FAILURE_KINDS.items()},
         prediction=np.array([json.dumps(r.prediction) for r in records], dtype=object),
         reference=np.array([json.dumps(r.reference) for r in records], dtype=object),
-        scores={k: np.array([r.scores.get(k, np.nan) for r in records], dtype=float) for k in names})
+        scores={k: np.array([r.scores.get(k, np.nan) for r in records], dtype=float) for k in names},
+        tags=np.array([json.dumps(r.tags) for r in records], dtype=object))
 
 
 # --- DuckDB -----------------------------------------------------------------------------------------------------
 
 FETCHED = ("cell_id", "model_id", "task_id", "item_id", "segment", "status", "repetition", "prompt_tokens",
            "cached_prompt_tokens", "completion_tokens", "t_start", "t_first_token", "t_end", "t_arrival",
-           "prediction", "reference")
+           "prediction", "reference", "tags")
 DEFAULTS = {"repetition": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0,
             "status": "'ok'"}
 BATCH_ROWS = 200_000

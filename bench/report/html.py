@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
     from bench.api import RunData
     from bench.metrics.records import ItemRecord
+    from bench.results.slices import SliceReport
 
 SAMPLES_PER_CELL = 3
 MAX_OUTPUT_CHARS = 400
 OUTPUT_COLUMNS = {"prediction", "reference", "settings"}
 TEXT_COLUMNS = {"run", "model", "hardware", "basis", "flags", "API model", "provider", "item", "correct?", "engine",
-                "engine version", "model file", "model sha256"} | OUTPUT_COLUMNS
+                "engine version", "model file", "model sha256", "slice", "tested on", "flag"} | OUTPUT_COLUMNS
 PLOTS = [  # (element id, plots.FIGURES name, heading, caption)
     ("pareto-plot", "pareto", "Quality vs cost",
      "Each point is a (model, hardware) cost row: filled = measured on this machine, hollow = projected. "
@@ -53,6 +54,7 @@ th, td { border: 1px solid #d0d7de; padding: 3px 8px; vertical-align: top; text-
 th { background: #eef1f4; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.measured td { background: #e9f5ec; font-weight: 600; } tr.nofit td { color: #8c959f; }
+tr.flagged td { background: #fdecea; }
 td.output { max-width: 520px; white-space: pre-wrap; word-break: break-word; font-family: ui-monospace, monospace;
             font-size: 12px; }
 figure { margin: 14px 0 28px; } figure img { width: 100%; height: auto; border: 1px solid #eaeef2; }
@@ -288,12 +290,28 @@ def provenance_section(runs: Sequence[RunData]) -> str:
     return "".join(parts)
 
 
-def render_html(runs: list[RunData]) -> str:
-    """The whole report as one HTML document (inline CSS, plots as SVG data URIs, no scripts)."""
+def slices_section(reports: Sequence[SliceReport]) -> str:
+    """`--by TAG`: a table per cell of each run's slices (bench.report.slices' rows), flagged rows marked."""
+    from bench.report.slices import NOTE, cell_tables, without_lines
+
+    parts = [f'<section id="slices"><h2>Slices by {escape(reports[0].tag)}</h2>']
+    for report in reports:
+        for title, (columns, rows) in cell_tables(report).items():
+            classes = ["flagged" if row[-1] else "" for row in rows]
+            parts.append(f"<h3>{escape(title)}{escape(f' (run {report.run_id})' if len(reports) > 1 else '')}</h3>"
+                         f"{table(columns, rows, f'slices-{slug(report.run_id)}-{slug(title)}', classes)}")
+        parts += [f'<p class="note">{escape(line)}</p>' for line in without_lines(report)]
+    parts.append(f'<p class="note">{escape(NOTE)}</p></section>')
+    return "".join(parts)
+
+
+def render_html(runs: list[RunData], slices: Sequence[SliceReport] = ()) -> str:
+    """The whole report as one HTML document (inline CSS, plots as SVG data URIs, no scripts); with `slices`
+    (bench report --by TAG), their section after the model comparison."""
     run_ids = ", ".join(run.run_id for run in runs)
     body = [f'<header id="report-header"><h1>bench report</h1><p class="muted">Runs: {escape(run_ids)}</p></header>',
-            procurement_section(runs), comparison_section(runs), plots_section(runs), costs_section(runs),
-            samples_section(runs), provenance_section(runs)]
+            procurement_section(runs), comparison_section(runs), *([slices_section(slices)] if slices else []),
+            plots_section(runs), costs_section(runs), samples_section(runs), provenance_section(runs)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>bench report: {escape(run_ids)}</title><style>{CSS}</style></head>"
