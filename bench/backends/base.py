@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from bench.backends.model_files import is_instruct
 from bench.errors import BackendError
 from bench.registry import Registry
-from bench.suite.spec import GenerationSpec, ModelSpec
+from bench.suite.spec import GenerationSpec, ModelSpec, TaskSpec
 from bench.tasks.prompts import continuation_prefix
 
 AnswerMode = Literal["choices", "json", "text"]
@@ -79,7 +79,17 @@ class BackendParamsBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model_file_field: ClassVar[str | None] = None
     """The field holding a local model reference (bundled:NAME or a path) that validation checks exists."""
+    model_refs: ClassVar[tuple[str, ...]] = ()
+    """Fields naming other models of the suite by id (a cascade's small and large). Validation checks that each
+    names a model that itself references none; the plan passes their specs in the block's `resolved` field
+    ({field: model spec as JSON}), which such a Params model declares."""
     kind: str
+
+    def suite_problems(self, models: Mapping[str, ModelSpec], tasks: Sequence[TaskSpec]) -> list[tuple[str, str]]:
+        """Problems of this block that only the whole suite shows, as (field, message): e.g. a setting that does
+        not suit one of the tasks the model runs. Called with the suite's models by id (its `model_refs` already
+        checked) and its tasks. Default: none."""
+        return []
 
 
 class Backend(Protocol):
@@ -250,3 +260,4 @@ BACKENDS.add("llama_cpp", "bench.backends.llama_cpp:LlamaCppBackend", "bench.bac
 BACKENDS.add("fake", "bench.backends.fake:FakeBackend", "bench.backends.params:FakeParams")
 BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend", "bench.backends.params:OpenAIParams")
 BACKENDS.add("vllm", "bench.backends.vllm_offline:VllmBackend", "bench.backends.params:VllmParams")
+BACKENDS.add("cascade", "bench.backends.cascade:CascadeBackend", "bench.backends.cascade:CascadeParams")

@@ -101,7 +101,46 @@ def check_suite(suite: LoadedSuite) -> list[Problem]:
         problems += check_model(model, f"models[{index}]", file, suite.base_dir)
     for index, task in enumerate(suite.spec.tasks):
         problems += check_task(task, f"tasks[{index}]", file, suite.base_dir)
-    return problems + _check_cost_profiles(suite, file)
+    return problems + _check_cost_profiles(suite, file) + check_references(suite)
+
+
+def check_references(suite: LoadedSuite) -> list[Problem]:
+    """Models whose backend runs other models of the suite (Params.model_refs, e.g. a cascade): each id must
+    name another model that references none, then the block's own suite_problems (signals, thresholds)."""
+    file, models = str(suite.path), {m.id: m for m in suite.spec.models}
+    problems: list[Problem] = []
+    for index, model in enumerate(suite.spec.models):
+        where = f"models[{index}].backend"
+        params = _valid_params(model)
+        if params is None or not params.model_refs:
+            continue
+        found = [p for field in params.model_refs for p in _reference(model, field, getattr(params, field), models)]
+        problems += [Problem(file, f"{where}.{field}", message, hint) for field, message, hint in found]
+        if not found:
+            problems += [Problem(file, f"{where}.{field}", message)
+                         for field, message in params.suite_problems(models, suite.spec.tasks)]
+    return problems
+
+
+def _valid_params(model: ModelSpec) -> Any:
+    """The model's backend Params, or None when the block is invalid (check_backend reports that)."""
+    try:
+        return plugin_params(BACKENDS, model.backend.kind).model_validate(model.backend.model_dump())
+    except (KeyError, PluginError, ValidationError):
+        return None
+
+
+def _reference(model: ModelSpec, field: str, ref: str, models: dict[str, ModelSpec]) -> list[tuple[str, str, str]]:
+    """(field, message, hint) when `ref` is not another model of the suite that references none."""
+    if ref == model.id:
+        return [(field, f"'{ref}' is this model itself", "name another model of the suite")]
+    if ref not in models:
+        return [(field, f"no model with id '{ref}'", suggest(ref, [m for m in models if m != model.id]))]
+    inner = _valid_params(models[ref])
+    if inner is not None and inner.model_refs:
+        return [(field, f"'{ref}' runs other models itself ({models[ref].backend.kind}): a {model.backend.kind} of "
+                 f"a {models[ref].backend.kind} is not supported", "name a model that runs on its own backend")]
+    return []
 
 
 def _check_cost_profiles(suite: LoadedSuite, file: str) -> list[Problem]:

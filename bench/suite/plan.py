@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from bench.errors import Problem, SpecError
 from bench.registry import suggest
-from bench.suite.spec import LoadedSuite, LoadSpec, ModelSpec, TaskSpec
+from bench.suite.spec import BackendParams, LoadedSuite, LoadSpec, ModelSpec, TaskSpec
 
 Entry = TypeVar("Entry", ModelSpec, TaskSpec)
 
@@ -76,7 +76,8 @@ def cell_id(model: ModelSpec, task: TaskSpec, limit: int | None, load: LoadSpec 
 
 def build_plan(suite: LoadedSuite, options: PlanOptions) -> Plan:
     """Cells for every selected model x task; unknown names in the filters are input errors."""
-    models = _select("--models", suite.spec.models, options.models, str(suite.path))
+    models = [resolve_refs(m, suite.spec.models) for m in _select("--models", suite.spec.models, options.models,
+                                                                 str(suite.path))]
     tasks = _select("--tasks", suite.spec.tasks, options.tasks, str(suite.path))
     cells = []
     for model in models:
@@ -88,6 +89,20 @@ def build_plan(suite: LoadedSuite, options: PlanOptions) -> Plan:
     if options.cell_ids and len(options.cell_ids) == len(cells):
         cells = [replace(cell, id=recorded) for cell, recorded in zip(cells, options.cell_ids, strict=True)]
     return Plan(suite=suite, options=options, cells=tuple(cells))
+
+
+def resolve_refs(model: ModelSpec, models: tuple[ModelSpec, ...]) -> ModelSpec:
+    """The model with the specs of the models its backend runs (Params.model_refs: a cascade's small and large)
+    in its block's `resolved` field, so the backend can load them; any other model as it is."""
+    from bench.backends.base import BACKENDS
+
+    refs = BACKENDS.params(model.backend.kind).model_refs if model.backend.kind in BACKENDS else ()
+    if not refs:
+        return model
+    by_id = {m.id: m for m in models}
+    block = model.backend.model_dump()
+    resolved = {field: by_id[block[field]].model_dump(mode="json") for field in refs if block.get(field) in by_id}
+    return model.model_copy(update={"backend": BackendParams(**{**block, "resolved": resolved})})
 
 
 def _select(flag: str, entries: tuple[Entry, ...], wanted: tuple[str, ...], file: str) -> list[Entry]:
