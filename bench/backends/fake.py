@@ -55,9 +55,7 @@ class FakeBackend(BackendBase):
         text = self._text(request, index) if scripted is None or index is not None else scripted
         end = now()
         cut = request.mode != "choices" and self.params.completion_tokens >= request.generation.max_tokens
-        logprobs = self.params.choice_logprobs.get(request.id.rsplit("#", 1)[0]) if request.choices else None
-        return Result(request.id, text=text, choice_index=index, choice_logprobs=logprobs,
-                      prompt_tokens=len(request.completion.split()),
+        return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),
                       completion_tokens=self.params.completion_tokens, t_start=start,
                       t_first_token=start + (end - start) / 2, t_end=end,
                       extra={"finish_reason": "length" if cut else "stop"})

@@ -108,8 +108,6 @@ class FakeParams(BackendParamsBase):
     answers: dict[str, str] = Field(default_factory=dict)
     """Item id -> the answer for that item (choices: that label, when it is one); other items get text or
     choice_index. Lets a test script a model that is right where it should be."""
-    choice_logprobs: dict[str, list[float]] = Field(default_factory=dict)
-    """Item id -> the options' log-likelihoods it reports for that item (choices; the answer stays as scripted)."""
     n_ctx: StrictInt = 0
     """Context window in prompt words (the fake's tokens) + max_tokens; 0: unlimited. A longer item is refused as
     llama.cpp refuses it (error, over_context)."""
