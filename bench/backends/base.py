@@ -51,6 +51,9 @@ class Result:
     text: str = ""
     choice_index: int | None = None
     choice_logprobs: list[float] | None = None
+    token_logprobs: list[float] | None = None
+    """Generation: the log-probability (nats) of each generated token under the model's unconstrained distribution
+    at temperature 1; None when the engine gives none."""
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0
     completion_tokens: int = 0

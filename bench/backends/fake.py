@@ -49,16 +49,25 @@ class FakeBackend(BackendBase):
         if over is not None:
             return over
         scripted = self.params.answers.get(request.id.rsplit("#", 1)[0])
+        logprobs = self._logprobs(request)
         index = min(self.params.choice_index, len(request.choices) - 1) if request.choices else None
+        if logprobs is not None:
+            index = logprobs.index(max(logprobs))
         if scripted is not None and scripted in request.choices:
             index = request.choices.index(scripted)
         text = self._text(request, index) if scripted is None or index is not None else scripted
         end = now()
         cut = request.mode != "choices" and self.params.completion_tokens >= request.generation.max_tokens
-        return Result(request.id, text=text, choice_index=index, prompt_tokens=len(request.completion.split()),
+        return Result(request.id, text=text, choice_index=index, choice_logprobs=logprobs,
+                      prompt_tokens=len(request.completion.split()),
                       completion_tokens=self.params.completion_tokens, t_start=start,
                       t_first_token=start + (end - start) / 2, t_end=end,
                       extra={"finish_reason": "length" if cut else "stop"})
+
+    def _logprobs(self, request: Request) -> list[float] | None:
+        """The scripted option log-likelihoods of this item (choices only, one per option), or None."""
+        found = self.params.choice_logprobs.get(request.id.rsplit("#", 1)[0])
+        return list(found) if found is not None and len(found) == len(request.choices) > 0 else None
 
     def _over_context(self, request: Request, start: float) -> Result | None:
         words = len(self.prompt_tokens(request))

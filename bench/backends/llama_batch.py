@@ -232,6 +232,7 @@ class BatchEngine:
         if self.backend._finished(seq.request, seq.out):
             seq.result.completion_tokens = len(seq.out)
             seq.result.extra["grammar_rejections"] = seq.sampler.rejections
+            seq.result.token_logprobs = seq.sampler.logprobs or None
             return self._finish(slot, self.backend._text_result(seq.request, seq.out, seq.result))
         seq.feed = seq.out[-1:]
         return None

@@ -114,6 +114,7 @@ class LlamaCppBackend(BackendBase):
         self.max_parallel = params.parallel
         self._batched: BatchEngine | None = None
         self.grammar_first = False  # True: the grammar filters the whole vocabulary each step (for comparisons)
+        self.record_logprobs = True  # False: no per-token log-probabilities (benchmarks/token_logprobs.py)
 
     def _load(self) -> Any:
         try:
@@ -244,13 +245,15 @@ class LlamaCppBackend(BackendBase):
             sampler.close()
         return self._text_result(request, out, Result(
             request.id, prompt_tokens=len(prompt), completion_tokens=len(out), cached_prompt_tokens=cached,
-            t_start=start, t_first_token=first, extra={"grammar_rejections": sampler.rejections}))
+            t_start=start, t_first_token=first, token_logprobs=sampler.logprobs or None,
+            extra={"grammar_rejections": sampler.rejections}))
 
     def sampler(self, request: Request) -> TokenSampler:
         """This request's token sampler (greedy or seeded; its grammar checked on the sampled token only)."""
         gen = request.generation
         settings = SamplingSettings(gen.temperature, gen.top_p, gen.seed, self._grammar(request))
-        return TokenSampler(self.llama_cpp, self.vocab, settings, grammar_first=self.grammar_first)
+        return TokenSampler(self.llama_cpp, self.vocab, settings, grammar_first=self.grammar_first,
+                            record_logprobs=self.record_logprobs)
 
     def _finished(self, request: Request, out: list[int]) -> bool:
         """End of generation, the token budget, or a stop string in the text so far."""

@@ -18,6 +18,11 @@ Greedy without the chain: llama.cpp's greedy sampler copies the whole vocabulary
 and keeps the first largest (1.4 ms per token for Gemma 3's 262,144 tokens on 2 cores). For temperature 0 the
 free pick is `np.argmax` of the logits row read in place, which is the same token (the first largest logit,
 i.e. the lowest id among ties); llama.cpp's greedy sampler keeps no state, so nothing needs accepting.
+
+Token log-probabilities (the router signal of docs/routing.md): after each pick, the chosen token's
+log-probability under the model's own distribution (log-softmax of the raw logits row: temperature 1, before any
+sampling setting or grammar, as vLLM's default raw logprobs) is appended to `logprobs`: one max, one exp and one
+sum over the row, in float32 with a float64 sum (benchmarks/token_logprobs.py measures the decode overhead).
 """
 
 from __future__ import annotations
@@ -49,9 +54,13 @@ class TokenSampler:
     llama.cpp's chain even when greedy, for comparisons.
     """
 
-    def __init__(self, lib: Any, vocab: Any, settings: SamplingSettings, grammar_first: bool = False) -> None:
+    def __init__(self, lib: Any, vocab: Any, settings: SamplingSettings, grammar_first: bool = False,
+                 record_logprobs: bool = True) -> None:
         self.lib = lib
         self.grammar_first = grammar_first
+        self.record_logprobs = record_logprobs
+        self.logprobs: list[float] = []
+        """Each sampled token's log-probability (nats) under the raw logits row, when record_logprobs."""
         self.steps = 0
         self.rejections = 0
         self.n_vocab = int(lib.llama_vocab_n_tokens(vocab))
@@ -85,8 +94,15 @@ class TokenSampler:
         return sampler
 
     def sample(self, ctx: Any, idx: int) -> int:
-        """The next token from logits row `idx` of `ctx` (-1: the last), already accepted by the samplers."""
+        """The next token from logits row `idx` of `ctx` (-1: the last), already accepted by the samplers; its
+        log-probability is appended to `logprobs` (when record_logprobs)."""
         self.steps += 1
+        token = self._pick(ctx, idx)
+        if self.record_logprobs:
+            self.logprobs.append(token_logprob(self.row(ctx, idx), token))
+        return token
+
+    def _pick(self, ctx: Any, idx: int) -> int:
         if self.grammar_first and self.filtered is not None:
             return int(self.lib.llama_sampler_sample(self.filtered, ctx, idx))
         token = self.greedy(ctx, idx) if self.argmax else int(self.lib.llama_sampler_sample(self.free, ctx, idx))
@@ -100,8 +116,11 @@ class TokenSampler:
 
     def greedy(self, ctx: Any, idx: int) -> int:
         """The id of the first largest logit of row `idx` (what llama.cpp's greedy sampler picks), read in place."""
-        logits = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(ctx, idx), shape=(self.n_vocab,))
-        return int(np.argmax(logits))
+        return int(np.argmax(self.row(ctx, idx)))
+
+    def row(self, ctx: Any, idx: int) -> np.ndarray:
+        """Logits row `idx` of `ctx` (-1: the last), a float32 view of llama.cpp's buffer (no copy)."""
+        return np.ctypeslib.as_array(self.lib.llama_get_logits_ith(ctx, idx), shape=(self.n_vocab,))
 
     def allows(self, token: int) -> bool:
         """Whether the grammar, in its current state, accepts `token` next (the state is not advanced)."""
@@ -115,3 +134,10 @@ class TokenSampler:
             if chain is not None:
                 self.lib.llama_sampler_free(chain)
         self.free = self.filtered = self.grammar = None
+
+
+def token_logprob(logits: np.ndarray, token: int) -> float:
+    """log-softmax of a logits row at `token` (nats): logits[token] - max - ln(sum(exp(logits - max)))."""
+    top = float(logits.max())
+    total = float(np.exp(logits - top).sum(dtype=np.float64))
+    return float(logits[token]) - top - math.log(total)

@@ -177,7 +177,8 @@ class OpenAIBackend(BackendBase):
             extra["streamed"] = False  # the server ignored stream: true; no time to first token
         return Result(request.id, text=text, choice_index=index, prompt_tokens=counts.prompt,
                       completion_tokens=counts.completion, cached_prompt_tokens=counts.cached, t_start=start,
-                      t_first_token=answer.t_first, t_end=end, extra=extra)
+                      t_first_token=answer.t_first, t_end=end, extra=extra,
+                      token_logprobs=answer.token_logprobs if self.params.logprobs else None)
 
     def body(self, request: Request) -> dict[str, Any]:
         gen = request.generation
@@ -186,6 +187,8 @@ class OpenAIBackend(BackendBase):
                                 "stream_options": {"include_usage": True}}
         if gen.stop:
             body["stop"] = list(gen.stop)
+        if self.params.logprobs:  # chat: a flag; completions: how many top tokens (1: the sampled one comes too)
+            body["logprobs"] = True if self.params.endpoint == "chat" else 1
         body.update(self.params.extra_body)
         if self.params.endpoint == "chat":
             body["messages"] = list(request.messages)

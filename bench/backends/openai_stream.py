@@ -65,6 +65,15 @@ class Answer:
     done: bool = False
     choices: int = 0
     streamed: bool = True
+    logprobs: list[float] = field(default_factory=list)
+    """The generated tokens' log-probabilities (nats), when the server sent them (`logprobs` requested)."""
+    logprobs_missing: bool = False
+    """A piece of text came without its log-probabilities: the answer has none (never a partial list)."""
+
+    @property
+    def token_logprobs(self) -> list[float] | None:
+        """Every generated token's log-probability, or None when the server sent none or only some."""
+        return None if self.logprobs_missing or not self.logprobs else self.logprobs
 
     @property
     def text(self) -> str:
@@ -245,7 +254,32 @@ def _take_choice(choice: dict[str, Any], answer: Answer, endpoint: Endpoint) -> 
     if content:
         answer.content.append(content)
         answer.content_chunks += 1
+        _take_logprobs(choice.get("logprobs"), answer, endpoint.chat)
     _take_finish(choice.get("finish_reason"), endpoint, answer)
+
+
+def _take_logprobs(block: Any, answer: Answer, chat: bool) -> None:
+    """The log-probabilities of a piece of text: chat `logprobs.content[].logprob`, completions
+    `logprobs.token_logprobs[]` (OpenAI's two shapes, also vLLM's and llama.cpp's servers'). A piece without
+    them, or with a value that is not a number, marks the answer as having none."""
+    values = _logprob_values(block, chat)
+    if values is None:
+        answer.logprobs_missing = True
+    else:
+        answer.logprobs.extend(values)
+
+
+def _logprob_values(block: Any, chat: bool) -> list[float] | None:
+    if not isinstance(block, dict):
+        return None
+    if chat:
+        entries = block.get("content")
+        raw = [e.get("logprob") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else None
+    else:
+        raw = block.get("token_logprobs")
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, int | float) and v <= 0 for v in raw):
+        return None
+    return [float(v) for v in raw]
 
 
 def _take_finish(reason: Any, endpoint: Endpoint, answer: Answer) -> None:

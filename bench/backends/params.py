@@ -69,6 +69,9 @@ class OpenAIParams(BackendParamsBase):
     max_retry_wait_s: float = Field(60.0, ge=0)
     """The longest wait honoured before a retry: a longer Retry-After fails the item at once (marked retryable),
     and the exponential backoff is capped at it."""
+    logprobs: StrictBool = False
+    """Ask for the generated tokens' log-probabilities (the router signals of docs/routing.md): off by default, as
+    some hosted APIs refuse the field; a server that sends none leaves the signal missing (None)."""
     tokenizer: str | None = None
     """The served model's tokenizer (bundled:NAME, a GGUF path or an HF folder) to count tokens when the endpoint
     sends no usage; without it completion tokens are counted as stream chunks and prompt tokens are unknown."""
@@ -108,6 +111,9 @@ class FakeParams(BackendParamsBase):
     answers: dict[str, str] = Field(default_factory=dict)
     """Item id -> the answer for that item (choices: that label, when it is one); other items get text or
     choice_index. Lets a test script a model that is right where it should be."""
+    choice_logprobs: dict[str, list[float]] = Field(default_factory=dict)
+    """Item id -> the options' log-likelihoods (choices), recorded as a log-likelihood backend's; the answer is
+    their argmax unless `answers` scripts it. Lets a test script a model's confidence."""
     n_ctx: StrictInt = 0
     """Context window in prompt words (the fake's tokens) + max_tokens; 0: unlimited. A longer item is refused as
     llama.cpp refuses it (error, over_context)."""

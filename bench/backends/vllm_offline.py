@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -213,7 +213,7 @@ class VllmBackend(BackendBase):
             structured = params_cls(choice=list(request.choices))
         return self.vllm.SamplingParams(
             max_tokens=gen.max_tokens, temperature=gen.temperature, top_p=gen.top_p, seed=gen.seed,
-            stop=list(gen.stop) or None, structured_outputs=structured,
+            stop=list(gen.stop) or None, structured_outputs=structured, logprobs=1,
             output_kind=self.vllm.sampling_params.RequestOutputKind.FINAL_ONLY)
 
     def _collect(self, output: Any, pending: dict[str, _Pending], by_engine_id: dict[str, str]) -> Result | None:
@@ -247,6 +247,7 @@ class VllmBackend(BackendBase):
         result.extra["finish_reason"] = completion.finish_reason
         result.text = completion.text
         result.completion_tokens = len(completion.token_ids)
+        result.token_logprobs = sampled_logprobs(completion.token_ids, completion.logprobs)
         result.cached_prompt_tokens = int(outputs[0].num_cached_tokens or 0)
         text = result.text.strip()
         result.choice_index = request.choices.index(text) if text in request.choices else None
@@ -303,6 +304,18 @@ class VllmBackend(BackendBase):
         _, alive = psutil.wait_procs(procs, timeout=15)
         for proc in alive:
             proc.kill()
+
+
+def sampled_logprobs(token_ids: Sequence[int], logprobs: Sequence[Mapping[int, Any]] | None) -> list[float] | None:
+    """Each generated token's log-probability (nats) from vLLM's `logprobs=1` output (per position: token id ->
+    Logprob, the sampled token always included; vLLM's default raw log-probabilities, before temperature and
+    structured-output masking); None when vLLM gave none or a position lacks the sampled token."""
+    if not logprobs or len(logprobs) != len(token_ids):
+        return None
+    found = [position.get(token) for position, token in zip(logprobs, token_ids, strict=True)]
+    if any(lp is None for lp in found):
+        return None
+    return [float(lp.logprob) for lp in found]
 
 
 def bind_list(threads: int | None) -> str:

@@ -184,6 +184,27 @@ class Manifest(Strict):
 
 # --- records.jsonl and segments.jsonl ---------------------------------------------------------------------------
 
+class Confidence(Strict):
+    """What a router can use, per item (docs/routing.md). A signal the backend did not give is None, never 0.
+
+    Choices (from `Record.choice_logprobs`, the options' log-likelihoods or a classifier's log predict_proba):
+    `option_probs` = softmax over them (the task's choice order), `max_prob` its largest value, `margin` the
+    largest minus the second largest (0 with one option), `entropy` = -sum p ln p in nats (0 .. ln K).
+    Generation (text, json, grammar-constrained choices): the log-probabilities in nats of the generated tokens
+    under the model's unconstrained distribution at temperature 1 (before sampling settings and grammar),
+    summarised as `token_logprob_mean` and `token_logprob_min` (both <= 0).
+    `json_valid`: json answers only, whether the answer parsed as a JSON object that validates against the
+    task's json_schema (jsonschema, Draft 2020-12)."""
+
+    option_probs: list[float] | None = None
+    max_prob: float | None = None
+    margin: float | None = None
+    entropy: float | None = None
+    token_logprob_mean: float | None = None
+    token_logprob_min: float | None = None
+    json_valid: bool | None = None
+
+
 class Record(Strict):
     """One line of records.jsonl: raw measurements for one item of one cell (one repetition), the source of truth
     every summary is derived from. Times `t_*` are seconds on the clock of bench.backends.base.now()."""
@@ -213,6 +234,9 @@ class Record(Strict):
     t_arrival: float | None = None
     """Intended arrival time (rate mode): latencies are measured from it, so queueing is included."""
     choice_logprobs: list[float] | None = None
+    confidence: Confidence | None = None
+    """Router signals derived from the backend's log-probabilities (None in runs made before #15, or when the
+    backend gave none)."""
     engine_extra: dict[str, Any] = {}
     tags: dict[str, str] = {}
 

@@ -11,8 +11,10 @@ from typing import Any, Literal, Protocol
 
 from bench.backends.base import Backend, Request, Result, backend_factory, now
 from bench.errors import BackendError, BackendUnavailable
+from bench.metrics.confidence import confidence, json_valid
 from bench.metrics.monitors import ProcessMonitor
 from bench.metrics.records import INPUT_TRUNCATED, CellSegment, ItemRecord
+from bench.results.schema import Confidence
 from bench.results.store import RunStore
 from bench.run.load_modes import drive
 from bench.run.truncate import fit_input
@@ -324,8 +326,16 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
         prompt_tokens=result.prompt_tokens, cached_prompt_tokens=result.cached_prompt_tokens,
         completion_tokens=result.completion_tokens, t_start=result.t_start,
         t_first_token=result.t_first_token, t_end=result.t_end, t_arrival=result.extra.pop("t_arrival", None),
-        choice_logprobs=result.choice_logprobs, engine_extra=result.extra,
-        tags=item.tags)
+        choice_logprobs=result.choice_logprobs, confidence=_confidence(result, prediction, task),
+        engine_extra=result.extra, tags=item.tags)
+
+
+def _confidence(result: Result, prediction: Any, task: TaskSpec) -> Confidence | None:
+    """The item's router signals (bench.metrics.confidence); none for an item that failed."""
+    if result.error is not None:
+        return None
+    valid = json_valid(prediction, task.answer.json_schema) if task.answer.mode == "json" else None
+    return confidence(result.choice_logprobs, result.token_logprobs, valid)
 
 
 def _prediction(item: Item, result: Result, task: TaskSpec) -> tuple[Any, str | None]:

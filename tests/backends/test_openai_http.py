@@ -395,3 +395,13 @@ def test_completions_endpoint_cuts_at_stops_and_refuses_a_cut_stream(scripted: t
     assert (stopped.error, stopped.text, stopped.extra["stop_applied_client_side"]) == (None, " Paris", True)
     assert script.seen[0]["body"]["stop"] == ["\n", "###"] and script.seen[0]["path"].endswith("/completions")
     assert cut.error is not None and cut.error.startswith("stream ended early") and cut.text == ""
+
+
+def test_logprobs_are_requested_only_when_set_and_reach_the_result(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    chunk = {"choices": [{"index": 0, "delta": {"content": "ok"}, "logprobs": {"content": [{"logprob": -0.2}]}}]}
+    script.replies = [(200, [f"data: {json.dumps(chunk)}\n\n", "data: [DONE]\n\n"]), (200, sse("ok"))]
+    with_logprobs = answer(OpenAIBackend(OpenAIParams(base_url=url, logprobs=True)), request())
+    without = answer(OpenAIBackend(OpenAIParams(base_url=url)), request())
+    assert with_logprobs.token_logprobs == [-0.2] and without.token_logprobs is None
+    assert script.seen[0]["body"]["logprobs"] is True and "logprobs" not in script.seen[1]["body"]

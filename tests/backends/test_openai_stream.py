@@ -83,3 +83,28 @@ def test_the_answer_settles_with_usage_at_or_after_the_finish_and_ends_at_the_fi
     assert finished is not None and answer.truncated and not answer.settled
     take_chunk({"choices": [], "usage": {"completion_tokens": 2}}, answer, CHAT)
     assert answer.settled and answer.t_end == finished and answer.finish_reason == "Length"
+
+
+def test_token_logprobs_from_chat_and_completions_shapes() -> None:
+    chat = Answer()
+    for text, lp in (("Par", -0.25), ("is", -1.5)):
+        take_chunk({"choices": [{"index": 0, "delta": {"content": text},
+                                 "logprobs": {"content": [{"token": text, "logprob": lp, "top_logprobs": []}]}}]},
+                   chat, CHAT)
+    assert chat.token_logprobs == [-0.25, -1.5]
+    completions = Answer()
+    take_chunk({"choices": [{"index": 0, "text": "ab", "logprobs": {"tokens": ["a", "b"],
+                                                                   "token_logprobs": [-0.5, 0]}}]},
+               completions, COMPLETIONS)
+    assert completions.token_logprobs == [-0.5, 0.0]
+
+
+@pytest.mark.parametrize("second", [None, {"content": None}, {"content": [{"logprob": "x"}]},
+                                    {"content": [{"logprob": 0.5}]}])
+def test_a_piece_without_logprobs_leaves_the_answer_without_any(second: Any) -> None:
+    answer = Answer()
+    take_chunk({"choices": [{"index": 0, "delta": {"content": "a"}, "logprobs": {"content": [{"logprob": -1.0}]}}]},
+               answer, CHAT)
+    take_chunk({"choices": [{"index": 0, "delta": {"content": "b"}, "logprobs": second}]}, answer, CHAT)
+    assert answer.token_logprobs is None
+    assert Answer().token_logprobs is None  # a server that sends none

@@ -198,3 +198,18 @@ def test_choice_loglikelihoods_agree_with_llama_cpp(vllm_run: Path) -> None:
     reference = llama_cpp_logprobs({r["item_id"] for r in recs})
     for record in recs:
         assert record["choice_logprobs"] == pytest.approx(reference[record["item_id"]], abs=0.25)
+
+
+def test_sampled_logprobs_pick_each_generated_token_or_none() -> None:
+    """vLLM's logprobs=1 output: per position token id -> Logprob (no engine needed)."""
+    from types import SimpleNamespace
+
+    from bench.backends.vllm_offline import sampled_logprobs
+
+    def lp(value: float) -> Any:
+        return SimpleNamespace(logprob=value, rank=1)
+
+    positions = [{5: lp(-0.1), 9: lp(-0.2)}, {7: lp(-2.0)}]
+    assert sampled_logprobs([5, 7], positions) == [-0.1, -2.0]
+    assert sampled_logprobs([5, 8], positions) is None  # the sampled token missing at a position
+    assert sampled_logprobs([5, 7], None) is None and sampled_logprobs([5], positions) is None
