@@ -144,7 +144,7 @@ def signal_value(result: Result, request: Request, signal: str) -> float | None:
     if result.error is not None:
         return None
     valid = json_valid(parse_json_object(result.text)[0], request.json_schema) if request.mode == "json" else None
-    found = confidence(result.choice_logprobs, getattr(result, "token_logprobs", None), valid)
+    found = confidence(result.choice_logprobs, result.token_logprobs, valid)
     value = getattr(found, signal, None) if found is not None else None
     return None if value is None else float(value)
 
@@ -255,7 +255,5 @@ def combine(request: Request, small: Result, large: Result | None, decided: dict
                       prompt_tokens=small.prompt_tokens + (large.prompt_tokens if large else 0),
                       cached_prompt_tokens=small.cached_prompt_tokens + (large.cached_prompt_tokens if large else 0),
                       completion_tokens=small.completion_tokens + (large.completion_tokens if large else 0),
-                      error=final.error, extra=extra)
-    if hasattr(final, "token_logprobs"):
-        combined.token_logprobs = final.token_logprobs
+                      token_logprobs=final.token_logprobs, error=final.error, extra=extra)
     return combined
