@@ -24,7 +24,8 @@ def side(model_id: str, scores: Sequence[float], latency: Sequence[float], probs
 def pair(small: Sequence[float], large: Sequence[float], probs: Sequence[float | None]) -> Pair:
     n = len(small)
     return Pair("triage", "1", "accuracy", [f"i{k}" for k in range(n)],
-                side("small", small, [0.1] * n, probs, SMALL_USD), side("large", large, [1.0] * n, [None] * n, LARGE_USD),
+                side("small", small, [0.1] * n, probs, SMALL_USD),
+                side("large", large, [1.0] * n, [None] * n, LARGE_USD),
                 {"hosted": 0.02})
 
 

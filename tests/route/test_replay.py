@@ -93,7 +93,7 @@ def test_headline_is_cross_fitted_and_reports_savings() -> None:
 def test_bad_inputs_are_run_errors() -> None:
     with pytest.raises(RunError, match="outside the range of signal 'max_prob'"):
         replay(informative(), RouteOptions(thresholds=(1.5,)))
-    with pytest.raises(RunError, match="'token_logprob_mean'.*they carry max_prob, margin"):
+    with pytest.raises(RunError, match=r"'token_logprob_mean'.*they carry max_prob, margin"):
         replay(informative(), RouteOptions(signal="token_logprob_mean"))
     with pytest.raises(RunError, match="not a signal"):
         replay(informative(), RouteOptions(signal="confidence"))
