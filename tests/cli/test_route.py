@@ -73,6 +73,10 @@ def test_records_carry_the_option_probabilities(runs: dict[str, Path]) -> None:
     small = {r["item_id"]: r["confidence"] for r in rows if r["model_id"] == "small"}
     assert small["i00"]["max_prob"] == pytest.approx(0.9) and small["i00"]["margin"] == pytest.approx(0.85)
     assert all(r["confidence"] is None for r in rows if r["model_id"] == "large")  # no log-likelihoods: missing
+    from bench.api import load_run
+
+    frame = load_run(runs["both"]).items()
+    assert frame.loc[frame["model_id"] == "small", "confidence.max_prob"].tolist()[:2] == pytest.approx([0.9, 0.9])
 
 
 def test_route_prints_headline_and_writes_json_csv_plot_html(runs: dict[str, Path], tmp_path: Path,
