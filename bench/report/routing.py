@@ -20,16 +20,28 @@ TABLE_COLUMNS = ("policy", "target", "cut(s)", "to large", "accuracy [95% CI]", 
 
 
 def as_json(result: Replay) -> dict[str, Any]:
-    """Every figure of one task's replay as plain data (the --out JSON and --format json)."""
+    """Every figure of one task's replay as plain data (the --out JSON and --format json); non-finite numbers are
+    null (an infinite cut: share 0 keeps every item with a signal, share 1 escalates all)."""
     pair = result.pair
-    return {"task_id": pair.task_id, "task_version": pair.task_version, "metric": pair.metric, "n": pair.n,
+    return finite({"task_id": pair.task_id, "task_version": pair.task_version, "metric": pair.metric, "n": pair.n,
             "small": {"model_id": pair.small.model_id, "run_id": pair.small.run_id, "cell_id": pair.small.cell_id},
             "large": {"model_id": pair.large.model_id, "run_id": pair.large.run_id, "cell_id": pair.large.cell_id},
             "signal": {"name": result.signal.name, "higher_is_confident": result.signal.higher_is_confident,
                        "unit": result.signal.unit, "coverage": result.coverage},
             "selection": {"folds": 2, "seed": result.options.seed, "random_draws": result.options.draws},
             "headline": result.headline, "routellm": result.routellm, "calibration": result.calibration,
-            "cost_bases": result.cost_bases, "points": [p.as_dict() for p in result.points]}
+            "cost_bases": result.cost_bases, "points": [p.as_dict() for p in result.points]})
+
+
+def finite(value: Any) -> Any:
+    """`value` with every non-finite float (inf, nan) replaced by None, recursively: strict JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def csv_rows(result: Replay) -> list[dict[str, Any]]:

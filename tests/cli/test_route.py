@@ -87,7 +87,9 @@ def test_route_prints_headline_and_writes_json_csv_plot_html(runs: dict[str, Pat
     printed = capsys.readouterr().out
     assert code == 0
     assert "small keeps" in printed and "APGR" in printed and "ECE" in printed
-    (result,) = json.loads((out / "route.json").read_text())
+    text = (out / "route.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text  # strict JSON: infinite cuts are null
+    (result,) = json.loads(text)
     assert result["signal"]["name"] == "max_prob" and result["n"] == 12
     assert result["routellm"]["weak"] == pytest.approx(7 / 12)
     assert result["routellm"]["strong"] == pytest.approx(11 / 12)  # scripted right except on the last item
