@@ -23,7 +23,8 @@ def as_json(result: Replay) -> dict[str, Any]:
     """Every figure of one task's replay as plain data (the --out JSON and --format json); non-finite numbers are
     null (an infinite cut: share 0 keeps every item with a signal, share 1 escalates all)."""
     pair = result.pair
-    return finite({"task_id": pair.task_id, "task_version": pair.task_version, "metric": pair.metric, "n": pair.n,
+    data: dict[str, Any] = finite({
+            "task_id": pair.task_id, "task_version": pair.task_version, "metric": pair.metric, "n": pair.n,
             "small": {"model_id": pair.small.model_id, "run_id": pair.small.run_id, "cell_id": pair.small.cell_id},
             "large": {"model_id": pair.large.model_id, "run_id": pair.large.run_id, "cell_id": pair.large.cell_id},
             "signal": {"name": result.signal.name, "higher_is_confident": result.signal.higher_is_confident,
@@ -31,6 +32,7 @@ def as_json(result: Replay) -> dict[str, Any]:
             "selection": {"folds": 2, "seed": result.options.seed, "random_draws": result.options.draws},
             "headline": result.headline, "routellm": result.routellm, "calibration": result.calibration,
             "cost_bases": result.cost_bases, "points": [p.as_dict() for p in result.points]})
+    return data
 
 
 def finite(value: Any) -> Any:
