@@ -54,14 +54,17 @@ class RunData:
         return self._columns
 
     def items(self) -> Any:
-        """A pandas DataFrame, one row per item record: its fields, one `score.<name>` column per score and
+        """A pandas DataFrame, one row per item record: its fields, one `score.<name>` column per score, the router
+        signals as `confidence.<name>` (docs/routing.md; absent for runs without them) and
         ttft_s, e2e_latency_s, tpot_s (s), decode_tps, prefill_tps (tokens/s) and run_id."""
         import pandas as pd
 
         rows = []
         for r in self.records:
-            row = r.model_dump(exclude={"scores", "engine_extra", "choice_logprobs"})
+            row = r.model_dump(exclude={"scores", "engine_extra", "choice_logprobs", "confidence"})
             row.update({f"score.{k}": v for k, v in r.scores.items()})
+            signals = r.confidence.model_dump(exclude={"option_probs"}) if r.confidence is not None else {}
+            row.update({f"confidence.{k}": v for k, v in signals.items()})
             row.update({"ttft_s": ttft_s(r), "e2e_latency_s": e2e_s(r), "tpot_s": tpot_s(r),
                         "decode_tps": decode_tps(r), "prefill_tps": prefill_tps(r), "run_id": self.run_id})
             rows.append(row)

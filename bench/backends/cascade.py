@@ -14,9 +14,11 @@ so each item's latency is the real combined time (t_start of the small call to t
 cell's wall time, hence its cost per task, is both models' time. Both models stay loaded (peak RSS is both).
 
 Signals are the item's router signals (bench.metrics.confidence, Record.confidence) computed from the small
-model's result exactly as its own record would hold them. `entropy` is lower when more confident: it escalates
-above the threshold; every other signal escalates below it. A signal the small model did not give (it failed,
-or its engine returned no log-probabilities) escalates the item. The record keeps both answers and the decision
+model's result exactly as its own record would hold them; their direction and range are bench route's
+(bench.route.signals), and so is the rule: `entropy` is lower when more confident, so it escalates above the
+threshold; every other signal escalates below it (a value equal to the threshold stays with the small model).
+A signal the small model did not give (it failed, or its engine returned no log-probabilities) escalates the
+item, as in the offline replay. The record keeps both answers and the decision
 in engine_extra["cascade"]; its prediction, scores and confidence are the answering model's.
 """
 
@@ -34,26 +36,13 @@ from bench.suite.spec import ModelSpec, TaskSpec
 Mode = Literal["choices", "json", "text"]
 
 
-class SignalDef(BaseModel):
-    """A router signal: the answer modes it exists for, its range and which way is confident."""
-
-    model_config = ConfigDict(frozen=True)
-    modes: frozenset[str]
-    """"choices" (options scored by log-likelihood), "generated" (text, json, or choices by grammar), "json"."""
-    low: float
-    high: float
-    higher_is_confident: bool = True
-
-
-SIGNALS: dict[str, SignalDef] = {
-    "max_prob": SignalDef(modes=frozenset({"choices"}), low=0.0, high=1.0),
-    "margin": SignalDef(modes=frozenset({"choices"}), low=0.0, high=1.0),
-    "entropy": SignalDef(modes=frozenset({"choices"}), low=0.0, high=math.inf, higher_is_confident=False),
-    "token_logprob_mean": SignalDef(modes=frozenset({"generated"}), low=-math.inf, high=0.0),
-    "token_logprob_min": SignalDef(modes=frozenset({"generated"}), low=-math.inf, high=0.0),
-    "json_valid": SignalDef(modes=frozenset({"json"}), low=0.0, high=1.0),
+SIGNAL_MODES: dict[str, frozenset[str]] = {
+    "max_prob": frozenset({"choices"}), "margin": frozenset({"choices"}), "entropy": frozenset({"choices"}),
+    "token_logprob_mean": frozenset({"generated"}), "token_logprob_min": frozenset({"generated"}),
+    "json_valid": frozenset({"json"}),
 }
-"""The fields of Record.confidence a cascade can route on (docs/routing.md)."""
+"""Which answers carry each signal (bench.route.signals.SIGNALS: its direction and range): "choices" = options
+scored by log-likelihood, "generated" = text, json, or choices by grammar, "json" = json answers."""
 
 
 class Rule(BaseModel):
@@ -118,12 +107,14 @@ def signal_kind(task: TaskSpec) -> str:
 def available(task: TaskSpec) -> list[str]:
     """The signals the small model gives on this task's answers."""
     kinds = {signal_kind(task)} | ({"json"} if task.answer.mode == "json" else set())
-    return [name for name, d in SIGNALS.items() if d.modes & kinds]
+    return [name for name, modes in SIGNAL_MODES.items() if modes & kinds]
 
 
 def rule_problems(rule: Rule, task: TaskSpec, prefix: str = "") -> list[tuple[str, str]]:
     """(field, message) for an unknown signal, one this task's answers do not carry, or a threshold outside the
     signal's range; fields are prefixed with `prefix` ("" or "by_mode.MODE.")."""
+    from bench.route.signals import SIGNALS
+
     known = SIGNALS.get(rule.signal)
     if known is None:
         return [(f"{prefix}signal", f"unknown signal '{rule.signal}': one of {', '.join(SIGNALS)}")]
@@ -151,6 +142,8 @@ def signal_value(result: Result, request: Request, signal: str) -> float | None:
 
 def escalates(value: float | None, rule: Rule) -> bool:
     """Whether an item goes to the large model: its signal is missing, or on the unconfident side."""
+    from bench.route.signals import SIGNALS
+
     if value is None:
         return True
     confident_up = SIGNALS[rule.signal].higher_is_confident

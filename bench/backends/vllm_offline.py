@@ -313,9 +313,7 @@ def sampled_logprobs(token_ids: Sequence[int], logprobs: Sequence[Mapping[int, A
     if not logprobs or len(logprobs) != len(token_ids):
         return None
     found = [position.get(token) for position, token in zip(logprobs, token_ids, strict=True)]
-    if any(lp is None for lp in found):
-        return None
-    return [float(lp.logprob) for lp in found]
+    return None if any(lp is None for lp in found) else [float(lp.logprob) for lp in found if lp is not None]
 
 
 def bind_list(threads: int | None) -> str:

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = hardware_sub.add_parser("show", help="one profile in full, with its sources")
     show.add_argument("id")
     show.add_argument("--format", choices=["table", "json"], default="table")
+    from bench.cli.route import add_parser as add_route
+
+    add_route(sub)
     models = sub.add_parser("models", help="bundled models")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     listing = models_sub.add_parser("list", help="parameters, quantization, size and sha256 of each model")
@@ -140,12 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     per problem, BenchError -> its exit_code, OSError -> 2, Ctrl-C -> 130 naming the run to resume.
     argparse exits 2 itself (SystemExit) on unknown options."""
     args = build_parser().parse_args(argv)
-    from bench.cli import compare, hardware, run
+    from bench.cli import compare, hardware, route, run
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": run.run, "validate": run.validate, "plan": run.plan, "report": run.report,
         "models": run.models_list, "hardware": hardware.hardware, "compare": compare.compare,
-        "baseline": compare.baseline, "export": compare.export,
+        "baseline": compare.baseline, "export": compare.export, "route": route.route,
     }
     _ignore_file_size_signal()
     try:

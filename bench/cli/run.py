@@ -185,14 +185,14 @@ def _write_html(stores: list[RunStore], summaries: list[Summary], args: argparse
                 slices: list[SliceReport]) -> int:
     """report.html (self-contained) and the plots as PNG + SVG in plots/ beside it (summaries not recomputed)."""
     from bench.api import RunData
-    from bench.report.html import render_html
+    from bench.report.html import render_html, slices_section
     from bench.report.plots import write_all
     from bench.results.store import validate_records
 
     runs = [RunData(store.path, store.read_manifest(), summary, validate_records(store))
             for store, summary in zip(stores, summaries, strict=True)]
     target: Path = args.out or stores[0].path / "report.html"
-    write_text_atomic(target, render_html(runs, slices))
+    write_text_atomic(target, render_html(runs, [slices_section(slices)] if slices else []))
     try:
         written = write_all(runs, target.parent / "plots")
     except OSError as exc:

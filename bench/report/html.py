@@ -305,13 +305,13 @@ def slices_section(reports: Sequence[SliceReport]) -> str:
     return "".join(parts)
 
 
-def render_html(runs: list[RunData], slices: Sequence[SliceReport] = ()) -> str:
-    """The whole report as one HTML document (inline CSS, plots as SVG data URIs, no scripts); with `slices`
-    (bench report --by TAG), their section after the model comparison."""
+def render_html(runs: list[RunData], sections: Sequence[str] = ()) -> str:
+    """The whole report as one HTML document (inline CSS, plots as SVG data URIs, no scripts); `sections`: extra
+    self-contained <section> elements (e.g. `bench route`'s) placed before the samples and provenance."""
     run_ids = ", ".join(run.run_id for run in runs)
     body = [f'<header id="report-header"><h1>bench report</h1><p class="muted">Runs: {escape(run_ids)}</p></header>',
-            procurement_section(runs), comparison_section(runs), *([slices_section(slices)] if slices else []),
-            plots_section(runs), costs_section(runs), samples_section(runs), provenance_section(runs)]
+            procurement_section(runs), comparison_section(runs), plots_section(runs), costs_section(runs),
+            *sections, samples_section(runs), provenance_section(runs)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>bench report: {escape(run_ids)}</title><style>{CSS}</style></head>"

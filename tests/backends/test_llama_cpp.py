@@ -181,3 +181,34 @@ def test_base_model_uses_plain_completion_and_a_space_before_the_label() -> None
         assert backend._detok(spaced).startswith(" billing")
     finally:
         backend.close()
+
+
+def test_router_signals_for_choices_and_generation(smollm: LlamaCppBackend) -> None:
+    """#15: option probabilities from the log-likelihoods; each generated token's log-probability, checked against
+    a fresh model's logits (llama-cpp-python, logits_all) and equal on the batched path."""
+    from bench.metrics.confidence import confidence
+
+    picked = ask(smollm, "choices", choices=CHOICES)
+    signals = confidence(picked.choice_logprobs, None)
+    assert signals is not None and signals.option_probs is not None
+    assert sum(signals.option_probs) == pytest.approx(1.0)
+    assert signals.option_probs.index(signals.max_prob) == picked.choice_index
+    assert 0 < signals.margin <= signals.max_prob and signals.token_logprob_mean is None  # type: ignore[operator]
+
+    request = Request(id="g", messages=MESSAGES, completion=COMPLETION, mode="text",
+                      generation=GenerationSpec(max_tokens=6))
+    smollm.reset_cache()
+    result = next(iter(smollm.generate([request])))
+    logprobs = result.token_logprobs
+    assert logprobs is not None and len(logprobs) == result.completion_tokens >= 3
+    assert all(-50 < lp <= 0 for lp in logprobs)
+    prompt = smollm.prompt_tokens(request)
+    out = list(smollm.llm.input_ids[len(prompt): smollm.llm.n_tokens])  # every generated token but the last
+    assert len(out) == len(logprobs) - 1
+    assert sum(logprobs[:-1]) == pytest.approx(reference_logprob(str(smollm.path), prompt, out, stepwise=True),
+                                               abs=1e-3)
+    batched = list(smollm.generate_load([request, Request(id="h", messages=MESSAGES[:1], completion="Hi",
+                                                          mode="text", generation=GenerationSpec(max_tokens=4))],
+                                        parallel=2, arrivals=None))
+    same = next(r for r in batched if r.request_id == "g")
+    assert same.text == result.text and same.token_logprobs == pytest.approx(logprobs, abs=1e-4)
