@@ -125,13 +125,14 @@ def test_a_run_folder_appears_with_its_manifest_and_suite_copy(tmp_path: Path, f
 
 
 def test_a_kill_between_a_cells_last_record_and_its_segment_line_is_measured_again(
-        tmp_path: Path, fast_calibration: None) -> None:
+        tmp_path: Path, fast_calibration: None, capsys: Capsys) -> None:
     store = start_run(RunRequest(write_suite(tmp_path, items=6), PlanOptions(), tmp_path / "out"), SilentProgress())
     reference = comparable(json.loads((store.path / "summary.json").read_text()))
     cells = (store.path / SEGMENTS).read_text().splitlines()
     (store.path / SEGMENTS).write_text("\n".join(cells[:-1]) + "\n")  # the state SIGKILL leaves at that moment
     store.update_manifest(status="running")
     resume_run(store.path, SilentProgress())
+    assert f"warning: {store.path}: 6 records have no segment line" in capsys.readouterr().err  # said, not silent
     assert set(keys(store.path).values()) == {1} and sum(keys(store.path).values()) == 12
     set_aside = (store.path / SET_ASIDE).read_text().splitlines()
     assert len(set_aside) == 6  # kept, not lost: the last cell's six records, re-measured with timings
@@ -400,3 +401,24 @@ def test_resume_of_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.Mo
         line = one_error_line(capsys.readouterr().err, f"cannot lock {folder / '.lock'}")
         assert "Read-only file system" in line or "Permission denied" in line
         assert RunStore(folder).read_manifest().status == "interrupted"
+
+
+# ------------------------------------------------------------------------------------------ renamed segments file
+
+
+@pytest.mark.parametrize("command", ["report", "resume"])
+def test_a_v2_run_whose_segments_jsonl_was_renamed_to_cells_jsonl_says_so(command: str, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: Capsys) -> None:
+    """It reported without load time, memory or cost, and resume set every record aside, both silently."""
+    run_dir = interrupted(tmp_path, monkeypatch)
+    (run_dir / SEGMENTS).rename(run_dir / "cells.jsonl")
+    records = (run_dir / RECORDS).read_text()
+    assert main(["report", str(run_dir)] if command == "report" else ["run", "--resume", str(run_dir)]) == 2
+    one_error_line(capsys.readouterr().err, f"{run_dir / 'cells.jsonl'}: a run with a version 2 manifest keeps its "
+                   "segments in segments.jsonl; rename cells.jsonl back to segments.jsonl")
+    assert (run_dir / RECORDS).read_text() == records and not (run_dir / SET_ASIDE).exists()
+    (run_dir / "cells.jsonl").rename(run_dir / SEGMENTS)
+    shutil.copy(run_dir / SEGMENTS, run_dir / "cells.jsonl")
+    assert main(["report", str(run_dir)]) == 2
+    one_error_line(capsys.readouterr().err, f"{run_dir}: holds both segments.jsonl and cells.jsonl")
