@@ -380,18 +380,56 @@ def test_a_file_size_limit_writing_the_manifest_first_leaves_no_run_folder(tmp_p
     assert run_dirs(tmp_path / "out") == []
 
 
-def test_sigterm_during_a_run_marks_it_interrupted(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path, items=200, delay_s=0.02)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_sigint_mid_run_marks_it_interrupted_and_resume_finishes_it(signum: int, tmp_path: Path,
+                                                                              capsys: Capsys) -> None:
+    """And (SIGINT) `bench report` while the run is writing: it reads what is there (status running)."""
+    suite = write_suite(tmp_path, items=40, delay_s=0.02)
     process = bench_process("run", str(suite), "--out", str(tmp_path / "out"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (run_dirs(tmp_path / "out") and
                                               (run_dirs(tmp_path / "out")[0] / RECORDS).exists()):
         time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    run_dir = run_dirs(tmp_path / "out")[0]
+    if signum == signal.SIGINT:
+        assert main(["report", str(run_dir), "--format", "json"]) == 0
+        report = capsys.readouterr()
+        assert "Traceback" not in report.err and json.loads(report.out)["status"] == "running"
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    manifest = json.loads((run_dirs(tmp_path / "out")[0] / MANIFEST).read_text())
-    assert manifest["status"] == "interrupted"
+    assert "Traceback" not in err
+    assert RunStore(run_dir).read_manifest().status == "interrupted"
+    assert 0 < sum(keys(run_dir).values()) < 80
+    code, _, err = run_bench("run", "--resume", str(run_dir))
+    assert code == 0, err
+    assert set(keys(run_dir).values()) == {1} and sum(keys(run_dir).values()) == 80
+    assert RunStore(run_dir).read_manifest().status == "complete"
+
+
+def test_two_runs_into_the_same_out_at_once_get_a_folder_each(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, items=3, delay_s=0.0)
+    processes = [bench_process("run", str(suite), "--out", str(tmp_path / "out")) for _ in range(2)]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    folders = run_dirs(tmp_path / "out")
+    assert len(folders) == 2  # the same second gives the same run id: the second gets a suffix, never a share
+    for folder in folders:
+        assert set(keys(folder).values()) == {1} and sum(keys(folder).values()) == 6
+        assert RunStore(folder).read_manifest().status == "complete"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a folder without execute permission")
+def test_out_inside_a_folder_without_execute_permission(tmp_path: Path, capsys: Capsys,
+                                                        fast_calibration: None) -> None:
+    suite = write_suite(tmp_path, items=3)
+    (tmp_path / "closed").mkdir(mode=0o666)
+    try:
+        assert main(["run", str(suite), "--out", str(tmp_path / "closed" / "results")]) == 2
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+    one_error_line(capsys.readouterr().err, "cannot create a run folder there", "Permission denied")
 
 
 def test_resume_of_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
