@@ -289,3 +289,28 @@ def test_a_run_on_a_terminal_ends(tmp_path: Path) -> None:
         os.close(leader)
     assert process.wait(timeout=10) == 0, output[-2000:]
     assert b"results:" in output
+
+
+@pytest.mark.parametrize(("where", "backend", "dataset"), [
+    ("headers", {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "headers": {"X-Api-Key": CANARY}}, None),
+    ("vllm hf_token", {"kind": "vllm", "model": "m", "hf_token": CANARY}, None),
+    ("vllm innocent name", {"kind": "vllm", "model": "m", "download_dir": CANARY}, None),
+    ("llama_cpp model URL", {"kind": "llama_cpp", "model": f"https://user:{CANARY}@h/m.gguf"}, None),
+    ("lm-eval token", {"kind": "fake"}, {"kind": "lm_eval", "task": "x", "token": CANARY})])
+def test_a_key_in_a_field_bench_refuses_is_never_echoed(where: str, backend: dict[str, Any],
+                                                        dataset: dict[str, Any] | None, tmp_path: Path,
+                                                        capsys: Capsys) -> None:
+    """Unknown keys (headers:, an engine's hf_token, an lm-eval dataset's token) and paths that hold credentials are
+    refused (exit 2) naming the field; the value is not printed and no run folder holds it."""
+    suite = yaml.safe_load(suite_with(tmp_path, {"base_url": "http://127.0.0.1:9/v1"}).read_text())
+    suite["models"] = [{"id": "m", "backend": backend}]
+    if dataset is not None:
+        suite["tasks"][0]["dataset"] = dataset
+    path = tmp_path / "leak.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["validate", str(path)]) == 2
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "error: " in captured.err and "Traceback" not in captured.err
+    assert CANARY not in captured.out + captured.err
+    assert not (tmp_path / "out").exists() or CANARY not in everything_written(tmp_path / "out")
