@@ -85,11 +85,17 @@ def keys(run_dir: Path) -> Counter[tuple[str, str, int]]:
     return Counter((r.cell_id, r.item_id, r.repetition) for r in RunStore(run_dir).records())
 
 
-def comparable(summary: dict[str, Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """Every metric row without its timing: quality values exactly, and for every row n and whether it is set."""
-    return {(row["cell_id"], row["metric"]): (row["n"], row["value"] is None,
+def comparable(summary: dict[str, Any]) -> dict[Any, Any]:
+    """Everything in a summary that timings do not decide: every metric row's n and whether it is set, quality
+    values exactly; the status, the cells, the baselines and each model's paired test against them; the cost rows'
+    presence (their figures are timings)."""
+    rows = {(row["cell_id"], row["metric"]): (row["n"], row["value"] is None,
                                               row["value"] if row["group"] == "quality" else "timing")
             for row in summary["metrics"]}
+    costs = sorted((r["cell_id"], r["profile_id"], r["basis"], r["quality"]) for r in summary["costs"]["rows"])
+    return {"metrics": rows, "status": summary["status"], "cells": summary["cells"], "costs": costs,
+            "baselines": summary.get("baselines"), "baseline_tests": summary.get("baseline_tests"),
+            "unfinished": summary["unfinished"], "skipped": summary["skipped"]}
 
 
 @pytest.fixture
@@ -382,7 +388,8 @@ def test_a_file_size_limit_writing_the_manifest_first_leaves_no_run_folder(tmp_p
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_or_sigint_mid_run_marks_it_interrupted_and_resume_finishes_it(signum: int, tmp_path: Path,
-                                                                              capsys: Capsys) -> None:
+                                                                              capsys: Capsys,
+                                                                              fast_calibration: None) -> None:
     """And (SIGINT) `bench report` while the run is writing: it reads what is there (status running)."""
     suite = write_suite(tmp_path, items=40, delay_s=0.02)
     process = bench_process("run", str(suite), "--out", str(tmp_path / "out"))
@@ -401,8 +408,7 @@ def test_sigterm_or_sigint_mid_run_marks_it_interrupted_and_resume_finishes_it(s
     assert "Traceback" not in err
     assert RunStore(run_dir).read_manifest().status == "interrupted"
     assert 0 < sum(keys(run_dir).values()) < 80
-    code, _, err = run_bench("run", "--resume", str(run_dir))
-    assert code == 0, err
+    assert main(["run", "--resume", str(run_dir)]) == 0, capsys.readouterr().err
     assert set(keys(run_dir).values()) == {1} and sum(keys(run_dir).values()) == 80
     assert RunStore(run_dir).read_manifest().status == "complete"
 
