@@ -4,7 +4,8 @@ Three rules:
 1. In configuration (backend blocks, backend settings), a value under a key whose name looks secret
    (`api_key`, `token`, `password`, `Authorization`, ...) becomes `<redacted>`; so does a `*_env` value that is
    not an environment variable's name.
-2. Credentials in URLs (`https://user:KEY@host`, `?key=KEY`, `&access_token=KEY`) become `<redacted>`.
+2. Credentials in URLs (`https://user:KEY@host`, `?key=KEY`, `&access_token=KEY`) become `<redacted>`; their
+   percent-decoded forms and the Basic credential (base64 of user:KEY) are known secrets (rule 3).
 3. Every value known to be secret is masked wherever it appears in text. Values become known when a suite is
    parsed (`register_config`): the values of rules 1 and 2, and the environment values that `*_env` keys name
    (an API key read by a backend), so a server's error body that quotes the key is masked too.
