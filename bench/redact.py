@@ -4,7 +4,8 @@ Three rules:
 1. In configuration (backend blocks, backend settings), a value under a key whose name looks secret
    (`api_key`, `token`, `password`, `Authorization`, ...) becomes `<redacted>`; so does a `*_env` value that is
    not an environment variable's name.
-2. Credentials in URLs (`https://user:KEY@host`, `?key=KEY`, `&access_token=KEY`) become `<redacted>`.
+2. Credentials in URLs (`https://user:KEY@host`, `?key=KEY`, `&access_token=KEY`) become `<redacted>`; their
+   percent-decoded forms and the Basic credential (base64 of user:KEY) are known secrets (rule 3).
 3. Every value known to be secret is masked wherever it appears in text. Values become known when a suite is
    parsed (`register_config`): the values of rules 1 and 2, and the environment values that `*_env` keys name
    (an API key read by a backend), so a server's error body that quotes the key is masked too.
@@ -15,10 +16,12 @@ see bench.results.store) and to the console (bench.cli.main). Known values are k
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 from typing import Any, TextIO
+from urllib.parse import unquote, unquote_plus
 
 REDACTED = "<redacted>"
 SECRET_NAME = re.compile(
@@ -75,11 +78,21 @@ def _register_string(value: str, key: str) -> None:
         elif os.environ.get(value):
             register(os.environ[value])
     for match in _URL_USERINFO.finditer(value):
-        for part in match.group("userinfo").split(":"):
-            register(part)
+        _register_userinfo(match.group("userinfo"))
     for match in _QUERY_PARAM.finditer(value):
         if looks_secret(match.group("name")):
-            register(match.group("value"))
+            for form in {match.group("value"), unquote(match.group("value")), unquote_plus(match.group("value"))}:
+                register(form)
+
+
+def _register_userinfo(userinfo: str) -> None:
+    """The user and password of a URL as written and percent-decoded, and the Basic Authorization credential an
+    HTTP client makes of them (base64 of user:password, RFC 7617), which a server may quote back."""
+    user, _, password = userinfo.partition(":")
+    for part in (user, password):
+        register(part)
+        register(unquote(part))
+    register(base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode())
 
 
 def mask_known(text: str) -> str:

@@ -243,3 +243,68 @@ def test_a_fifo_with_no_writer_does_not_hang(tmp_path: Path, capsys: Capsys) -> 
 
 def test_a_device_as_suite_is_read_no_further_than_the_limit(capsys: Capsys) -> None:
     check(["validate", "/dev/zero"], capsys, "/dev/zero: suite is larger than 4 MiB")
+
+
+# ------------------------------------------------------------------------------------------ more members of class 1
+
+
+def test_a_tab_indented_mapping_is_named_by_line(valid: dict[str, Any], write: Callable[[str], Path],
+                                                 capsys: Capsys) -> None:
+    check(["validate", str(write(dump(valid).replace("\n  ", "\n\t", 3)))], capsys,
+          "suite.yaml: line 5: invalid YAML: found character '\\t' that cannot start any token")
+
+
+@pytest.mark.parametrize("variant", ["bom", "crlf", "bom+crlf"])
+def test_a_bom_or_crlf_suite_reads_as_the_same_suite(variant: str, valid: dict[str, Any], labels_jsonl: Path,
+                                                     write: Callable[[str], Path], capsys: Capsys) -> None:
+    text = dump(valid)
+    text = ("\ufeff" if "bom" in variant else "") + (text.replace("\n", "\r\n") if "crlf" in variant else text)
+    rows = labels_jsonl.read_text()
+    labels_jsonl.write_text(("\ufeff" if "bom" in variant else "") + rows.replace("\n", "\r\n" if "crlf" in variant
+                                                                                     else "\n"))
+    assert main(["validate", str(write(text))]) == 0, capsys.readouterr().err
+    assert "ok (1 models, 1 tasks)" in capsys.readouterr().err
+
+
+def test_a_10_mb_single_line_suite_is_refused_before_parsing(write: Callable[[str], Path], capsys: Capsys) -> None:
+    check(["validate", str(write("name: x\ndescription: " + "a" * (10 << 20) + "\n"))], capsys,
+          "suite is larger than 4 MiB")
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e999", "2.5"])
+def test_a_float_where_a_whole_number_is_expected(value: str, valid: dict[str, Any], write: Callable[[str], Path],
+                                                  capsys: Capsys) -> None:
+    check(["validate", str(write(dump(valid).replace("warmup: 0", f"warmup: {value}")))], capsys,
+          "warmup: Input should be a valid integer")
+
+
+def test_a_symlink_loop_as_data_path(valid: dict[str, Any], tmp_path: Path, write: Callable[[str], Path],
+                                     capsys: Capsys) -> None:
+    (tmp_path / "loop1.jsonl").symlink_to(tmp_path / "loop2.jsonl")
+    (tmp_path / "loop2.jsonl").symlink_to(tmp_path / "loop1.jsonl")
+    valid["tasks"][0]["dataset"]["path"] = "loop1.jsonl"
+    check(["validate", str(write(dump(valid)))], capsys, "tasks[0].dataset.path", "Too many levels of symbolic links")
+
+
+@pytest.mark.parametrize("where", ["dataset", "few_shot", "model"])
+def test_a_fifo_as_data_few_shot_or_model_path_does_not_hang(where: str, valid: dict[str, Any], tmp_path: Path,
+                                                             write: Callable[[str], Path], capsys: Capsys) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    if where == "dataset":
+        valid["tasks"][0]["dataset"]["path"] = "pipe"
+    elif where == "few_shot":
+        valid["tasks"][0]["few_shot"] = {"k": 1, "dataset": {"path": "pipe", "fields": {"input": "text",
+                                                                                        "expected": "label"}}}
+    else:
+        valid["models"][0]["backend"] = {"kind": "llama_cpp", "model": "pipe"}
+    check(["run", str(write(dump(valid))), "--out", str(tmp_path / "out")], capsys, "pipe is not a regular file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_number_beyond_the_float_range_in_a_data_file(valid: dict[str, Any], labels_jsonl: Path,
+                                                        write: Callable[[str], Path], capsys: Capsys) -> None:
+    """1e400 silently became inf (Python's json); NaN and Infinity were refused already."""
+    with labels_jsonl.open("a") as handle:
+        handle.write('{"id": "big", "text": 1e400, "label": "billing"}\n')
+    check(["validate", str(write(dump(valid)))], capsys, "items.jsonl: line 7: invalid JSON: the number 1e400 is "
+          "too large for a float")

@@ -31,7 +31,8 @@ REPORT_LIMIT_S = 30.0
 """A report recomputes bootstrap intervals: about a second, several on a loaded machine; longer is a hang."""
 LABELS = ["billing", "technical", "shipping"]
 ROWS = [{"id": f"i{n}", "text": f"text {n}", "label": LABELS[n % 3]} for n in range(6)]
-TOKENS = ["[", "]", "{", "}", ": ", "- ", "&a ", "*a", "*b", "? ", "? [a, b]\n: 1\n", "!!binary ",
+TOKENS = ["[", "]", "{", "}", ": ", "- ", "&a ", "*a", "*b", "1e400", "\ufeff\ufeff", "? ", "? [a, b]\n: 1\n",
+          "!!binary ",
           "!!python/name:os.system ", "!!set ", "<<: *a\n", "\x00", "\x07", "\x1b", "\t", "\n  ", "\n", "'", '"',
           "\\", "%YAML 1.1\n", "---\n", "...\n", "~", "\ufeff", "\x85", "\u2028", "9" * 5000, "[" * 300,
           "{a: " * 100, "1e999", ".nan", "-.inf", "0x7f", "0o17", "2001-12-14t21:59:43.10-05:00", "[/]", "[red]",

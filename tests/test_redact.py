@@ -4,8 +4,10 @@ the key put where users put it: every file of the run and everything printed is 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,8 +75,22 @@ class Hostile(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        self._send(401, {"error": {"message": f"invalid credentials: {self.headers.get('Authorization')} "
-                                              f"for {self.path} with {body}"}})
+        quoted = f"invalid credentials: {self.headers.get('Authorization')} {self._decoded_basic()} for " \
+                 f"{self.path} ({urllib.parse.unquote(self.path)}) with {body} and {dict(self.headers)}"
+        if self.path.startswith("/sse"):  # 200, then an error event in the stream quoting the same
+            data = f"data: {json.dumps({'error': {'message': quoted}})}\n\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self._send(401, {"error": {"message": quoted}})
+
+    def _decoded_basic(self) -> str:
+        """What a careless server would print: the user:password of a Basic Authorization header, decoded."""
+        value = self.headers.get("Authorization") or ""
+        return base64.b64decode(value[6:]).decode(errors="replace") if value.startswith("Basic ") else ""
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
@@ -130,20 +146,33 @@ def run_and_report(suite: Path, tmp_path: Path, capsys: Capsys) -> tuple[int, st
     return code, captured.out + captured.err + everything_written(tmp_path / "out")
 
 
-@pytest.mark.parametrize("where", ["query", "userinfo", "extra_body", "extra_body_nested", "auth_header_401"])
+ENCODED = "".join(f"%{ord(c):02X}" for c in CANARY)
+"""The canary percent-encoded character by character (a URL may carry a key so)."""
+BASIC = base64.b64encode(f"user:{CANARY}".encode()).decode()
+"""The Basic Authorization credential a client sends for http://user:CANARY@host."""
+
+
+@pytest.mark.parametrize("where", ["query", "userinfo", "extra_body", "extra_body_nested", "auth_header_401",
+                                   "x_api_key_in_extra_body", "percent_encoded", "sse_error_event"])
 def test_the_key_is_nowhere_in_a_run_or_its_output(where: str, hostile: str, tmp_path: Path, capsys: Capsys,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server quotes the Authorization header (and the user:password of a Basic one, decoded), the path
+    (and its percent-decoded form), the body and every header."""
     monkeypatch.setenv("BENCH_CANARY_KEY", CANARY)
     backend = {"query": {"base_url": f"http://{hostile}/v1?key={CANARY}"},
                "userinfo": {"base_url": f"http://user:{CANARY}@{hostile}/v1"},
                "extra_body": {"base_url": f"http://{hostile}/v1", "extra_body": {"api_key": CANARY}},
                "extra_body_nested": {"base_url": f"http://{hostile}/v1", "extra_body": {"auth": {"value": CANARY}}},
-               "auth_header_401": {"base_url": f"http://{hostile}/v1", "api_key_env": "BENCH_CANARY_KEY"}}[where]
+               "auth_header_401": {"base_url": f"http://{hostile}/v1", "api_key_env": "BENCH_CANARY_KEY"},
+               "x_api_key_in_extra_body": {"base_url": f"http://{hostile}/v1", "extra_body": {"X-Api-Key": CANARY}},
+               "percent_encoded": {"base_url": f"http://user:{ENCODED}@{hostile}/v1?api_key={ENCODED}"},
+               "sse_error_event": {"base_url": f"http://{hostile}/sse/v1", "api_key_env": "BENCH_CANARY_KEY"}}[where]
     code, written = run_and_report(suite_with(tmp_path, backend), tmp_path, capsys)
-    assert code == 1  # every item of the hosted cell got 401: a failure found
+    assert code == 1  # every item of the hosted cell failed: a failure found
     assert "invalid credentials" in written  # the server's answer is kept, with the key masked
     assert REDACTED in written
-    assert CANARY not in written
+    for secret in (CANARY, ENCODED, BASIC):
+        assert secret not in written, secret
 
 
 def test_the_key_is_nowhere_when_the_server_is_unreachable(tmp_path: Path, capsys: Capsys) -> None:
@@ -257,3 +286,28 @@ def test_a_run_on_a_terminal_ends(tmp_path: Path) -> None:
         os.close(leader)
     assert process.wait(timeout=10) == 0, output[-2000:]
     assert b"results:" in output
+
+
+@pytest.mark.parametrize(("where", "backend", "dataset"), [
+    ("headers", {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "headers": {"X-Api-Key": CANARY}}, None),
+    ("vllm hf_token", {"kind": "vllm", "model": "m", "hf_token": CANARY}, None),
+    ("vllm innocent name", {"kind": "vllm", "model": "m", "download_dir": CANARY}, None),
+    ("llama_cpp model URL", {"kind": "llama_cpp", "model": f"https://user:{CANARY}@h/m.gguf"}, None),
+    ("lm-eval token", {"kind": "fake"}, {"kind": "lm_eval", "task": "x", "token": CANARY})])
+def test_a_key_in_a_field_bench_refuses_is_never_echoed(where: str, backend: dict[str, Any],
+                                                        dataset: dict[str, Any] | None, tmp_path: Path,
+                                                        capsys: Capsys) -> None:
+    """Unknown keys (headers:, an engine's hf_token, an lm-eval dataset's token) and paths that hold credentials are
+    refused (exit 2) naming the field; the value is not printed and no run folder holds it."""
+    suite = yaml.safe_load(suite_with(tmp_path, {"base_url": "http://127.0.0.1:9/v1"}).read_text())
+    suite["models"] = [{"id": "m", "backend": backend}]
+    if dataset is not None:
+        suite["tasks"][0]["dataset"] = dataset
+    path = tmp_path / "leak.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["validate", str(path)]) == 2
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "error: " in captured.err and "Traceback" not in captured.err
+    assert CANARY not in captured.out + captured.err
+    assert not (tmp_path / "out").exists() or CANARY not in everything_written(tmp_path / "out")

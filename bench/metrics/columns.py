@@ -5,8 +5,10 @@ later line supersedes the earlier one), in file order of those, as numpy arrays.
 lack take ItemRecord's defaults. Anything the fast reader cannot take as it is (a corrupt line, a field of the
 wrong type, a missing required field, another schema version, a torn last line of a killed run) falls back to
 the record-by-record reader, which names the line and the field (or skips the torn line with a warning), so the
-outcome is exactly that of `validate_records`. One difference: the fast reader reads the fields the summary uses
-and does not reject an unknown top-level field, which ItemRecord (extra="forbid") does.
+outcome is exactly that of `validate_records`: the whole numbers (RECORD_INTS) are read as raw JSON and a line where
+one is not a JSON integer ("1", 1.0, true) falls back too, and so does a proportion score outside [0, 1]. One
+difference: the fast reader does not see an unknown top-level field, which ItemRecord (extra="forbid") rejects
+(finding one needs a second parse of every line, about as costly as the whole read: not done).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.metrics.records import FAILURE_KINDS, INPUT_TRUNCATED, OVER_CONTEXT, RECORD_SCHEMA_VERSION, ItemRecord
+from bench.results.schema import RECORD_INTS, is_proportion
 from bench.results.store import RECORDS, RunStore, validate_records
 
 TEXT_COLUMNS = ("cell_id", "model_id", "task_id", "item_id", "segment", "status")
@@ -243,17 +246,24 @@ FAILURE_SQL = (
 def _query(file: Path) -> str:
     """One pass over the file, lines in file order (DuckDB keeps insertion order for a plain scan): the fields
     the summary needs, scores as a map, and whether the record needs the record reader's schema check."""
-    columns = {**SQL_TYPES, "scores": "MAP(VARCHAR, DOUBLE)"}
-    select = [f"coalesce({c}, {DEFAULTS[c]}) AS {c}" if c in DEFAULTS else c for c in FETCHED]
+    columns = {**SQL_TYPES, "scores": "MAP(VARCHAR, DOUBLE)", **dict.fromkeys(RECORD_INTS, "JSON")}
+    select = [_fetched(c) for c in FETCHED]
     missing = " OR ".join(f"{name} IS NULL" for name in REQUIRED)
+    not_ints = " OR ".join(f"coalesce(json_type({name}) NOT IN ('UBIGINT', 'BIGINT'), false)" for name in RECORD_INTS)
     select += ["parse_error IS NOT NULL AS parse_error", "scores",
                "CAST(json_extract(engine_extra, '$.option_tokens_evaluated') AS DOUBLE) AS option_tokens",
                *FAILURE_SQL,
-               f"(schema_version IS DISTINCT FROM {RECORD_SCHEMA_VERSION} OR "
+               f"(CAST(schema_version AS VARCHAR) IS DISTINCT FROM '{RECORD_SCHEMA_VERSION}' OR {not_ints} OR "
                f"coalesce(status, 'ok') NOT IN ('ok', 'error', 'timeout') OR {missing}) AS needs_check"]
     path = str(file).replace("'", "''")
     return (f"SELECT {', '.join(select)} FROM read_json('{path}', format='newline_delimited', "
             f"columns={columns!r})")
+
+
+def _fetched(column: str) -> str:
+    """The select expression of a fetched column: whole numbers (read as raw JSON) cast back, defaults filled."""
+    value = f"CAST({column} AS BIGINT)" if column in RECORD_INTS else column
+    return f"coalesce({value}, {DEFAULTS[column]}) AS {column}" if column in DEFAULTS else value
 
 
 def _read_duckdb(file: Path) -> RecordColumns:
@@ -279,6 +289,9 @@ def _batch(batch: Any) -> dict[str, Any]:
     arrays: dict[str, Any] = {name: _numpy(batch.column(name)) for name in batch.schema.names
                               if name not in ("scores", "needs_check")}
     arrays["scores"] = _score_arrays(batch.column("scores"))
+    for name, values in arrays["scores"].items():
+        if is_proportion(name) and ((values < 0.0) | (values > 1.0)).any():
+            raise FallBack(f"a {name} score outside [0, 1]")
     return arrays
 
 

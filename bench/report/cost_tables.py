@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
 
+from bench.report.markdown import md_text
 from bench.report.naming import cell_name
 from bench.results.schema import CostSection
 
@@ -63,10 +64,10 @@ def _break_even_note(evens: list[dict[str, Any]]) -> str:
 def cost_markdown(costs: CostSection, task_ids: list[str]) -> list[str]:
     local = costs.local_machine
     parts = ["## Cost per 1000 tasks by hardware", "",
-             f"This machine ({local['profile_id']}): ${local['usd_per_hour']}/h ({local['price_basis']}); "
-             f"power {local['tdp_w']:.0f} W ({local['tdp_basis']}). Other hardware is projected with a roofline "
-             "model calibrated on this run (docs/projection.md): `projected` figures are estimates whose inputs "
-             "are in summary.json.", ""]
+             f"This machine ({local['profile_id']}): ${local['usd_per_hour']}/h ({md_text(local['price_basis'])}); "
+             f"power {local['tdp_w']:.0f} W ({md_text(local['tdp_basis'])}). Other hardware is projected with a "
+             "roofline model calibrated on this run (docs/projection.md): `projected` figures are estimates whose "
+             "inputs are in summary.json.", ""]
     for task_id in task_ids:
         parts += [f"### {task_id}", "", tabulate(cost_table_rows(costs, task_id), headers=COST_COLUMNS,
                                                   tablefmt="github"), ""]

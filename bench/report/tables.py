@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +13,7 @@ from tabulate import tabulate
 from bench.metrics.contention import MAX_OTHER_CPU_SHARE, MAX_STEAL_SHARE, MIN_WINDOW_S
 from bench.metrics.flags import CONTENDED, flag_labels, flags_by_cell
 from bench.report.cost_tables import cost_markdown, procurement_lines
+from bench.report.markdown import md_text
 from bench.report.naming import cell_name
 from bench.results.schema import Manifest, MetricRow, Summary
 
@@ -168,7 +170,7 @@ def print_comparison(summary: Summary, console: Console) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    console.print(_cost_note(summary))
+    console.print(_cost_note(summary), markup=False, highlight=False)
     console.print(FAILURES_NOTE, markup=False, highlight=False)
     for line in baseline_lines(summary):
         console.print(line, markup=False, highlight=False)
@@ -176,12 +178,13 @@ def print_comparison(summary: Summary, console: Console) -> None:
         console.print(line, markup=False, highlight=False)
 
 
-def _cost_note(summary: Summary) -> str:
+def _cost_note(summary: Summary, text: Callable[[object], str] = str) -> str:
+    """How $/1000 tasks was computed; `text` renders the suite's cost basis (md_text in Markdown)."""
     cost = summary.cost
     if cost.usd_per_hour <= 0:
         return "$/1000 tasks: no price set (suite cost.usd_per_hour or --usd-per-hour)."
     return (f"$/1000 tasks = 1000 / measured tasks/s / 3600 × ${cost.usd_per_hour}/h "
-            f"({cost.basis}); quality in % with its 95% CI; latency and tok/s are medians.")
+            f"({text(cost.basis)}); quality in % with its 95% CI; latency and tok/s are medians.")
 
 
 def comparison_markdown(summary: Summary, manifest: Manifest) -> str:
@@ -192,20 +195,21 @@ def comparison_markdown(summary: Summary, manifest: Manifest) -> str:
     parts += ["## Procurement summary", "", *procurement_lines(summary.costs), ""]
     for task_id, rows in tables.items():
         parts += [f"## {task_id}", "", tabulate(rows, headers=headers(summary, task_id), tablefmt="github"), ""]
-    parts += [_cost_note(summary), "", FAILURES_NOTE, ""]
-    parts += [f"- {line}" for line in baseline_lines(summary)] + ([""] if summary.baselines else [])
+    parts += [_cost_note(summary, md_text), "", FAILURES_NOTE, ""]
+    parts += [f"- {md_text(line)}" for line in baseline_lines(summary)] + ([""] if summary.baselines else [])
     parts += field_markdown(summary)
-    parts += [f"- {line}" for line in flag_lines(summary)] + ([""] if summary.flags else [])
+    parts += [f"- {md_text(line)}" for line in flag_lines(summary)] + ([""] if summary.flags else [])
     parts += sweep_markdown(summary)
-    parts += [f"- {line}" for line in skipped_lines(summary)] + ([""] if summary.skipped else [])
+    parts += [f"- {md_text(line)}" for line in skipped_lines(summary)] + ([""] if summary.skipped else [])
     parts += sample_lines(manifest)
     parts += cost_markdown(summary.costs, list(tables))
     parts += ["## Provenance", ""]
-    parts += [f"- {key}: {value}" for key, value in manifest.machine.items()]
+    parts += [f"- {key}: {md_text(value)}" for key, value in manifest.machine.items()]
     parts += [f"- bench {manifest.bench_version} at commit {manifest.git.commit}"]
     for model_id, info in manifest.backends.items():
-        parts.append(f"- {model_id}: {info.get('engine')} {info.get('engine_version')}, "
-                     f"model sha256 {str(info.get('model_sha256'))[:16]}, settings {info.get('settings')}")
+        parts.append(f"- {model_id}: {md_text(info.get('engine'))} {md_text(info.get('engine_version'))}, "
+                     f"model sha256 {md_text(str(info.get('model_sha256'))[:16])}, "
+                     f"settings {md_text(info.get('settings'))}")
     return escape_html("\n".join(parts) + "\n")
 
 

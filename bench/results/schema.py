@@ -410,9 +410,32 @@ ADDED_IN_V1 = ("baselines", "baseline_tests")
 """Summary fields added without a version bump: readers default them to empty."""
 
 
+RECORD_INTS = ("schema_version", "repetition", "prompt_tokens", "cached_prompt_tokens", "completion_tokens")
+"""Record fields that must be written as JSON integers: "1", 1.0 or true there mean an edited or damaged line."""
+PROPORTION_SCORES = ("accuracy", "exact_match", "numeric_within_tol", "field_accuracy", "field_f1",
+                     "all_fields_correct", "rouge_l")
+"""Per-item scores of bench's own scorers that are proportions in [0, 1] (also every `field.NAME` of json_fields)."""
+
+
 def read_record(row: Mapping[str, Any], where: str) -> Record:
-    """One parsed line of records.jsonl; `where` ("FILE: line N") names it in the RunError."""
-    return _checked(Record, row, where, RECORD_VERSIONS)
+    """One parsed line of records.jsonl; `where` ("FILE: line N") names it in the RunError. Stricter than the model:
+    the RECORD_INTS are JSON integers and the PROPORTION_SCORES lie in [0, 1] (bench.metrics.columns refuses the
+    same lines)."""
+    for name in RECORD_INTS:
+        if name in row and type(row[name]) is not int:
+            raise RunError(f"{where}: {name}: {str(row[name])[:20]!r} is not a whole number "
+                           "(does not match the schema: the file was edited or is damaged)")
+    record = _checked(Record, row, where, RECORD_VERSIONS)
+    for name, value in record.scores.items():
+        if is_proportion(name) and not 0.0 <= value <= 1.0:
+            raise RunError(f"{where}: scores.{name}: {value} is outside [0, 1] "
+                           "(does not match the schema: the file was edited or is damaged)")
+    return record
+
+
+def is_proportion(score: str) -> bool:
+    """Whether a per-item score of this name is a proportion in [0, 1] (PROPORTION_SCORES, `field.NAME`)."""
+    return score in PROPORTION_SCORES or score.startswith("field.")
 
 
 def read_segment(row: Mapping[str, Any], where: str) -> Segment:

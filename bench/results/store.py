@@ -124,9 +124,22 @@ class RunStore:
         return list(latest.values())
 
     def segments(self) -> list[Segment]:
-        """Every line of the segments file; RunError names the line of one that does not match the schema."""
+        """Every line of the segments file; RunError names the line of one that does not match the schema, or the
+        other version's segments file when it is there (a renamed file would otherwise read as no segments)."""
         name = self.segments_file
+        self._check_segments_name(name)
         return [read_segment(row, f"{self.path / name}: line {number}") for number, row in self._read_lines(name)]
+
+    def _check_segments_name(self, name: str) -> None:
+        other = OLD_SEGMENTS if name == SEGMENTS else SEGMENTS
+        if not (self.path / other).exists():
+            return
+        version = 1 if name == OLD_SEGMENTS else SCHEMA_VERSION
+        if (self.path / name).exists():
+            raise RunError(f"{self.path}: holds both {name} and {other}; a run with a version {version} manifest keeps "
+                           f"its segments in {name} only: move {other} out of the folder")
+        raise RunError(f"{self.path / other}: a run with a version {version} manifest keeps its segments in {name}; "
+                       f"rename {other} back to {name}")
 
     def _read_lines(self, name: str) -> list[tuple[int, dict[str, Any]]]:
         """(line number, parsed object) for each non-blank line; a torn last line is skipped with a warning."""

@@ -45,10 +45,10 @@ def create_run_dir(out_root: Path, suite_name: str, files: dict[str, str], manif
 
 
 def _staging_dir(out_root: Path, suite_name: str) -> Path:
-    if out_root.exists() and not out_root.is_dir():
-        raise RunError(f"--out {out_root}: is not a folder")
     staging = out_root / f".{suite_name}.{os.getpid()}.partial"
     try:
+        if out_root.exists() and not out_root.is_dir():  # exists() raises EACCES in a folder without x permission
+            raise RunError(f"--out {out_root}: is not a folder")
         out_root.mkdir(parents=True, exist_ok=True)
         _remove_tree(staging)
         staging.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from bench.machine.provenance import provenance
 from bench.redact import REDACTED, redact_config
 from bench.report.run_report import write_report
 from bench.results.schema import Manifest, ManifestCell
-from bench.results.store import SCHEMA_VERSION, RunStore
+from bench.results.store import SCHEMA_VERSION, SET_ASIDE, RunStore
 from bench.results.summary import SUITE_COPY, load_run_suite
 from bench.run.executors import EXECUTORS
 from bench.run.folder import create_run_dir, run_lock
@@ -88,10 +89,18 @@ def resume_run(run_dir: Path, progress: Progress, executor: str = "local",
             raise RunError(f"{run_dir}: the plan no longer matches the manifest's cells; cannot resume"
                            + _redacted_copy_note(suite))
         _check_datasets_unchanged(suite, manifest, run_dir)
-        store.set_aside_unsegmented()  # a stretch killed before its segments.jsonl line is measured again
+        _set_aside_unsegmented(store)
         run_plan(store, plan, progress, executor, report)
         store.release_reserve()
     return store
+
+
+def _set_aside_unsegmented(store: RunStore) -> None:
+    """A stretch killed before its segments line is measured again; its records are kept aside, and said so."""
+    moved = store.set_aside_unsegmented()
+    if moved:
+        print(f"warning: {store.path}: {moved} records have no segment line (the run was killed before it was "
+              f"written): moved to {SET_ASIDE} and measured again", file=sys.stderr)
 
 
 def _resume_suite(store: RunStore, manifest: Manifest) -> LoadedSuite:

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -174,7 +175,7 @@ def _read_jsonl(file: Path) -> list[tuple[int, dict[str, Any]]]:
 
 def _json_row(line: str, where: str, file: Path) -> dict[str, Any]:
     try:
-        row = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        row = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise SpecError([Problem(str(file), where, f"invalid JSON: {exc.msg}", _kind_hint(file))]) from None
     except DuplicateKey as exc:
@@ -188,6 +189,14 @@ def _json_row(line: str, where: str, file: Path) -> dict[str, Any]:
 def _no_constant(name: str) -> Any:
     """NaN, Infinity and -Infinity are not JSON (Python's json accepts them): refuse, as other readers do."""
     raise json.JSONDecodeError(f"{name} is not a JSON value (write null or a string)", name, 0)
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one beyond the float range (1e400) would silently become inf: refuse it."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError(f"the number {text[:24]} is too large for a float (write it as a string)", text, 0)
+    return value
 
 
 class DuplicateKey(ValueError):

@@ -96,3 +96,30 @@ def test_records_of_columns_round_trip_the_fields_the_summary_reads(tmp_path: Pa
     rebuilt = list(load_columns(RunStore(tmp_path)).records())
     assert [(r.key, r.status, r.t_first_token, r.scores, r.decode_steps) for r in rebuilt] == \
         [(r.key, r.status, r.t_first_token, r.scores, r.decode_steps) for r in records]
+
+
+BAD_VALUES = [("schema_version", "1"), ("schema_version", True), ("schema_version", 1.0), ("repetition", "0"),
+              ("prompt_tokens", 1.4), ("prompt_tokens", 12.0), ("completion_tokens", "3"),
+              ("cached_prompt_tokens", False),
+              ("scores", {"accuracy": 5.0}), ("scores", {"accuracy": -0.5}), ("scores", {"field.x": 1.5})]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_VALUES)
+def test_both_readers_refuse_the_same_bad_line_naming_it(field: str, value: object, tmp_path: Path) -> None:
+    """The outside test's finding: the columnar reader cast what the record reader refuses (a string or
+    fractional whole number, a proportion score out of range). Both now refuse it, naming file, line and field."""
+    write_records(tmp_path / RECORDS, [triage_row("A", 0), {**triage_row("A", 1), field: value}, triage_row("A", 2)])
+    assert read_columns(tmp_path / RECORDS) is None  # DuckDB hands the file to the record reader
+    with pytest.raises(RunError, match=rf"records.jsonl: line 2: (scores\.)?{field}") as typed:
+        RunStore(tmp_path).records()
+    with pytest.raises(RunError) as columnar:
+        load_columns(RunStore(tmp_path))
+    assert str(columnar.value) == str(typed.value) and "\n" not in str(typed.value)
+
+
+def test_scores_that_are_not_proportions_may_exceed_one(tmp_path: Path) -> None:
+    """Only bench's proportion scores are bounded: an lm-eval or plugin score (perplexity, BLEU) is not."""
+    rows = [{**triage_row("A", i), "scores": {"accuracy": 1.0, "word_perplexity,none": 37.5}} for i in range(3)]
+    got = read_columns(write_records(tmp_path / RECORDS, rows))
+    assert got is not None and got.scores["word_perplexity,none"].tolist() == [37.5] * 3
+    assert len(RunStore(tmp_path).records()) == 3

@@ -145,3 +145,11 @@ def test_bench_compare_reads_an_old_run(old_run: Path, tmp_path: Path, capsys: p
     shutil.copytree(old_run, twin)
     assert main(["compare", str(old_run), str(twin), "--format", "json"]) == 0
     assert "fake-b" in capsys.readouterr().out
+
+
+def test_a_v1_run_whose_cells_jsonl_was_renamed_says_so(old_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (old_run / OLD_SEGMENTS).rename(old_run / SEGMENTS)
+    assert main(["report", str(old_run), "--format", "json"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"error: {old_run / SEGMENTS}: a run with a version 1 manifest keeps its segments in "
+                           f"{OLD_SEGMENTS}; rename {SEGMENTS} back to {OLD_SEGMENTS}")

@@ -85,11 +85,17 @@ def keys(run_dir: Path) -> Counter[tuple[str, str, int]]:
     return Counter((r.cell_id, r.item_id, r.repetition) for r in RunStore(run_dir).records())
 
 
-def comparable(summary: dict[str, Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """Every metric row without its timing: quality values exactly, and for every row n and whether it is set."""
-    return {(row["cell_id"], row["metric"]): (row["n"], row["value"] is None,
+def comparable(summary: dict[str, Any]) -> dict[Any, Any]:
+    """Everything in a summary that timings do not decide: every metric row's n and whether it is set, quality
+    values exactly; the status, the cells, the baselines and each model's paired test against them; the cost rows'
+    presence (their figures are timings)."""
+    rows = {(row["cell_id"], row["metric"]): (row["n"], row["value"] is None,
                                               row["value"] if row["group"] == "quality" else "timing")
             for row in summary["metrics"]}
+    costs = sorted((r["cell_id"], r["profile_id"], r["basis"], r["quality"]) for r in summary["costs"]["rows"])
+    return {"metrics": rows, "status": summary["status"], "cells": summary["cells"], "costs": costs,
+            "baselines": summary.get("baselines"), "baseline_tests": summary.get("baseline_tests"),
+            "unfinished": summary["unfinished"], "skipped": summary["skipped"]}
 
 
 @pytest.fixture
@@ -125,13 +131,14 @@ def test_a_run_folder_appears_with_its_manifest_and_suite_copy(tmp_path: Path, f
 
 
 def test_a_kill_between_a_cells_last_record_and_its_segment_line_is_measured_again(
-        tmp_path: Path, fast_calibration: None) -> None:
+        tmp_path: Path, fast_calibration: None, capsys: Capsys) -> None:
     store = start_run(RunRequest(write_suite(tmp_path, items=6), PlanOptions(), tmp_path / "out"), SilentProgress())
     reference = comparable(json.loads((store.path / "summary.json").read_text()))
     cells = (store.path / SEGMENTS).read_text().splitlines()
     (store.path / SEGMENTS).write_text("\n".join(cells[:-1]) + "\n")  # the state SIGKILL leaves at that moment
     store.update_manifest(status="running")
     resume_run(store.path, SilentProgress())
+    assert f"warning: {store.path}: 6 records have no segment line" in capsys.readouterr().err  # said, not silent
     assert set(keys(store.path).values()) == {1} and sum(keys(store.path).values()) == 12
     set_aside = (store.path / SET_ASIDE).read_text().splitlines()
     assert len(set_aside) == 6  # kept, not lost: the last cell's six records, re-measured with timings
@@ -379,18 +386,56 @@ def test_a_file_size_limit_writing_the_manifest_first_leaves_no_run_folder(tmp_p
     assert run_dirs(tmp_path / "out") == []
 
 
-def test_sigterm_during_a_run_marks_it_interrupted(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path, items=200, delay_s=0.02)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_sigint_mid_run_marks_it_interrupted_and_resume_finishes_it(signum: int, tmp_path: Path,
+                                                                              capsys: Capsys,
+                                                                              fast_calibration: None) -> None:
+    """And (SIGINT) `bench report` while the run is writing: it reads what is there (status running)."""
+    suite = write_suite(tmp_path, items=40, delay_s=0.02)
     process = bench_process("run", str(suite), "--out", str(tmp_path / "out"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (run_dirs(tmp_path / "out") and
                                               (run_dirs(tmp_path / "out")[0] / RECORDS).exists()):
         time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    run_dir = run_dirs(tmp_path / "out")[0]
+    if signum == signal.SIGINT:
+        assert main(["report", str(run_dir), "--format", "json"]) == 0
+        report = capsys.readouterr()
+        assert "Traceback" not in report.err and json.loads(report.out)["status"] == "running"
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    manifest = json.loads((run_dirs(tmp_path / "out")[0] / MANIFEST).read_text())
-    assert manifest["status"] == "interrupted"
+    assert "Traceback" not in err
+    assert RunStore(run_dir).read_manifest().status == "interrupted"
+    assert 0 < sum(keys(run_dir).values()) < 80
+    assert main(["run", "--resume", str(run_dir)]) == 0, capsys.readouterr().err
+    assert set(keys(run_dir).values()) == {1} and sum(keys(run_dir).values()) == 80
+    assert RunStore(run_dir).read_manifest().status == "complete"
+
+
+def test_two_runs_into_the_same_out_at_once_get_a_folder_each(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, items=3, delay_s=0.0)
+    processes = [bench_process("run", str(suite), "--out", str(tmp_path / "out")) for _ in range(2)]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    folders = run_dirs(tmp_path / "out")
+    assert len(folders) == 2  # the same second gives the same run id: the second gets a suffix, never a share
+    for folder in folders:
+        assert set(keys(folder).values()) == {1} and sum(keys(folder).values()) == 6
+        assert RunStore(folder).read_manifest().status == "complete"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a folder without execute permission")
+def test_out_inside_a_folder_without_execute_permission(tmp_path: Path, capsys: Capsys,
+                                                        fast_calibration: None) -> None:
+    suite = write_suite(tmp_path, items=3)
+    (tmp_path / "closed").mkdir(mode=0o666)
+    try:
+        assert main(["run", str(suite), "--out", str(tmp_path / "closed" / "results")]) == 2
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+    one_error_line(capsys.readouterr().err, "cannot create a run folder there", "Permission denied")
 
 
 def test_resume_of_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
@@ -400,3 +445,24 @@ def test_resume_of_a_read_only_run_folder(tmp_path: Path, monkeypatch: pytest.Mo
         line = one_error_line(capsys.readouterr().err, f"cannot lock {folder / '.lock'}")
         assert "Read-only file system" in line or "Permission denied" in line
         assert RunStore(folder).read_manifest().status == "interrupted"
+
+
+# ------------------------------------------------------------------------------------------ renamed segments file
+
+
+@pytest.mark.parametrize("command", ["report", "resume"])
+def test_a_v2_run_whose_segments_jsonl_was_renamed_to_cells_jsonl_says_so(command: str, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: Capsys) -> None:
+    """It reported without load time, memory or cost, and resume set every record aside, both silently."""
+    run_dir = interrupted(tmp_path, monkeypatch)
+    (run_dir / SEGMENTS).rename(run_dir / "cells.jsonl")
+    records = (run_dir / RECORDS).read_text()
+    assert main(["report", str(run_dir)] if command == "report" else ["run", "--resume", str(run_dir)]) == 2
+    one_error_line(capsys.readouterr().err, f"{run_dir / 'cells.jsonl'}: a run with a version 2 manifest keeps its "
+                   "segments in segments.jsonl; rename cells.jsonl back to segments.jsonl")
+    assert (run_dir / RECORDS).read_text() == records and not (run_dir / SET_ASIDE).exists()
+    (run_dir / "cells.jsonl").rename(run_dir / SEGMENTS)
+    shutil.copy(run_dir / SEGMENTS, run_dir / "cells.jsonl")
+    assert main(["report", str(run_dir)]) == 2
+    one_error_line(capsys.readouterr().err, f"{run_dir}: holds both segments.jsonl and cells.jsonl")
