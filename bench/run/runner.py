@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -318,6 +319,10 @@ def make_record(work: CellWork, item: Item, repetition: int, result: Result, seg
     scores: dict[str, float] = {}
     for scorer in work.scorers:
         scores.update(scorer.score(item, result, prediction))
+    undefined = sorted(name for name, value in scores.items() if not math.isfinite(value))
+    if undefined:  # NaN/inf cannot be stored as JSON: the item is not counted for these metrics, and says so
+        scores = {name: value for name, value in scores.items() if name not in undefined}
+        result.extra["undefined_scores"] = undefined
     return ItemRecord(
         cell_id=work.cell.id, model_id=work.cell.model.id, task_id=task.id, task_version=task.version,
         item_id=item.id, repetition=repetition, segment=segment, prompt_sha256=prompt_sha,

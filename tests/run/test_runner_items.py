@@ -76,3 +76,24 @@ def test_a_served_answer_is_extracted_and_scored_as_the_scorer_normalizes(write_
         record = make_record(work, parcel, 0, Result("x#0", text=text), "seg", "sha")
         assert (record.prediction, record.parse_error) == ("shipping", None)
         assert record.scores["accuracy"] == 1.0
+
+
+class _UndefinedScorer:
+    """A scorer plugin whose metric is undefined for some item (NaN) beside a defined one."""
+
+    def score(self, item: Any, result: Result, prediction: Any) -> dict[str, float]:
+        return {"odd": float("nan"), "also_odd": float("inf"), "fine": 0.5}
+
+
+def test_an_undefined_score_is_left_out_and_named_so_the_record_stays_readable(write_suite: WriteSuite,
+                                                                               labels_jsonl: Path) -> None:
+    """NaN is not JSON: a record holding it was written as null and then refused by its own run's reader."""
+    from bench.results.schema import Record
+
+    plan = build_plan(load_suite(write_suite(fake_suite(labels_jsonl))), PlanOptions())
+    work = prepare(plan.cells[0], plan.suite, set())
+    work.scorers.append(_UndefinedScorer())  # type: ignore[arg-type]
+    record = make_record(work, work.items[0], 0, Result("x#0", text="shipping"), "seg", "sha")
+    assert "odd" not in record.scores and "also_odd" not in record.scores and record.scores["fine"] == 0.5
+    assert record.engine_extra["undefined_scores"] == ["also_odd", "odd"]
+    assert Record.model_validate_json(record.model_dump_json()).scores == record.scores
