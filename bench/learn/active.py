@@ -12,6 +12,7 @@ the previous state afterwards."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,7 +63,10 @@ def adapter(factory: Factory, texts: Sequence[str], classes: Sequence[str]) -> A
 
     st = _small_text()
 
-    class Wrapped(st.classifiers.Classifier):  # type: ignore[misc]
+    classifier_base: Any = st.classifiers.Classifier
+    factory_base: Any = st.classifiers.factories.AbstractClassifierFactory
+
+    class Wrapped(classifier_base):  # type: ignore[misc]
         def __init__(self) -> None:
             self.model = factory()
 
@@ -77,7 +81,7 @@ def adapter(factory: Factory, texts: Sequence[str], classes: Sequence[str]) -> A
             proba = self.predict_proba(data_set)
             return (proba.argmax(axis=1), proba) if return_proba else proba.argmax(axis=1)
 
-    class WrappedFactory(st.classifiers.factories.AbstractClassifierFactory):  # type: ignore[misc]
+    class WrappedFactory(factory_base):  # type: ignore[misc]
         def new(self) -> Wrapped:
             return Wrapped()
 
@@ -125,19 +129,27 @@ class Round:
     model: TextClassifier
 
 
+def _quiet(seed: int, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`call(*args, **kwargs)` with numpy seeded (`seed`) and small-text's deprecation warnings silenced (1.4.1
+    warns about its own internal use of get_flattened_unique_labels on every retrain)."""
+    with warnings.catch_warnings(), seeded(seed):
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="small_text")
+        return call(*args, **kwargs)
+
+
 def rounds(pool: Pool, budgets: Sequence[int], factory: Factory, strategy: Any, seed: int) -> Iterator[Round]:
     """For each budget (ascending, the first is the cold start's size): the classifier fit on that many labels,
-    the labels after the first chosen by `strategy` (a small-text query strategy) from the remaining pool."""
+    the labels after the first chosen by `strategy` (a small-text query strategy) from the remaining pool.
+    Round k's random draws are seeded with seed + k, so every strategy shares the cold start of a seed."""
     st = _small_text()
     y = pool.y()
     index = np.arange(len(pool.texts)).reshape(-1, 1)
-    dataset = st.SklearnDataset(index, y, target_labels=np.arange(len(pool.classes)))
-    learner = st.PoolBasedActiveLearner(adapter(factory, pool.texts, pool.classes), strategy, dataset)
-    with seeded(seed):
-        start = cold_start(pool, budgets[0], seed)
-        learner.initialize_data(start, y[start])
+    dataset = _quiet(seed, st.SklearnDataset, index, y, target_labels=np.arange(len(pool.classes)))
+    learner = _quiet(seed, st.PoolBasedActiveLearner, adapter(factory, pool.texts, pool.classes), strategy, dataset)
+    start = cold_start(pool, budgets[0], seed)
+    _quiet(seed, learner.initialize_data, start, y[start])
+    yield Round(np.array(learner.indices_labeled), learner.classifier.model)
+    for k, budget in enumerate(budgets[1:], start=1):
+        asked = _quiet(seed + k, learner.query, num_samples=budget - len(learner.indices_labeled))
+        _quiet(seed + k, learner.update, y[asked])
         yield Round(np.array(learner.indices_labeled), learner.classifier.model)
-        for budget in budgets[1:]:
-            asked = learner.query(num_samples=budget - len(learner.indices_labeled))
-            learner.update(y[asked])
-            yield Round(np.array(learner.indices_labeled), learner.classifier.model)

@@ -36,7 +36,7 @@ def reach_rows(document: dict[str, Any], metric: str) -> list[list[str]]:
 
 def primary(document: dict[str, Any]) -> str:
     """The metric shown first: the task's first label scorer's metric."""
-    return next(iter(document["points"]))
+    return str(next(iter(document["points"])))
 
 
 def curve_figure(document: dict[str, Any], metric: str | None = None) -> Figure:
