@@ -9,16 +9,15 @@ Every classifier follows TextClassifier; make_classifier builds one by kind with
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import tempfile
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-from bench.learn.embeddings import INSTALL, Embedder, minilm_path, shared_embedder
+from bench.learn.embeddings import INSTALL, Embedder, minilm_path, quiet_transformers, shared_embedder
+from bench.learn.params import CLASSIFIER_KINDS, LogRegParams, SetFitParams, TfidfParams, classifier_params
 from bench.optional import require
 
 
@@ -34,37 +33,6 @@ class TextClassifier(Protocol):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(classes_)), each row summing to 1."""
         ...
-
-
-class ClassifierParams(BaseModel):
-    """Base of each kind's params: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LogRegParams(ClassifierParams):
-    """Logistic regression (scikit-learn, lbfgs): inverse regularization C and class weighting."""
-
-    C: float = Field(10.0, gt=0)
-    class_weight: StrictBool = True
-    """true: classes weighted inversely to their frequency (scikit-learn's class_weight="balanced")."""
-    max_iter: StrictInt = Field(2000, ge=10)
-
-
-class TfidfParams(LogRegParams):
-    """TF-IDF features: word n-grams up to `ngram_max`, terms in at least `min_df` texts."""
-
-    ngram_max: StrictInt = Field(2, ge=1, le=3)
-    min_df: StrictInt = Field(1, ge=1)
-
-
-class SetFitParams(ClassifierParams):
-    """SetFit training: `num_iterations` text pairs drawn per example, body epochs, batch size, body learning rate."""
-
-    num_iterations: StrictInt = Field(20, ge=1, le=100)
-    num_epochs: StrictInt = Field(1, ge=1, le=10)
-    batch_size: StrictInt = Field(16, ge=2, le=256)
-    body_learning_rate: float = Field(2e-5, gt=0)
 
 
 def _check_labels(texts: Sequence[str], labels: Sequence[str]) -> list[str]:
@@ -127,6 +95,9 @@ class EmbedLogReg:
         self.classes_: list[str] = []
         self._embedder = embedder
         self._model: Any = None
+        self.cache_inputs = True
+        """Whether predict_proba keeps its texts' embeddings (a learn curve) or embeds them afresh each time
+        (a benchmarked model: every answered item pays for its embedding)."""
 
     @property
     def embedder(self) -> Embedder:
@@ -141,21 +112,12 @@ class EmbedLogReg:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Shape (len(texts), len(classes_)), rows sum to 1."""
-        return _columns(self._model.predict_proba(self.embedder.encode(texts)), list(self._model.classes_),
-                        self.classes_)
+        vectors = self.embedder.encode(texts) if self.cache_inputs else self.embedder.embed(texts)
+        return _columns(self._model.predict_proba(vectors), list(self._model.classes_), self.classes_)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the embedder (the bundled model is not part of a fitted classifier)."""
         return {**self.__dict__, "_embedder": None}
-
-
-def _quiet_transformers() -> None:
-    """Only errors from transformers, datasets and huggingface_hub (their info logs and progress bars would
-    interleave with bench's progress on stderr)."""
-    for name in ("transformers", "datasets", "huggingface_hub", "sentence_transformers", "setfit"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    require("datasets", "the setfit classifier", INSTALL).disable_progress_bars()
-    require("transformers", "the setfit classifier", INSTALL).logging.disable_progress_bar()
 
 
 class SetFitClassifier:
@@ -172,7 +134,7 @@ class SetFitClassifier:
         """Fine-tune a fresh copy of the bundled MiniLM on `texts`; ValueError for fewer than 2 labels."""
         self.classes_ = _check_labels(texts, labels)
         minilm_path()  # BackendError naming the extra, before the heavier imports
-        _quiet_transformers()
+        quiet_transformers()
         setfit = require("setfit", "the setfit classifier", INSTALL)
         datasets = require("datasets", "the setfit classifier", INSTALL)
         self._model = setfit.SetFitModel.from_pretrained(str(minilm_path()), local_files_only=True, device="cpu")
@@ -195,30 +157,16 @@ class SetFitClassifier:
         return _columns(proba, have, list(range(len(self.classes_))))
 
 
-CLASSIFIERS: dict[str, tuple[type[Any], type[ClassifierParams]]] = {
-    "tfidf_logreg": (TfidfLogReg, TfidfParams),
-    "embed_logreg": (EmbedLogReg, LogRegParams),
-    "setfit": (SetFitClassifier, SetFitParams),
-}
-"""kind -> (classifier class, its params model)."""
-
-
-def classifier_params(kind: str, params: dict[str, Any]) -> ClassifierParams:
-    """`params` checked by the kind's params model; ValueError naming the kinds (unknown kind) or the bad keys."""
-    if kind not in CLASSIFIERS:
-        raise ValueError(f"unknown classifier kind '{kind}': use one of {', '.join(CLASSIFIERS)}")
-    model = CLASSIFIERS[kind][1]
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"{kind} params: {bad} (allowed: {', '.join(model.model_fields)})") from None
+CLASSIFIERS: dict[str, type[Any]] = {
+    "tfidf_logreg": TfidfLogReg, "embed_logreg": EmbedLogReg, "setfit": SetFitClassifier}
+"""kind -> classifier class (its params model: bench.learn.params.CLASSIFIER_KINDS)."""
+assert set(CLASSIFIERS) == set(CLASSIFIER_KINDS)
 
 
 def make_classifier(kind: str, seed: int, **params: Any) -> TextClassifier:
     """An unfitted classifier of `kind` (tfidf_logreg, embed_logreg, setfit) seeded with `seed`; ValueError for an
     unknown kind (naming the kinds) or params the kind does not take."""
     checked = classifier_params(kind, params)
-    cls: Any = CLASSIFIERS[kind][0]
+    cls: Any = CLASSIFIERS[kind]
     classifier: TextClassifier = cls(checked, seed)
     return classifier

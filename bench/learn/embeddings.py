@@ -3,7 +3,10 @@ sentence-transformers, with an in-process cache keyed by the text's sha256 so ea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +32,18 @@ def load_sentence_model(path: Path | None = None) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     st = require("sentence_transformers", "embedding models", INSTALL)
+    quiet_transformers()
     return st.SentenceTransformer(str(path or minilm_path()), device="cpu", local_files_only=True)
+
+
+def quiet_transformers() -> None:
+    """Only errors from transformers, datasets, huggingface_hub and setfit (their info logs and progress bars would
+    interleave with bench's progress on stderr)."""
+    for name in ("transformers", "datasets", "huggingface_hub", "sentence_transformers", "setfit"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    require("transformers", "embedding models", INSTALL).logging.disable_progress_bar()
+    with contextlib.suppress(ImportError):
+        importlib.import_module("datasets").disable_progress_bars()
 
 
 def text_key(text: str) -> str:
@@ -55,14 +69,18 @@ class Embedder:
             self._model = load_sentence_model()
         return self._model
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of `texts` computed now (the cache neither read nor filled), shape (len(texts), dim)."""
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of `texts` in order, shape (len(texts), dim); texts seen before come from the cache."""
         keys = [text_key(text) for text in texts]
         missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in self._cache}
         if missing:
-            vectors = self.model.encode(list(missing.values()), batch_size=self.batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            self._cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+            self._cache.update(zip(missing, self.embed(list(missing.values())), strict=True))
             self.encoded += len(missing)
         if not keys:
             return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)

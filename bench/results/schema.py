@@ -268,6 +268,10 @@ class Segment(Strict):
     """CPU seconds the hypervisor gave to other guests during the window (summed over CPUs; 0 on bare metal)."""
     other_processes: dict[str, float] = {}
     """The busiest other processes in the window: process name -> CPU seconds (at most 3)."""
+    training: dict[str, Any] = {}
+    """What the backend did to ready itself for the task before the cell (Backend.prepare_task): for a trained
+    model its classifier, label budget, train_s (wall s), train_cpu_s, whether it came from the cache. Empty for
+    language models. Not part of the cell's measured time, CPU or memory."""
 
 
 # --- summary.json -------------------------------------------------------------------------------------------------
