@@ -254,7 +254,8 @@ def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where) -> tuple[list[I
     if kind is None:
         return [], problems
     if kind.builds_requests:
-        return [], [Problem(at.file, f"{at.location}.kind", f"{spec.kind} datasets cannot give few-shot or train examples",
+        return [], [Problem(at.file, f"{at.location}.kind",
+                            f"{spec.kind} datasets cannot give few-shot or train examples",
                             "its kind builds its own prompts; use a jsonl or csv train split")]
     return _load(task, (kind, params), at)
 
