@@ -212,7 +212,7 @@ def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Pr
                                                                                  base_dir))
         problems += shot_problems
     if task.train is not None:
-        problems += _load_few_shot(task, task.train, Where(file, f"{where}.train", base_dir))[1]
+        problems += _load_few_shot(task, task.train, Where(file, f"{where}.train", base_dir), "train")[1]
     problems += _check_templates(task, items + shots, where, file)
     problems += _check_answer(task, items + shots, where, file)
     return problems
@@ -249,13 +249,14 @@ def _kind(spec: DatasetSpec, at: Where) -> tuple[DatasetKind | None, Any, list[P
         return None, None, _prefixed(_own_hints(pydantic_problems(exc, at.file), allowed), at.location)
 
 
-def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where) -> tuple[list[Item], list[Problem]]:
+def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where,
+                   what: str = "few-shot") -> tuple[list[Item], list[Problem]]:
     kind, params, problems = _kind(spec, at)
     if kind is None:
         return [], problems
     if kind.builds_requests:
         return [], [Problem(at.file, f"{at.location}.kind",
-                            f"{spec.kind} datasets cannot give few-shot or train examples",
+                            f"{spec.kind} datasets cannot give {what} examples",
                             "its kind builds its own prompts; use a jsonl or csv train split")]
     return _load(task, (kind, params), at)
 

@@ -240,6 +240,9 @@ class CostSpec(Strict):
     """Price and power this machine as this hardware profile (when usd_per_hour is not set)."""
     prices: dict[str, float] = {}
     """Hardware profile id -> $/hour to use instead of the profile's own price."""
+    monthly_tasks: StrictInt = Field(100_000, ge=1)
+    """Tasks per month at which the cost section totals a month: inference at this volume plus, for a trained
+    model, its one-off training (bench.cost.rows.with_monthly)."""
 
 
 class LoadSpec(Strict):
