@@ -19,7 +19,7 @@ import numpy as np
 from bench.errors import Problem, SpecError
 from bench.learn.active import QUERIES, STRATEGIES, Round, query_strategy, rounds
 from bench.learn.classifiers import TextClassifier
-from bench.learn.labels import LabelTask
+from bench.learn.curve_task import LabelTask
 
 ALL = "all"
 TARGETS = (80.0, 90.0, 95.0)
@@ -160,7 +160,7 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
 
 
 def _pct(value: float, optimum: float) -> float:
-    return 100.0 * value / optimum if optimum > 0 else (100.0 if value >= optimum else 0.0)
+    return 100.0 * (value / optimum) if optimum > 0 else (100.0 if value >= optimum else 0.0)
 
 
 def points(fits: Sequence[Fit], metric: str) -> list[Point]:

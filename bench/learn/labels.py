@@ -1,128 +1,82 @@
-"""What a label-efficiency curve learns and scores: a classification task's train pool, test items, label set and
-label scorers, checked so that bad input is one clear SpecError line each (file, field, hint)."""
+"""What a classifier can answer in a task: the label fields (the task's choices, or the enum / boolean fields of
+a JSON answer) and each item's label in them."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.errors import Problem, SpecError
-from bench.learn.active import Pool
-from bench.learn.pool import train_pool, train_spec
-from bench.suite.spec import LoadedSuite, TaskSpec
-from bench.tasks.datasets import load_items
+from bench.suite.spec import TaskSpec
 from bench.tasks.items import Item
-from bench.tasks.scorers import Scorer, build_scorer
+from bench.tasks.normalize import normalize_label
+from bench.tasks.prompts import choice_texts, expected_label
 
-LABEL_SCORERS = ("accuracy", "macro_f1")
-"""Scorers a classifier's label can be scored by (on the whole answer, or on a JSON task's label field)."""
+
+class Unanswerable(ValueError):
+    """A task a classifier cannot answer; `hint` says what to do."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True)
-class LabelTask:
-    """A classification task ready to learn: `field` is the JSON field holding the label (None: the answer is the
-    label), `classes` the task's labels, `scorers` its label scorers, `where` the file a problem is reported in."""
+class LabelField:
+    """One thing to classify: the task's choices (`name` None) or a JSON field; its labels in answer order
+    (choices: the task's order; a boolean field: false, true)."""
 
-    task: TaskSpec
-    field: str | None
-    classes: list[str]
-    pool: Pool
-    pool_ids: list[str]
-    test: list[Item]
-    scorers: list[Scorer]
-    where: str
+    name: str | None
+    labels: tuple[str, ...]
+    boolean: bool = False
 
-    def test_texts(self) -> list[str]:
-        """The test items' input texts."""
-        return [item.input for item in self.test]
-
-    def prediction(self, label: str) -> Any:
-        """A predicted label in the shape the task's scorers read (a {field: label} dict for a JSON task)."""
-        return label if self.field is None else {self.field: label}
+    def value(self, label: str) -> Any:
+        """The answer value of a label: the label itself, or a JSON boolean for a boolean field."""
+        return label == "true" if self.boolean else label
 
 
-def _fail(file: Path | str, location: str, message: str, hint: str) -> SpecError:
-    return SpecError([Problem(str(file), location, message, hint)])
-
-
-def find_task(suite: LoadedSuite, task_id: str) -> tuple[int, TaskSpec]:
-    """The task `task_id` and its index in the suite; SpecError naming the suite's task ids."""
-    for index, task in enumerate(suite.spec.tasks):
-        if task.id == task_id:
-            return index, task
-    ids = ", ".join(t.id for t in suite.spec.tasks)
-    raise _fail(suite.path, "--task", f"unknown task '{task_id}'", f"tasks in this suite: {ids}")
-
-
-def _label_field(task: TaskSpec) -> str | None:
-    """The field a JSON task's accuracy/macro_f1 scorer reads, or None."""
-    for ref in task.scorers:
-        params = ref.model_dump()
-        if ref.name in LABEL_SCORERS and isinstance(params.get("field"), str):
-            return str(params["field"])
-    return None
-
-
-def task_classes(task: TaskSpec, index: int, file: Path) -> tuple[str | None, list[str]]:
-    """(label field, labels) of a classification task: a choices task's choices (keys of a mapping), or the enum
-    of a JSON task's label field; SpecError for any other task."""
+def label_fields(task: TaskSpec) -> list[LabelField]:
+    """The label fields of `task`: its choices, or every property of a JSON schema whose properties are all
+    string enums or booleans. Unanswerable for text tasks and JSON with a free-form field."""
     answer = task.answer
-    if answer.mode == "choices" and answer.choices:
-        return None, list(answer.choices)
-    field = _label_field(task) if answer.mode == "json" else None
-    enum = ((answer.json_schema or {}).get("properties", {}).get(field, {}).get("enum")) if field else None
-    if field and isinstance(enum, list) and len(enum) >= 2:
-        return field, [str(label) for label in enum]
-    raise _fail(file, f"tasks[{index}].answer", f"task '{task.id}' is not a classification task (mode {answer.mode})",
-                "learn-curve needs answer.mode: choices, or json with an accuracy/macro_f1 scorer whose field has an "
-                "enum in json_schema")
+    if answer.mode == "choices":
+        return [LabelField(None, tuple(choice_texts(answer)))]
+    if answer.mode == "text":
+        raise Unanswerable(f"task '{task.id}' asks for generated text (answer.mode: text), which a classifier "
+                           "cannot produce", "use a language model for it, or run trained models in a suite "
+                           "with choices tasks (or JSON tasks whose fields are all labels)")
+    return _json_fields(task)
 
 
-def item_label(item: Item, field: str | None) -> str:
-    """The label of an item: its expected answer, or that answer's `field`."""
-    value = item.expected if field is None else (item.expected or {}).get(field)  # type: ignore[union-attr]
-    return str(value)
+def _json_fields(task: TaskSpec) -> list[LabelField]:
+    properties = (task.answer.json_schema or {}).get("properties") or {}
+    fields, free = [], []
+    for name, schema in properties.items():
+        if schema.get("type") == "boolean":
+            fields.append(LabelField(name, ("false", "true"), boolean=True))
+        elif isinstance(schema.get("enum"), list) and all(isinstance(v, str) for v in schema["enum"]):
+            fields.append(LabelField(name, tuple(schema["enum"])))
+        else:
+            free.append(name)
+    if free or not fields:
+        raise Unanswerable(f"task '{task.id}' has JSON field(s) that are not labels: {', '.join(free) or 'none'}",
+                           "a classifier answers JSON only when every property is a string enum or a boolean")
+    return fields
 
 
-def _check_labels(items: Sequence[Item], labels: list[str], classes: list[str], where: str) -> None:
-    """SpecError for a label outside `classes` (first one, with its item id) or a class without examples."""
-    for item, label in zip(items, labels, strict=True):
-        if label not in classes:
-            raise _fail(where, f"item '{item.id}'", f"label '{label}' is not one of the task's choices",
-                        f"choices: {', '.join(classes)}; fix the label or add it to the task's answer")
-    missing = [c for c in classes if c not in set(labels)]
-    if missing:
-        raise _fail(where, "labels", f"the train pool has no example of {', '.join(missing)}",
-                    "a learn curve needs every class in the pool: add examples of them")
+def item_value(item: Item, field: LabelField) -> object:
+    """The item's expected value for `field` (the whole expected answer for choices)."""
+    if field.name is None:
+        return item.expected
+    return item.expected.get(field.name) if isinstance(item.expected, dict) else None
 
 
-def _pool(task: TaskSpec, base_dir: Path, field: str | None, classes: list[str]) -> tuple[Pool, list[str], str]:
-    spec = train_spec(task)
-    where = str(base_dir / spec.path) if spec is not None and hasattr(spec, "path") else f"task '{task.id}'"
-    try:
-        items = train_pool(task, base_dir)
-    except ValueError as exc:
-        raise _fail(where, "train", str(exc), "add train: {path: ..., fields: ...} to the task") from None
-    labels = [item_label(item, field) for item in items]
-    _check_labels(items, labels, classes, where)
-    return Pool([item.input for item in items], labels, classes), [item.id for item in items], where
-
-
-def label_task(suite: LoadedSuite, task_id: str) -> LabelTask:
-    """The task `task_id` of `suite`, its train pool and test items, checked; SpecError (one line) for an unknown
-    task, a task that is not a classification, a train label outside the choices or a class absent from the pool."""
-    index, task = find_task(suite, task_id)
-    field, classes = task_classes(task, index, suite.path)
-    pool, ids, where = _pool(task, suite.base_dir, field, classes)
-    scorers = [build_scorer(ref.model_dump()) for ref in task.scorers if ref.name in LABEL_SCORERS
-               and ref.model_dump().get("field") == field]
-    test = load_items(task.dataset, suite.base_dir)
-    return LabelTask(task, field, classes, pool, ids, test, scorers, where)
-
-
-def text_sha256(text: str) -> str:
-    """sha256 (hex) of a text's UTF-8 bytes: a record's prompt hash for a classifier (its input is the text)."""
-    return hashlib.sha256(text.encode()).hexdigest()
+def item_label(item: Item, field: LabelField, task: TaskSpec) -> str | None:
+    """The item's label in `field` as the scorers compare labels (normalized), or None when it is none of them."""
+    value = item_value(item, field)
+    if field.name is None:
+        return expected_label(value, task.answer)
+    if field.boolean:
+        return {True: "true", False: "false"}.get(value) if isinstance(value, bool) else \
+            {"true": "true", "false": "false"}.get(normalize_label(value))
+    wanted = normalize_label(value)
+    return next((label for label in field.labels if normalize_label(label) == wanted), None)

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import Problem, SpecError
-from bench.learn.classifiers import classifier_params, make_classifier
+from bench.learn.classifiers import make_classifier
 from bench.learn.curve import CurveConfig, Fit, check_config, run_curve
-from bench.learn.labels import LabelTask, label_task
+from bench.learn.curve_task import LabelTask, label_task
 from bench.learn.output import curve_document, fit_records
+from bench.learn.params import classifier_params
 from bench.results.schema import Record
 from bench.suite.load import load_suite
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.learn.curve import ALL, TARGETS, CurveConfig, Fit, Point, labels_to_reach, points
-from bench.learn.labels import LabelTask, text_sha256
+from bench.learn.curve_task import LabelTask, text_sha256
 from bench.results.schema import Record, json_line
 
 CURVE_VERSION = 1

@@ -11,7 +11,7 @@ import pytest
 from bench.errors import SpecError
 from bench.learn.classifiers import make_classifier
 from bench.learn.curve import ALL, CurveConfig, Fit, Point, check_config, labels_to_reach, points, run_curve, t_interval
-from bench.learn.labels import label_task
+from bench.learn.curve_task import label_task
 from bench.suite.load import load_suite
 
 SUITES = Path(__file__).resolve().parents[2] / "suites"

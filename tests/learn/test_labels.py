@@ -1,4 +1,4 @@
-"""bench.learn.labels: what a curve learns from, and the bad inputs refused with one line each."""
+"""bench.learn.curve_task: what a curve learns from, and the bad inputs refused with one line each."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import SpecError
-from bench.learn.labels import label_task
+from bench.learn.curve_task import label_task
 from bench.suite.load import load_suite
 from tests.learn_suite import WriteSuite, rows, task
 
