@@ -7,12 +7,13 @@ before and after are recorded next to each curve.
 
     nice -n 10 python benchmarks/learn_curve.py                  # ticket triage, tfidf_logreg + embed_logreg (timed)
     nice -n 10 python benchmarks/learn_curve.py --part shipped   # + ticket priority and email routing
-    nice -n 10 python benchmarks/learn_curve.py --part shared    # ../shared/datasets (skipped when absent)
+    nice -n 10 python benchmarks/learn_curve.py --part shared    # ../shared/datasets (skipped when absent;
+                                                                 # --shared DIR elsewhere)
     python benchmarks/learn_curve.py --markdown                  # the table of docs/label-efficiency.md
 
 Writes benchmarks/results/learn_curve.json (the timings) and benchmarks/results/learn_curve_<name>_<kind>.json
 (each curve's curve.json) plus docs/figures/learn_curve_<name>_<kind>.png. Shared datasets are read from
-../shared/datasets and converted into a temporary folder (never copied into the project).
+--shared (default ../shared/datasets) and converted into a temporary folder (never copied into the project).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 FIGURES = REPO / "docs" / "figures"
-SHARED = REPO.parent / "shared" / "datasets"
+SHARED_DEFAULT = REPO.parent / "shared" / "datasets"
 LABELS = "8,16,32,64,128,all"
 
 
@@ -105,17 +106,17 @@ def _tsv(path: Path, prefix: str, label_first: bool, names: dict[str, str]) -> l
     return rows
 
 
-def shared_pools(folder: Path) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+def shared_pools(shared: Path) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """name -> (train pool, test rows) for sms_spam, sentiment_reviews and banking77: test = eval.jsonl, pool = the
     rest of the original files (minus any text also in eval)."""
-    sms_eval = _rows(SHARED / "sms_spam" / "eval.jsonl")
-    sms = _tsv(SHARED / "sms_spam" / "SMSSpamCollection", "sms_spam", True, {})
-    senti_eval = _rows(SHARED / "sentiment_reviews" / "eval.jsonl")
+    sms_eval = _rows(shared / "sms_spam" / "eval.jsonl")
+    sms = _tsv(shared / "sms_spam" / "SMSSpamCollection", "sms_spam", True, {})
+    senti_eval = _rows(shared / "sentiment_reviews" / "eval.jsonl")
     names = {"0": "negative", "1": "positive"}
-    senti = [*_tsv(SHARED / "sentiment_reviews" / "amazon_cells_labelled.txt", "amazon", False, names),
-             *_tsv(SHARED / "sentiment_reviews" / "yelp_labelled.txt", "yelp", False, names)]
-    bank_eval = _rows(SHARED / "banking77" / "eval.jsonl")
-    with (SHARED / "banking77" / "train.csv").open(encoding="utf-8") as handle:
+    senti = [*_tsv(shared / "sentiment_reviews" / "amazon_cells_labelled.txt", "amazon", False, names),
+             *_tsv(shared / "sentiment_reviews" / "yelp_labelled.txt", "yelp", False, names)]
+    bank_eval = _rows(shared / "banking77" / "eval.jsonl")
+    with (shared / "banking77" / "train.csv").open(encoding="utf-8") as handle:
         bank = [{"id": f"banking77-train-{i:05d}", "input": r["text"], "expected": r["category"]}
                 for i, r in enumerate(csv.DictReader(handle))]
     return {"sms_spam": (_pool_without_eval(sms, sms_eval), sms_eval),
@@ -136,7 +137,7 @@ def shared_suite(folder: Path, name: str, pool: list[dict[str, Any]], test: list
     return path
 
 
-def curves(part: str, scratch: Path) -> list[Curve]:
+def curves(part: str, scratch: Path, shared: Path) -> list[Curve]:
     """The curves of `part`: timed (ticket triage x 2 kinds), shipped (+ priority, email routing), shared."""
     triage = REPO / "suites" / "ticket-triage.yaml"
     out = [Curve("ticket-triage", triage, "ticket-triage", kind) for kind in ("tfidf_logreg", "embed_logreg")]
@@ -147,10 +148,10 @@ def curves(part: str, scratch: Path) -> list[Curve]:
     if part == "shipped":
         out = out[2:]
     if part in ("shared", "all"):
-        if not SHARED.is_dir():
-            print(f"skipping the shared datasets: {SHARED} is absent", file=sys.stderr)
+        if not shared.is_dir():
+            print(f"skipping the shared datasets: {shared} is absent (pass --shared DIR)", file=sys.stderr)
             return [] if part == "shared" else out
-        pools = {name: shared_suite(scratch, name, *pair) for name, pair in shared_pools(scratch).items()}
+        pools = {name: shared_suite(scratch, name, *pair) for name, pair in shared_pools(shared).items()}
         shared = [Curve(name, path, name.replace("_", "-"), "tfidf_logreg") for name, path in pools.items()]
         shared += [Curve(n, pools[n], n.replace("_", "-"), "embed_logreg") for n in ("sms_spam", "sentiment_reviews")]
         out = shared if part == "shared" else out + shared
@@ -189,6 +190,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["timed", "shipped", "shared", "all"], default="timed")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--shared", type=Path, default=SHARED_DEFAULT,
+                        help="the shared datasets folder (default: ../shared/datasets next to the checkout)")
     parser.add_argument("--markdown", action="store_true", help="print the docs table from the results and exit")
     args = parser.parse_args()
     if args.markdown:
@@ -198,7 +201,7 @@ def main() -> int:
     summary_file = RESULTS / "learn_curve.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"curves": {}}
     with tempfile.TemporaryDirectory(prefix="learn-curve-") as scratch:
-        for curve in curves(args.part, Path(scratch)):
+        for curve in curves(args.part, Path(scratch), args.shared):
             print(f"{curve.name} {curve.kind} ...", file=sys.stderr, flush=True)
             document = run_curve(curve, args.seeds, Path(scratch))
             (RESULTS / f"learn_curve_{curve.name}_{curve.kind}.json").write_text(json.dumps(document, indent=2) + "\n")
