@@ -22,7 +22,7 @@ $(VENV)/.installed-llama: pyproject.toml
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: $(VENV)/.installed-llama
-	$(PY) -m pip install --quiet -e '.[llama,dev,vllm]'
+	$(PY) -m pip install --quiet -e '.[llama,dev,vllm,trained]'
 	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 

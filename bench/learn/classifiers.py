@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -146,7 +147,8 @@ class SetFitClassifier:
                 show_progress_bar=False, num_iterations=self.params.num_iterations, seed=self.seed,
                 num_epochs=self.params.num_epochs, batch_size=self.params.batch_size,
                 body_learning_rate=self.params.body_learning_rate)
-            with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its loss logs
+            with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():  # it prints its loss logs
+                warnings.filterwarnings("ignore", message=".*pin_memory.*")  # torch on a CPU-only machine
                 setfit.Trainer(model=self._model, args=args, train_dataset=data).train()
         return self
 

@@ -41,9 +41,9 @@ def label_fields(task: TaskSpec) -> list[LabelField]:
     if answer.mode == "choices":
         return [LabelField(None, tuple(choice_texts(answer)))]
     if answer.mode == "text":
-        raise Unanswerable(f"task '{task.id}' asks for generated text (answer.mode: text), which a classifier "
-                           "cannot produce", "use a language model for it, or run trained models in a suite "
-                           "with choices tasks (or JSON tasks whose fields are all labels)")
+        raise Unanswerable(f"task '{task.id}' asks for generated text (answer.mode: text), which a trained model "
+                           "(a classifier) cannot produce", "run trained models in a suite of choices tasks and "
+                           "JSON tasks whose fields are all labels; keep text tasks for language models")
     return _json_fields(task)
 
 
