@@ -10,6 +10,7 @@ before and after are recorded next to each curve.
     nice -n 10 python benchmarks/learn_curve.py --part shared    # ../shared/datasets (skipped when absent;
                                                                  # --shared DIR elsewhere)
     python benchmarks/learn_curve.py --markdown                  # the table of docs/label-efficiency.md
+    python benchmarks/learn_curve.py --figures                   # redraw docs/figures from the results
 
 Writes benchmarks/results/learn_curve.json (the timings) and benchmarks/results/learn_curve_<name>_<kind>.json
 (each curve's curve.json) plus docs/figures/learn_curve_<name>_<kind>.png. Shared datasets are read from
@@ -187,16 +188,28 @@ def markdown(metric: str) -> str:
     return "\n".join(lines)
 
 
+def redraw() -> None:
+    """docs/figures/learn_curve_<name>_<kind>.png from each benchmarks/results/learn_curve_<name>_<kind>.json."""
+    from bench.report.learn_curve import curve_figure
+
+    for path in sorted(RESULTS.glob("learn_curve_*_*.json")):
+        curve_figure(json.loads(path.read_text())).savefig(FIGURES / f"{path.stem}.png", dpi=120)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["timed", "shipped", "shared", "all"], default="timed")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shared", type=Path, default=SHARED_DEFAULT,
                         help="the shared datasets folder (default: ../shared/datasets next to the checkout)")
+    parser.add_argument("--figures", action="store_true", help="redraw docs/figures from the results and exit")
     parser.add_argument("--markdown", action="store_true", help="print the docs table from the results and exit")
     args = parser.parse_args()
     if args.markdown:
         print(markdown("accuracy") + "\n\n" + markdown("macro_f1"))
+        return 0
+    if args.figures:
+        redraw()
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary_file = RESULTS / "learn_curve.json"

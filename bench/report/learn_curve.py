@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from bench.report.html import CSS, svg_data_uri, table
 
@@ -56,6 +57,9 @@ def curve_figure(document: dict[str, Any], metric: str | None = None) -> Figure:
     ax.scatter(list(CLAIM), list(CLAIM.values()), marker="x", color="#cf222e", zorder=3, label="claim (62/80/90%)")
     ax.axhline(100, color="#1a7f37", linewidth=0.8, linestyle="--")
     ax.set_xscale("log", base=2)
+    ticks = sorted({p["labels"] for p in pts})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("labels (log scale)")
     ax.set_ylabel(f"% of optimum ({metric})")
     ax.set_title(f"{document['task_id']}: {document['kind']}, {document['seeds']} seeds")
