@@ -188,6 +188,28 @@ def markdown(metric: str) -> str:
     return "\n".join(lines)
 
 
+def _gap(points: dict[tuple[str, int], dict[str, Any]], n: int) -> str:
+    """uncertainty - random in points of % of optimum at n labels; * when their 95% intervals do not overlap."""
+    r, u = points.get(("random", n)), points.get(("uncertainty", n))
+    if r is None or u is None:
+        return "–"
+    apart = u["pct_low"] is not None and (u["pct_low"] > r["pct_high"] or u["pct_high"] < r["pct_low"])
+    return f"{u['pct_mean'] - r['pct_mean']:+.0f}{'*' if apart else ''}"
+
+
+def comparison() -> str:
+    """Active learning minus random, per curve and metric, at 16/32/64/128 labels (from the result files)."""
+    lines = ["uncertainty - random, points of % of optimum (* = the 95% intervals do not overlap):", "",
+             "| curve | classifier | metric | 16 | 32 | 64 | 128 |", "|---|---|---|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("learn_curve_*_*.json")):
+        doc = json.loads(path.read_text())
+        for metric, pts in doc["points"].items():
+            by_key = {(p["strategy"], p["labels"]): p for p in pts}
+            cells = " | ".join(_gap(by_key, n) for n in (16, 32, 64, 128))
+            lines.append(f"| {doc['task_id']} | {doc['kind']} | {metric} | {cells} |")
+    return "\n".join(lines)
+
+
 def redraw() -> None:
     """docs/figures/learn_curve_<name>_<kind>.png from each benchmarks/results/learn_curve_<name>_<kind>.json."""
     from bench.report.learn_curve import curve_figure
@@ -206,7 +228,7 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true", help="print the docs table from the results and exit")
     args = parser.parse_args()
     if args.markdown:
-        print(markdown("accuracy") + "\n\n" + markdown("macro_f1"))
+        print(markdown("accuracy") + "\n\n" + markdown("macro_f1") + "\n\n" + comparison())
         return 0
     if args.figures:
         redraw()
