@@ -28,7 +28,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strategy", default="random,uncertainty", help="comma-separated: random, uncertainty")
     p.add_argument("--query", default="margin", help="uncertainty measure: margin (default) or least-confidence")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    p.add_argument("--out", type=Path, help="folder for curve.json, curve.csv, records.jsonl, curve.png, curve.html")
+    p.add_argument("--out", type=Path, help="folder for curve.json, curve.csv, records.jsonl, curve.png, curve.html "
+                   "and run/ (a run directory of the all / largest-budget models)")
     p.add_argument("--format", choices=["table", "json"], default="table")
 
 
@@ -99,13 +100,16 @@ def write_all(out_dir: Path, document: dict[str, Any], records: list[Any]) -> li
 def learn_curve(args: argparse.Namespace) -> int:
     """Exit 0 with the curve measured; SpecError (exit 2, one line) for bad input."""
     from bench.learn.measure import measure, prepare
+    from bench.learn.run_dir import write_run
 
     config = config_of(args)
-    task = prepare(args.suite, args.task, config)
+    suite, task = prepare(args.suite, args.task, config)
     measured = measure(task, config, _progress)
     if args.out is not None:
         for path in write_all(args.out, measured.document, measured.records):
             err.print(f"wrote {path}", markup=False, highlight=False)
+        run = write_run(args.out / "run", suite, task, config, measured.fits)
+        err.print(f"wrote {run} (a run directory: bench report / bench compare)", markup=False, highlight=False)
     if args.format == "json":
         sys.stdout.write(json.dumps(measured.document, indent=2) + "\n")
     else:

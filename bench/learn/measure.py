@@ -19,6 +19,7 @@ from bench.learn.output import curve_document, fit_records
 from bench.learn.params import classifier_params
 from bench.results.schema import Record
 from bench.suite.load import load_suite
+from bench.suite.spec import LoadedSuite
 
 KIND_ALIASES = {"tfidf": "tfidf_logreg", "embed": "embed_logreg"}
 
@@ -29,6 +30,7 @@ class Measured:
 
     document: dict[str, Any]
     records: list[Record]
+    fits: list[Fit]
 
 
 def checked_kind(kind: str) -> str:
@@ -41,11 +43,12 @@ def checked_kind(kind: str) -> str:
     return kind
 
 
-def prepare(suite: Path, task_id: str, config: CurveConfig) -> LabelTask:
-    """The checked task of `suite` and a checked `config`; SpecError (one line) for any bad input."""
-    task = label_task(load_suite(suite), task_id)
+def prepare(path: Path, task_id: str, config: CurveConfig) -> tuple[LoadedSuite, LabelTask]:
+    """The suite at `path` and its checked task, with `config` checked; SpecError (one line) for any bad input."""
+    suite = load_suite(path)
+    task = label_task(suite, task_id)
     check_config(config, len(task.pool.texts), task.where)
-    return task
+    return suite, task
 
 
 def _context(start: float, cpu: float, load_before: tuple[float, float, float]) -> dict[str, Any]:
@@ -74,4 +77,4 @@ def measure(task: LabelTask, config: CurveConfig, progress: Callable[[Fit], None
             fits.append(fit)
             records.extend(fit_records(task, config, fit))
             progress(fit)
-    return Measured(curve_document(task, config, fits, _context(start, cpu, load)), records)
+    return Measured(curve_document(task, config, fits, _context(start, cpu, load)), records, fits)

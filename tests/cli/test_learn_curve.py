@@ -36,6 +36,13 @@ def test_learn_curve_writes_json_csv_records_plot_and_html(learn_suite: WriteSui
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
     html = (out / "curve.html").read_text()
     assert 'id="learn-curve"' in html and "data:image/svg+xml;base64," in html and "http" not in html.lower()
+    assert main(["report", str(out / "run"), "--format", "json", "--profiles", "aws-c7i-2xlarge"]) == 0
+    rows = json.loads(capsys.readouterr().out)["metrics"]
+    accuracy = {r["cell_id"]: r["value"] for r in rows if r["metric"] == "accuracy"}
+    assert set(accuracy) == {"tfidf_logreg@all", "tfidf_logreg@random-8", "tfidf_logreg@uncertainty-8"}
+    best = next(p for p in document["points"]["accuracy"] if p["labels"] == 36)["mean"]
+    assert accuracy["tfidf_logreg@all"] == pytest.approx(best)  # the run's records are the curve's
+    assert main(["compare", str(out / "run"), str(out / "run")]) == 0
 
 
 def test_learn_curve_table_on_stdout(learn_suite: WriteSuite, capsys: Capsys) -> None:
