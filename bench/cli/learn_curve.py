@@ -89,7 +89,8 @@ def print_tables(document: dict[str, Any]) -> None:
 def write_all(out_dir: Path, document: dict[str, Any], records: list[Any]) -> list[Path]:
     """curve.json, curve.csv, records.jsonl, curve.png (Agg) and curve.html under `out_dir`."""
     from bench.learn.output import write_outputs
-    from bench.report.learn_curve import curve_figure, render_learn_curve_html
+    from bench.report.html import render_learn_curve_html
+    from bench.report.learn_curve import curve_figure
 
     paths = write_outputs(out_dir, document, records)
     curve_figure(document).savefig(out_dir / "curve.png", dpi=120)
@@ -108,7 +109,7 @@ def learn_curve(args: argparse.Namespace) -> int:
     if args.out is not None:
         for path in write_all(args.out, measured.document, measured.records):
             err.print(f"wrote {path}", markup=False, highlight=False)
-        run = write_run(args.out / "run", suite, task, config, measured.fits)
+        run = write_run(args.out / "run", suite, task, measured.fits, measured.document)
         err.print(f"wrote {run} (a run directory: bench report / bench compare)", markup=False, highlight=False)
     if args.format == "json":
         sys.stdout.write(json.dumps(measured.document, indent=2) + "\n")

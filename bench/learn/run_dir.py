@@ -5,10 +5,12 @@ the curve's own records.jsonl."""
 
 from __future__ import annotations
 
+import json
 import resource
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.learn.curve import ALL, CurveConfig, Fit
 from bench.learn.curve_task import LabelTask
@@ -67,8 +69,11 @@ def _manifest(suite: LoadedSuite, task: LabelTask, config: CurveConfig, names: l
         **provenance(), "started_at": now, "ended_at": now})
 
 
-def write_run(out: Path, suite: LoadedSuite, task: LabelTask, config: CurveConfig, fits: Sequence[Fit]) -> Path:
-    """Write the run directory `out` (created) for the key fits; its path."""
+def write_run(out: Path, suite: LoadedSuite, task: LabelTask, fits: Sequence[Fit], document: dict[str, Any]) -> Path:
+    """Write the run directory `out` (created) for the key fits of the curve `document` (kept in the run as
+    learn_curve.json: `bench report --format html` shows it); its path."""
+    config = CurveConfig(document["kind"], tuple(document["budgets"]), tuple(document["strategies"]),
+                         document["seeds"], document["query"], document["params"])
     chosen = key_fits(fits)
     names = list(dict.fromkeys(model_id(config, f) for f in chosen))
     out.mkdir(parents=True, exist_ok=True)
@@ -77,6 +82,7 @@ def write_run(out: Path, suite: LoadedSuite, task: LabelTask, config: CurveConfi
     (out / "records.jsonl").write_text("".join(json_line(r) + "\n" for r in records), encoding="utf-8")
     (out / "segments.jsonl").write_text("".join(json_line(s) + "\n" for s in segments), encoding="utf-8")
     (out / SUITE_COPY).write_text(suite.text, encoding="utf-8")
+    (out / "learn_curve.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     write_manifest(out / "manifest.json", _manifest(suite, task, config, names))
     return out
 

@@ -1,8 +1,10 @@
 """Rendering a learn curve (the curve.json document of bench.learn.output): the table, the plot (% of optimum
-versus labels, 95% t-interval bands, one line per strategy) and a self-contained HTML section/page."""
+versus labels, 95% t-interval bands, one line per strategy) and the HTML section (bench.report.html puts it in
+a run's report and in the standalone curve.html)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from bench.report.html import CSS, svg_data_uri, table
+from bench.report.plots import svg_bytes
 
 COLORS = {"random": "#8c959f", "uncertainty": "#0969da", "all": "#1a7f37"}
 CLAIM = {8: 62.0, 16: 80.0, 32: 90.0}
@@ -67,6 +69,23 @@ def curve_figure(document: dict[str, Any], metric: str | None = None) -> Figure:
     return fig
 
 
+def _td(index: int, value: str) -> str:
+    css = ' class="num"' if index else ""
+    return f"<td{css}>{escape(value)}</td>"
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An escaped <table> (the first column text, the others right-aligned numbers, as bench's HTML report)."""
+    head = "".join(f'<th scope="col">{escape(c)}</th>' for c in columns)
+    body = "".join("<tr>" + "".join(_td(i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def svg_data_uri(fig: Figure) -> str:
+    """The figure as a base64 SVG data URI (byte-for-byte reproducible, bench.report.plots.svg_bytes)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg_bytes(fig)).decode("ascii")
+
+
 def _tables(document: dict[str, Any], metric: str) -> str:
     reach = table(["strategy", "80%", "90%", "95%"], reach_rows(document, metric))
     return (f"<h3>{escape(metric)}</h3>{table(COLUMNS, curve_rows(document, metric))}"
@@ -84,9 +103,3 @@ def learn_curve_section(document: dict[str, Any]) -> str:
             "with all labels; bands: 95% Student-t intervals over seeds; crosses: the claim under test."
             f"</figcaption></figure>{tables}</section>")
 
-
-def render_learn_curve_html(documents: Sequence[dict[str, Any]]) -> str:
-    """A self-contained HTML page (inline CSS, SVG data URIs, no scripts) with one section per curve."""
-    body = "".join(learn_curve_section(d) for d in documents)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>bench learn-curve</title>"
-            f"<style>{CSS}</style></head><body><main><h1>bench learn-curve</h1>{body}</main></body></html>\n")

@@ -43,6 +43,9 @@ def test_learn_curve_writes_json_csv_records_plot_and_html(learn_suite: WriteSui
     best = next(p for p in document["points"]["accuracy"] if p["labels"] == 36)["mean"]
     assert accuracy["tfidf_logreg@all"] == pytest.approx(best)  # the run's records are the curve's
     assert main(["compare", str(out / "run"), str(out / "run")]) == 0
+    report = tmp_path / "report.html"
+    assert main(["report", str(out / "run"), "--format", "html", "--out", str(report)]) == 0
+    assert 'id="learn-curve"' in report.read_text() and "Label efficiency" in report.read_text()
 
 
 def test_learn_curve_table_on_stdout(learn_suite: WriteSuite, capsys: Capsys) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report.learn_curve import curve_figure, curve_rows, reach_rows, render_learn_curve_html
+from bench.report.html import render_learn_curve_html
+from bench.report.learn_curve import curve_figure, curve_rows, reach_rows
 
 
 def point(strategy: str, labels: int, mean: float, pct: float, n: int = 3) -> dict[str, Any]:
