@@ -164,6 +164,11 @@ def curves(part: str, scratch: Path, shared: Path) -> list[Curve]:
 CLAIM = {8: 62, 16: 80, 32: 90}
 
 
+def _name(path: Path, document: dict[str, Any]) -> str:
+    """The curve's name from its file name learn_curve_<name>_<kind>.json."""
+    return path.stem.removeprefix("learn_curve_").removesuffix(f"_{document['kind']}")
+
+
 def _pct(document: dict[str, Any], metric: str, strategy: str, labels: int) -> str:
     point = next((p for p in document["points"][metric] if (p["strategy"], p["labels"]) == (strategy, labels)), None)
     if point is None:
@@ -184,7 +189,7 @@ def markdown(metric: str) -> str:
             reach = doc["labels_to_reach"][metric][strategy]
             needed = " / ".join("not reached" if v is None else str(v) for v in reach.values())
             cells = " | ".join(_pct(doc, metric, strategy, n) for n in CLAIM)
-            lines.append(f"| {doc['task_id']} (pool {doc['pool_size']}, test {doc['test_size']}) | {doc['kind']} | "
+            lines.append(f"| {_name(path, doc)} (pool {doc['pool_size']}, test {doc['test_size']}) | {doc['kind']} | "
                          f"{full['mean']:.3f} | {strategy} | {cells} | {needed} |")
     lines.append("| claim (active learning) | | | | 62 | 80 | 90 | |")
     return "\n".join(lines)
@@ -208,7 +213,7 @@ def comparison() -> str:
         for metric, pts in doc["points"].items():
             by_key = {(p["strategy"], p["labels"]): p for p in pts}
             cells = " | ".join(_gap(by_key, n) for n in (16, 32, 64, 128))
-            lines.append(f"| {doc['task_id']} | {doc['kind']} | {metric} | {cells} |")
+            lines.append(f"| {_name(path, doc)} | {doc['kind']} | {metric} | {cells} |")
     return "\n".join(lines)
 
 
