@@ -134,6 +134,10 @@ class TrainedParams(BackendParamsBase):
     """Seeds the draw of the labelled items and the classifier's training."""
     params: dict[str, Any] = Field(default_factory=dict)
     """The classifier's own settings (bench.learn.params: C, ngram_max, num_iterations...)."""
+    inference_threads: StrictInt = Field(1, ge=1, le=256)
+    """torch intra-op threads while answering (embed_logreg, setfit; training keeps torch's default). One item at
+    a time is a few small matrix products: on 2 shared cores, MiniLM took a median 25-33 ms an item with 1 thread
+    and 390-1160 ms with 2 (threads spinning in barriers while other processes hold the cores; docs/trained.md)."""
 
     @field_validator("labels")
     @classmethod

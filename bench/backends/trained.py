@@ -46,6 +46,7 @@ class TrainedBackend(BackendBase):
             require("sentence_transformers", f"the trained backend ({params.model})", INSTALL)
             minilm_path()
         self._fitted: Fitted = []
+        self._fit_threads = self._torch_threads(None)
         self._by_task: dict[str, tuple[Fitted, dict[str, Any]]] = {}
 
     def info(self) -> BackendInfo:
@@ -61,6 +62,7 @@ class TrainedBackend(BackendBase):
         no train split or a budget larger than the pool (what `bench validate` refuses)."""
         key = f"{base_dir}|{task.model_dump_json()}"
         if key not in self._by_task:
+            self._torch_threads(self._fit_threads)  # training keeps torch's own default
             self._by_task[key] = self._fit_task(task, base_dir)
         self._fitted, facts = self._by_task[key]
         return facts
@@ -101,7 +103,18 @@ class TrainedBackend(BackendBase):
         save_fitted(key, classifier, {**facts, "cache_key": key})
         return classifier, {**facts, "cache_key": key, "cached": False}
 
+    def _torch_threads(self, threads: int | None) -> int:
+        """Set torch's intra-op threads (None: leave them); the number before. 0 for tfidf_logreg (no torch)."""
+        if self.params.model == "tfidf_logreg":
+            return 0
+        torch = require("torch", f"the trained backend ({self.params.model})", INSTALL)
+        before = int(torch.get_num_threads())
+        if threads is not None:
+            torch.set_num_threads(threads)
+        return before
+
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        self._torch_threads(self.params.inference_threads)
         for request in requests:
             yield self._answer(request)
 

@@ -51,7 +51,9 @@ def _json_fields(task: TaskSpec) -> list[LabelField]:
     properties = (task.answer.json_schema or {}).get("properties") or {}
     fields, free = [], []
     for name, schema in properties.items():
-        if schema.get("type") == "boolean":
+        if not isinstance(schema, dict):
+            free.append(name)
+        elif schema.get("type") == "boolean":
             fields.append(LabelField(name, ("false", "true"), boolean=True))
         elif isinstance(schema.get("enum"), list) and all(isinstance(v, str) for v in schema["enum"]):
             fields.append(LabelField(name, tuple(schema["enum"])))

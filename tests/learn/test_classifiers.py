@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.learn.classifiers import EmbedLogReg, make_classifier
-from bench.learn.embeddings import Embedder
+from bench.learn.classifiers import make_classifier
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "trained"
 
@@ -48,23 +46,6 @@ def test_tfidf_probabilities_are_rows_over_the_sorted_labels_and_seeded() -> Non
     assert np.array_equal(proba, make_classifier("tfidf_logreg", 7).fit(texts, labels).predict_proba(test))
     right = sum(first.classes_[i] == label for i, label in zip(proba.argmax(axis=1), expected, strict=True))
     assert right >= 9  # the fixture's labels have distinct words: 30 examples learn most of them
-
-
-def test_minilm_embeddings_are_cached_per_text_and_fresh_when_asked() -> None:
-    texts, labels = split("train")
-    embedder = Embedder()
-    classifier = EmbedLogReg(make_classifier("embed_logreg", 0).params, 0, embedder)  # type: ignore[attr-defined]
-    classifier.fit(texts, labels)
-    assert embedder.encoded == 30
-    again = embedder.encode([*texts[:5], "a text not seen before"])
-    assert embedder.encoded == 31 and again.shape == (6, 384)
-    assert np.allclose(np.linalg.norm(again, axis=1), 1.0, atol=1e-5)
-    assert np.allclose(embedder.embed(texts[:2]), again[:2], atol=1e-5) and embedder.encoded == 31
-    test, expected = split("test")
-    proba = classifier.predict_proba(test)
-    assert proba.shape == (12, 3) and np.allclose(proba.sum(axis=1), 1.0)
-    assert sum(classifier.classes_[i] == x for i, x in zip(proba.argmax(axis=1), expected, strict=True)) >= 8
-    assert pickle.loads(pickle.dumps(classifier))._embedder is None  # the bundled model is not pickled with it
 
 
 def test_setfit_trains_on_a_tiny_budget() -> None:
