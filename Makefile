@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines \
-	bench-bad-inputs bench-trained bench-llama-bench clean
+	bench-bad-inputs bench-trained bench-learn-curve bench-llama-bench clean
 
 # llama-cpp-python compiles llama.cpp from source; bench never uses its multimodal (mtmd/llava) library, so it is
 # not built (about a third of the compile). Override with `make CMAKE_ARGS=... setup`.
@@ -59,6 +59,10 @@ bench-bad-inputs: setup
 
 bench-trained: setup
 	nice -n 10 $(PY) benchmarks/trained.py
+
+# label-efficiency curves (docs/label-efficiency.md): the timed ticket-triage curve, the shipped tasks, ../shared
+bench-learn-curve: setup
+	nice -n 10 $(PY) benchmarks/learn_curve.py --part all
 
 # bench against llama.cpp's own llama-bench, built once from the pinned llama-cpp-python sdist into
 # ~/.cache/bench/llama-bench/<version>/ (a from-source compile; not part of CI). See docs/performance.md.
