@@ -113,12 +113,16 @@ def _pool(task: TaskSpec, base_dir: Path, field: str | None, classes: list[str])
 
 def label_task(suite: LoadedSuite, task_id: str) -> LabelTask:
     """The task `task_id` of `suite`, its train pool and test items, checked; SpecError (one line) for an unknown
-    task, a task that is not a classification, a train label outside the choices or a class absent from the pool."""
+    task, a task that is not a classification, a train label outside the choices, a class absent from the pool or
+    no label scorer."""
     index, task = find_task(suite, task_id)
     field, classes = task_classes(task, index, suite.path)
     pool, ids, where = _pool(task, suite.base_dir, field, classes)
     scorers = [build_scorer(ref.model_dump()) for ref in task.scorers if ref.name in LABEL_SCORERS
                and ref.model_dump().get("field") == field]
+    if not scorers:
+        raise _fail(suite.path, f"tasks[{index}].scorers", f"task '{task.id}' has no accuracy or macro_f1 scorer"
+                    + (f" on its label field '{field}'" if field else ""), "add scorers: [accuracy, macro_f1]")
     test = load_items(task.dataset, suite.base_dir)
     return LabelTask(task, field, classes, pool, ids, test, scorers, where)
 

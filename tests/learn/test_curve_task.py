@@ -66,3 +66,9 @@ def test_a_pool_without_some_classes(learn_suite: WriteSuite) -> None:
         label_task(load_suite(learn_suite(pool=pool)), "triage")
     line = one_line(exc)
     assert "pool.jsonl: labels: the train pool has no example of account" in line and "add examples" in line
+
+
+def test_a_task_without_label_scorers(learn_suite: WriteSuite) -> None:
+    with pytest.raises(SpecError) as exc:
+        label_task(load_suite(learn_suite([task(scorers=["exact_match"])])), "triage")
+    assert "tasks[0].scorers: task 'triage' has no accuracy or macro_f1 scorer" in one_line(exc)
