@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .PHONY: setup setup-demo browser demo test lint bench-overhead bench-projection bench-ci-gate bench-engines \
-	bench-bad-inputs bench-llama-bench clean
+	bench-bad-inputs bench-trained bench-learn-curve bench-llama-bench clean
 
 # llama-cpp-python compiles llama.cpp from source; bench never uses its multimodal (mtmd/llava) library, so it is
 # not built (about a third of the compile). Override with `make CMAKE_ARGS=... setup`.
@@ -22,7 +22,7 @@ $(VENV)/.installed-llama: pyproject.toml
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: $(VENV)/.installed-llama
-	$(PY) -m pip install --quiet -e '.[llama,dev,vllm]'
+	$(PY) -m pip install --quiet -e '.[llama,dev,vllm,trained]'
 	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 
@@ -56,6 +56,13 @@ bench-engines: setup
 
 bench-bad-inputs: setup
 	$(PY) benchmarks/bad_inputs.py
+
+bench-trained: setup
+	nice -n 10 $(PY) benchmarks/trained.py
+
+# label-efficiency curves (docs/label-efficiency.md): the timed ticket-triage curve, the shipped tasks, ../shared
+bench-learn-curve: setup
+	nice -n 10 $(PY) benchmarks/learn_curve.py --part all
 
 # bench against llama.cpp's own llama-bench, built once from the pinned llama-cpp-python sdist into
 # ~/.cache/bench/llama-bench/<version>/ (a from-source compile; not part of CI). See docs/performance.md.

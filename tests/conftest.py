@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.learn_suite import WriteSuite, make_learn_suite
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def learn_suite(tmp_path: Path) -> WriteSuite:
+    """Writes a tiny learn-curve suite (tests/learn_suite.py) into tmp_path; returns the suite's path."""
+    return make_learn_suite(tmp_path)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -41,6 +42,9 @@ class Request:
     continuation_delimiter: str | None = None
     """Joins a completion prompt and each choice when scoring by log-likelihood; None: a space unless the prompt
     ends in whitespace. lm-eval tasks set "" because their choices carry the task's own target delimiter."""
+    input: str = ""
+    """The item's input field as the dataset gives it (before any prompt template): what a trained classifier
+    (backend kind `trained`) reads."""
 
 
 @dataclass
@@ -94,11 +98,28 @@ class BackendParamsBase(BaseModel):
         checked) and its tasks. Default: none."""
         return []
 
+    def task_refusals(self, task: TaskSpec, base_dir: Path) -> list[TaskRefusal]:
+        """Why this backend cannot answer `task` (paths relative to `base_dir`, the suite's folder), checked by
+        `bench validate` for every model x task pair. Default: none (a language model answers any task)."""
+        return []
+
+
+@dataclass(frozen=True)
+class TaskRefusal:
+    """Why a backend cannot answer a task: the field at fault, under the model (`on="model"`, a field of its
+    backend block, e.g. "labels") or under the task (`on="task"`, e.g. "answer.mode"), what is wrong, what to do."""
+
+    on: Literal["model", "task"]
+    field: str
+    message: str
+    hint: str = ""
+
 
 class Backend(Protocol):
     """A loaded model as the runner drives it. `info`, `generate` and `close` are required; `max_parallel`,
-    `generate_load`, `reset_cache` and `token_counter` are optional hooks whose defaults BackendBase declares.
-    The class-level hooks (Params, engine_name, crash_hints, prepare_files, ray_resources) are on BackendBase too."""
+    `generate_load`, `reset_cache`, `token_counter` and `prepare_task` are optional hooks whose defaults
+    BackendBase declares. The class-level hooks (Params, engine_name, crash_hints, prepare_files, ray_resources)
+    are on BackendBase too."""
 
     max_parallel: int
 
@@ -112,6 +133,8 @@ class Backend(Protocol):
     def reset_cache(self) -> None: ...
 
     def token_counter(self) -> TokenCounter | None: ...
+
+    def prepare_task(self, task: TaskSpec, base_dir: Path) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -155,6 +178,9 @@ class BackendBase(ABC):
       generate_load the whole load shape in the engine's own loop (default None: the driver schedules)
       reset_cache   forget cached prompts between warm-up and measurement (default: nothing to forget)
       token_counter its own tokens and context window, to fit over-long inputs (default None: cannot count)
+      prepare_task  ready the loaded backend for a cell's task before its items (a trained model fits here);
+                    returns facts for the cell's segment (default: nothing to do, {})
+    Params-level hook: task_refusals (BackendParamsBase): why the backend cannot answer a task (`bench validate`).
     """
 
     Params: ClassVar[type[BackendParamsBase]]
@@ -206,6 +232,13 @@ class BackendBase(ABC):
         """Forget cached prompt state, so no measured item starts with its prompt cached by the warm-up or an
         earlier cell. Default: nothing (a backend without a prompt cache)."""
         return None
+
+    def prepare_task(self, task: TaskSpec, base_dir: Path) -> dict[str, Any]:
+        """Ready the loaded backend for `task` (relative paths from `base_dir`, the suite's folder) before its
+        cell's warm-up: a trained model fits on the task's train split here (not measured as the cell's memory or
+        CPU). Returns what it did, kept in the cell's segment as `training` (seconds, CPU seconds...); {} when
+        there was nothing to do (the default). BackendError when the backend cannot answer the task."""
+        return {}
 
     def token_counter(self) -> TokenCounter | None:
         """The backend's own tokens and context window, used to cut an over-long input to fit (the task's
@@ -264,3 +297,4 @@ BACKENDS.add("fake", "bench.backends.fake:FakeBackend", "bench.backends.params:F
 BACKENDS.add("openai", "bench.backends.openai_http:OpenAIBackend", "bench.backends.params:OpenAIParams")
 BACKENDS.add("vllm", "bench.backends.vllm_offline:VllmBackend", "bench.backends.params:VllmParams")
 BACKENDS.add("cascade", "bench.backends.cascade:CascadeBackend", "bench.backends.cascade:CascadeParams")
+BACKENDS.add("trained", "bench.backends.trained:TrainedBackend", "bench.backends.params:TrainedParams")

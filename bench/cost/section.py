@@ -22,6 +22,7 @@ from bench.cost.rows import (
     cheapest,
     cost_rows,
     profile_usd_per_hour,
+    with_monthly,
 )
 from bench.errors import Problem, RunError, SpecError
 from bench.machine.detect import match_profile
@@ -107,11 +108,13 @@ def cost_section(manifest: Manifest, cells: Sequence[CellInput], requirements: R
     profiles = with_prices(load_profiles(), {**manifest.cost.prices, **dict(options.prices)})
     local = local_machine(manifest, profiles)
     facts = [cell_facts_columns(cell, records, segments, metrics) for cell, records, segments, metrics in cells]
-    rows = cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles))
+    rows = with_monthly(cost_rows(facts, local, profiles, selected_profiles(options.profiles, profiles)), facts,
+                        manifest.cost.monthly_tasks)
     floor = options.min_accuracy if options.min_accuracy is not None else requirements.min_accuracy
     limit = options.max_p95_latency_s if options.max_p95_latency_s is not None else requirements.max_p95_latency_s
     apis = api_rows(facts, load_api_pricing())
     return {"local_machine": local.__dict__, "requirements": {"min_accuracy": floor, "max_p95_latency_s": limit},
+            "monthly_tasks": manifest.cost.monthly_tasks,
             "rows": rows, "api": apis,
             "procurement": _procurement(facts, rows, apis, (profiles, local), (floor, limit), verdicts or {})}
 

@@ -45,8 +45,17 @@ def procurement_lines(costs: CostSection) -> list[str]:
         flags = f" [{choice['flags']}]" if choice.get("flags") else ""
         lines.append(f"- {pick['task_id']}: {cell_name(choice)} on {choice['profile_id']} ({choice['basis']}{flags}): "
                      f"${choice['usd_per_1000_tasks']:.4f} per 1000 tasks, quality {number(choice['quality'], '.0%')}"
-                     f"{_break_even_note(pick['break_even'])}{refused}")
+                     f"{_monthly_note(choice, costs.monthly_tasks)}{_break_even_note(pick['break_even'])}{refused}")
     return lines
+
+
+def _monthly_note(choice: dict[str, Any], monthly_tasks: int | None) -> str:
+    """", $M per month at N tasks (incl. $T one-off training)" where the row has a monthly total."""
+    if choice.get("monthly_usd") is None or not monthly_tasks:
+        return ""
+    training = choice.get("training_usd") or 0.0
+    note = f" (incl. ${training:.4f} one-off training)" if training > 0 else ""
+    return f", ${choice['monthly_usd']:.2f} per month at {monthly_tasks:,} tasks{note}"
 
 
 def _break_even_note(evens: list[dict[str, Any]]) -> str:

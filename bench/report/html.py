@@ -305,12 +305,34 @@ def slices_section(reports: Sequence[SliceReport]) -> str:
     return "".join(parts)
 
 
+LEARN_CURVE_FILE = "learn_curve.json"
+"""A run written by `bench learn-curve --out` carries its curve; the report shows it as a section."""
+
+
+def learn_curve_sections(runs: Sequence[RunData]) -> str:
+    """The Label efficiency section of each run that carries a learn curve (LEARN_CURVE_FILE), else ""."""
+    from bench.report.learn_curve import learn_curve_section
+
+    files = [run.path / LEARN_CURVE_FILE for run in runs]
+    return "".join(learn_curve_section(json.loads(f.read_text(encoding="utf-8"))) for f in files if f.is_file())
+
+
+def render_learn_curve_html(documents: Sequence[dict[str, Any]]) -> str:
+    """A self-contained page (inline CSS, SVG data URIs, no scripts) with one Label efficiency section per curve."""
+    from bench.report.learn_curve import learn_curve_section
+
+    body = "".join(learn_curve_section(d) for d in documents)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>bench learn-curve</title>"
+            f"<style>{CSS}</style></head><body><main><h1>bench learn-curve</h1>{body}</main></body></html>\n")
+
+
 def render_html(runs: list[RunData], sections: Sequence[str] = ()) -> str:
     """The whole report as one HTML document (inline CSS, plots as SVG data URIs, no scripts); `sections`: extra
     self-contained <section> elements (e.g. `bench route`'s) placed before the samples and provenance."""
     run_ids = ", ".join(run.run_id for run in runs)
     body = [f'<header id="report-header"><h1>bench report</h1><p class="muted">Runs: {escape(run_ids)}</p></header>',
-            procurement_section(runs), comparison_section(runs), plots_section(runs), costs_section(runs),
+            procurement_section(runs), comparison_section(runs), plots_section(runs), learn_curve_sections(runs),
+            costs_section(runs),
             *sections, samples_section(runs), provenance_section(runs)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -292,6 +292,10 @@ class Segment(Strict):
     """CPU seconds the hypervisor gave to other guests during the window (summed over CPUs; 0 on bare metal)."""
     other_processes: dict[str, float] = {}
     """The busiest other processes in the window: process name -> CPU seconds (at most 3)."""
+    training: dict[str, Any] = {}
+    """What the backend did to ready itself for the task before the cell (Backend.prepare_task): for a trained
+    model its classifier, label budget, train_s (wall s), train_cpu_s, whether it came from the cache. Empty for
+    language models. Not part of the cell's measured time, CPU or memory."""
 
 
 # --- summary.json -------------------------------------------------------------------------------------------------
@@ -340,6 +344,10 @@ class CostRow(Strict):
     inputs: dict[str, Any]
     """What the figures were computed from (the hourly price; for a projection the devices and s/token)."""
     flags: str = ""
+    training_usd: float | None = None
+    """One-off training cost of a trained model on this profile (0 for a language model; None: not measured)."""
+    monthly_usd: float | None = None
+    """A month at CostSection.monthly_tasks: inference plus the one-off training (bench.cost.rows.with_monthly)."""
 
 
 class CostSection(Strict):
@@ -348,6 +356,8 @@ class CostSection(Strict):
 
     local_machine: dict[str, Any]
     requirements: dict[str, float | None]
+    monthly_tasks: int | None = None
+    """The monthly volume CostRow.monthly_usd is computed at (the suite's cost.monthly_tasks)."""
     rows: list[CostRow]
     api: list[dict[str, Any]]
     procurement: list[dict[str, Any]]
@@ -400,14 +410,30 @@ def write_summary(path: Path, summary: Summary) -> None:
     to version 1 later (ADDED_IN_V1) are left out when the summary did not set them, so re-writing an older summary
     keeps its JSON as it was."""
     data = summary.model_dump(mode="json")
-    for name in ADDED_IN_V1:
-        if name not in summary.model_fields_set:
-            data.pop(name, None)
+    _drop_unset_added(summary, data)
     write_json_atomic(path, data)
 
 
 ADDED_IN_V1 = ("baselines", "baseline_tests")
 """Summary fields added without a version bump: readers default them to empty."""
+ADDED_NESTED_IN_V1 = {"Summary": ADDED_IN_V1, "CostSection": ("monthly_tasks",),
+                      "CostRow": ("training_usd", "monthly_usd"), "CostSpec": ("monthly_tasks",)}
+"""Per model class, the fields added to version 1 later (#14: training cost and the monthly total)."""
+
+
+def _drop_unset_added(model: BaseModel, data: dict[str, Any]) -> None:
+    """Pop from `data` (model's dump) the later-added fields the model did not set, at every depth."""
+    for name in ADDED_NESTED_IN_V1.get(type(model).__name__, ()):
+        if name not in model.model_fields_set:
+            data.pop(name, None)
+    for name in type(model).model_fields:
+        value, dumped = getattr(model, name), data.get(name)
+        if isinstance(value, BaseModel) and isinstance(dumped, dict):
+            _drop_unset_added(value, dumped)
+        elif isinstance(value, list) and isinstance(dumped, list):
+            for item, item_data in zip(value, dumped, strict=False):
+                if isinstance(item, BaseModel) and isinstance(item_data, dict):
+                    _drop_unset_added(item, item_data)
 
 
 RECORD_INTS = ("schema_version", "repetition", "prompt_tokens", "cached_prompt_tokens", "completion_tokens")

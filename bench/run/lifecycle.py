@@ -179,7 +179,7 @@ def dataset_hashes(suite: LoadedSuite, task_id: str) -> dict[str, str]:
     """sha256 of each data file a task reads (generators are identified by name, n and seed; lm-eval tasks by
     the requests they build)."""
     task = next(t for t in suite.spec.tasks if t.id == task_id)
-    specs = [task.dataset] + ([task.few_shot.dataset] if task.few_shot else [])
+    specs = [task.dataset] + ([task.few_shot.dataset] if task.few_shot else []) + ([task.train] if task.train else [])
     hashes = {}
     for spec in specs:
         kind, params = kind_of(spec), dataset_params(spec)

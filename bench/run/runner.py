@@ -109,7 +109,7 @@ def build_request(work: CellWork, item: Item, repetition: int) -> Request:
     return Request(id=f"{item.id}#{repetition}", messages=prompt.messages, completion=prompt.completion,
                    mode=task.answer.mode, generation=cell.model.generation,
                    choices=tuple(choice_texts(task.answer).values()), choice_method=task.answer.method,
-                   json_schema=task.answer.json_schema, prompt_format=task.prompt.format)
+                   json_schema=task.answer.json_schema, prompt_format=task.prompt.format, input=item.input)
 
 
 def is_final(record: ItemRecord) -> bool:
@@ -213,6 +213,7 @@ class SegmentState:
     completed: bool = False
     reused: bool = False
     error: str | None = None
+    training: dict[str, Any] | None = None
 
 
 def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Progress,
@@ -232,6 +233,9 @@ def run_cell(work: CellWork, suite: LoadedSuite, store: RecordSink, progress: Pr
                 _prepare_files(work.cell.model)  # e.g. a one-off model conversion: not this cell's memory
                 monitor.resume()
                 backend = _load_backend(work, state, pool)
+                monitor.pause()  # e.g. a trained model fitting on the task: not the cell's memory
+                state.training = backend.prepare_task(work.cell.task, suite.base_dir)
+                monitor.resume()
             except BackendError as exc:  # e.g. an API key not set: skip this cell, run the others
                 state.info, state.error = {}, str(exc)
                 progress.skip_cell(work.cell, str(exc))
@@ -359,7 +363,8 @@ def _segment(work: CellWork, state: SegmentState, monitor: ProcessMonitor) -> Ce
         peak_rss_bytes=monitor.peak_rss_bytes, cpu_user_s=monitor.cpu_user_s, cpu_system_s=monitor.cpu_system_s,
         energy_j=monitor.energy_j, energy_source=monitor.energy_source, error=state.error,
         gpu=monitor.gpu.stats.summary() if monitor.gpu.available else {},
-        completed=state.completed, backend_reused=state.reused, **monitor.contention_fields())
+        completed=state.completed, backend_reused=state.reused, training=state.training or {},
+        **monitor.contention_fields())
 
 
 def _status(result: Result) -> Literal["ok", "error", "timeout"]:

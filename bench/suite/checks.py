@@ -63,7 +63,7 @@ def check_raw(raw: dict[str, Any], file: str, base_dir: Path) -> list[Problem]:
         few_shot = task.get("few_shot")
         for loc, dataset in ((f"{where}.dataset", task.get("dataset")),
                              (f"{where}.few_shot.dataset", few_shot.get("dataset") if isinstance(few_shot, dict)
-                              else None)):
+                              else None), (f"{where}.train", task.get("train"))):
             problems += _raw_dataset_file(dataset, loc, file, base_dir)
     return problems
 
@@ -101,6 +101,8 @@ def check_suite(suite: LoadedSuite) -> list[Problem]:
         problems += check_model(model, f"models[{index}]", file, suite.base_dir)
     for index, task in enumerate(suite.spec.tasks):
         problems += check_task(task, f"tasks[{index}]", file, suite.base_dir)
+    if not problems:  # refusals read the tasks' data: only once it is known to be readable
+        problems += model_task_refusals(suite)
     return problems + _check_cost_profiles(suite, file) + check_references(suite)
 
 
@@ -141,6 +143,22 @@ def _reference(model: ModelSpec, field: str, ref: str, models: dict[str, ModelSp
         return [(field, f"'{ref}' runs other models itself ({models[ref].backend.kind}): a {model.backend.kind} of "
                  f"a {models[ref].backend.kind} is not supported", "name a model that runs on its own backend")]
     return []
+
+
+def model_task_refusals(suite: LoadedSuite) -> list[Problem]:
+    """What each model's backend refuses of each task (BackendParamsBase.task_refusals, e.g. a trained model on
+    a text task), once per distinct problem, located at the model's backend field or the task's field."""
+    problems: list[Problem] = []
+    for m_index, model in enumerate(suite.spec.models):
+        try:
+            params = plugin_params(BACKENDS, model.backend.kind).model_validate(model.backend.model_dump())
+        except (PluginError, ValidationError):
+            continue  # check_model reports it
+        for t_index, task in enumerate(suite.spec.tasks):
+            for refusal in params.task_refusals(task, suite.base_dir):
+                where = f"models[{m_index}].backend" if refusal.on == "model" else f"tasks[{t_index}]"
+                problems.append(Problem(str(suite.path), f"{where}.{refusal.field}", refusal.message, refusal.hint))
+    return list(dict.fromkeys(problems))  # a task's refusal once, however many models refuse it
 
 
 def _check_cost_profiles(suite: LoadedSuite, file: str) -> list[Problem]:
@@ -232,6 +250,8 @@ def check_task(task: TaskSpec, where: str, file: str, base_dir: Path) -> list[Pr
         shots, shot_problems = _load_few_shot(task, task.few_shot.dataset, Where(file, f"{where}.few_shot.dataset",
                                                                                  base_dir))
         problems += shot_problems
+    if task.train is not None:
+        problems += _load_few_shot(task, task.train, Where(file, f"{where}.train", base_dir), "train")[1]
     problems += _check_templates(task, items + shots, where, file)
     problems += _check_answer(task, items + shots, where, file)
     return problems
@@ -268,12 +288,14 @@ def _kind(spec: DatasetSpec, at: Where) -> tuple[DatasetKind | None, Any, list[P
         return None, None, _prefixed(_own_hints(pydantic_problems(exc, at.file), allowed), at.location)
 
 
-def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where) -> tuple[list[Item], list[Problem]]:
+def _load_few_shot(task: TaskSpec, spec: DatasetSpec, at: Where,
+                   what: str = "few-shot") -> tuple[list[Item], list[Problem]]:
     kind, params, problems = _kind(spec, at)
     if kind is None:
         return [], problems
     if kind.builds_requests:
-        return [], [Problem(at.file, f"{at.location}.kind", f"{spec.kind} datasets cannot give few-shot examples",
+        return [], [Problem(at.file, f"{at.location}.kind",
+                            f"{spec.kind} datasets cannot give {what} examples",
                             "its kind builds its own prompts; use a jsonl or csv train split")]
     return _load(task, (kind, params), at)
 

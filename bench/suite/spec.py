@@ -204,14 +204,17 @@ class ScorerRef(BaseModel):
 
 
 class TaskSpec(Strict):
-    """A task: its dataset, optional few-shot examples, prompt, answer mode, scorers (at least one; a bare name
-    is a ScorerRef), an optional limit (items) and how a limit samples."""
+    """A task: its dataset, optional few-shot examples, an optional train split, prompt, answer mode, scorers (at
+    least one; a bare name is a ScorerRef), an optional limit (items) and how a limit samples."""
 
     id: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     version: str = "1"
     description: str = ""
     dataset: DatasetSpec
     few_shot: FewShotSpec | None = None
+    train: DatasetSpec | None = None
+    """The train split a trained model (backend kind `trained`) learns from, same shape as `dataset`; default:
+    the few-shot source's dataset (bench.learn.pool.train_pool)."""
     prompt: PromptSpec = PromptSpec()
     answer: AnswerSpec
     scorers: tuple[ScorerRef, ...] = Field(min_length=1)
@@ -237,6 +240,9 @@ class CostSpec(Strict):
     """Price and power this machine as this hardware profile (when usd_per_hour is not set)."""
     prices: dict[str, float] = {}
     """Hardware profile id -> $/hour to use instead of the profile's own price."""
+    monthly_tasks: StrictInt = Field(100_000, ge=1)
+    """Tasks per month at which the cost section totals a month: inference at this volume plus, for a trained
+    model, its one-off training (bench.cost.rows.with_monthly)."""
 
 
 class LoadSpec(Strict):

@@ -28,6 +28,7 @@ from bench.cost.rows import (
     measured_row,
     profile_usd_per_hour,
     projected_row,
+    with_monthly,
 )
 from bench.metrics.records import CellSegment, ItemRecord
 
@@ -476,3 +477,18 @@ def test_an_api_price_prefers_a_cell_of_the_task_with_known_prompt_tokens() -> N
     unknown = facts(prompt_tokens_mean=0.0, prompt_tokens_unknown=4)
     rows = api_rows([unknown, facts(cell_id="c2", prompt_tokens_mean=100.0, completion_tokens_mean=0.0)], PRICING)
     assert next(r for r in rows if r["api_model"] == "big")["usd_per_1000_tasks"] == pytest.approx(0.28)
+
+
+def test_a_month_totals_inference_at_the_volume_and_the_one_off_training() -> None:
+    """A trained model fitted in 36 s on this machine at $3.6/h: training $0.036; 2 tasks/s at $3.6/h is $0.5 per
+    1000 tasks, so 100,000 tasks a month cost $50 + $0.036. Projected: its training there is not measured."""
+    trained = facts(cell_id="t", training_s=36.0, training_cpu_s=30.0)
+    rows = [measured_row(trained, LOCAL), measured_row(facts(), LOCAL)]
+    projected = {**rows[0], "basis": "projected", "inputs": {"usd_per_hour": 2.0}}
+    out = with_monthly([*rows, projected], [trained, facts()], 100_000)
+    assert out[0]["usd_per_1000_tasks"] == pytest.approx(0.5)
+    assert out[0]["training_usd"] == pytest.approx(0.036) and out[0]["monthly_usd"] == pytest.approx(50.036)
+    assert out[0]["inputs"]["training_s"] == 36.0 and out[0]["inputs"]["training_cpu_s"] == 30.0
+    assert (out[1]["training_usd"], out[1]["monthly_usd"]) == (0.0, pytest.approx(50.0))  # a language model
+    assert "training_s" not in out[1]["inputs"]
+    assert (out[2]["training_usd"], out[2]["monthly_usd"]) == (None, None)

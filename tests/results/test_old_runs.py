@@ -49,6 +49,9 @@ def test_the_fixture_is_an_old_run() -> None:
 
 ADDED_METRICS = set(FAILURE_KINDS)
 """Metric rows added after the fixture was written (#16, the failure columns): every other row must be unchanged."""
+ADDED_ROW_FIELDS = {"training_usd", "monthly_usd"}
+"""Cost-row fields added after the fixture was written (#14: a trained model's one-off training cost and a month's
+total at the suite's cost.monthly_tasks, 100,000 by default): a language model's training costs 0."""
 ADDED_FIELDS = {"baselines", "baseline_tests"}
 """Summary fields added after the fixture was written (#16, the trivial baselines and each model's test against
 them); with them the procurement refuses a model that does not beat its baseline (here neither fake model does)."""
@@ -65,6 +68,12 @@ def test_bench_report_on_an_old_run_gives_the_same_summary(old_run: Path, capsys
         added = [row for row in summary["metrics"] if row["metric"] in ADDED_METRICS]
         assert [row for row in summary["metrics"] if row not in added] == expected["metrics"]  # every old row, CIs
         assert len(added) == 2 * len(ADDED_METRICS) and {row["value"] for row in added} == {0.0}
+        assert summary["costs"].pop("monthly_tasks") == 100_000
+        assert summary["cost"].pop("monthly_tasks", None) in (None, 100_000)  # the old manifest's cost lacks it
+        for row in summary["costs"]["rows"]:
+            added = {name: row.pop(name) for name in ADDED_ROW_FIELDS}
+            usd = row["usd_per_1000_tasks"]
+            assert added == {"training_usd": 0.0, "monthly_usd": None if usd is None else pytest.approx(100 * usd)}
         assert summary["costs"]["rows"] == expected["costs"]["rows"]  # measured + every profile projected
         assert {b["model_id"] for b in summary["baselines"]} == {"baseline:majority"}
         assert [t["beats"] for t in summary["baseline_tests"]] == [False, False]

@@ -109,7 +109,7 @@ def on_the_fake_backend(path: Path, tmp_path: Path) -> Path:
     spec["models"] = [{"id": "fake", "backend": {"kind": "fake", "text": "{}", "json_output": {}}}]
     spec.pop("load", None)
     for task in spec["tasks"]:
-        for dataset in (task["dataset"], (task.get("few_shot") or {}).get("dataset", {})):
+        for dataset in (task["dataset"], (task.get("few_shot") or {}).get("dataset", {}), task.get("train") or {}):
             if "path" in dataset:
                 dataset["path"] = str(path.parent / dataset["path"])
     out = tmp_path / path.name
