@@ -428,13 +428,14 @@ FAULTS = sorted(name[len("fault_"):] for name in vars(Handler) if name.startswit
 class FaultServer(ThreadingHTTPServer):
     """`with FaultServer() as server:` serves on 127.0.0.1 at `server.url` until the block ends or `lifetime_s`
     has passed, whichever comes first. `slow_s`: how long the slow faults take (beyond the client's timeouts);
-    `retry_after_s`: the Retry-After of the rate_limited fault."""
+    `retry_after_s`: the Retry-After of the rate_limited fault; `port`: 0 for any free one."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, lifetime_s: float = 120.0, slow_s: float = 3.0, retry_after_s: float = 1.0) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, lifetime_s: float = 120.0, slow_s: float = 3.0, retry_after_s: float = 1.0,
+                 port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.lifetime_s, self.slow_s, self.retry_after_s = lifetime_s, slow_s, retry_after_s
         self.lock = threading.Lock()
         self.attempts: Counter[str] = Counter()

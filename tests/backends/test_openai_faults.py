@@ -339,13 +339,14 @@ def reference(fault: str) -> str:
     return want.text if want.text is not None else PARTIAL.get(fault, "Par")
 
 
-def fault_suite(tmp_path: Path, url: str) -> Path:
+def fault_suite(tmp_path: Path, url: str, faults: list[str] = FAULTS, model: str | None = None) -> Path:
     data = tmp_path / "faults.jsonl"
     data.write_text("".join(json.dumps({"id": f, "text": f"fault:{f}", "answer": reference(f)}) + "\n"
-                            for f in FAULTS))
+                            for f in faults))
     suite = {"name": "faults", "warmup": 0,
              "load": [{"mode": "latency"}, {"mode": "concurrency", "concurrency": 4}],
-             "models": [{"id": "faulty", "backend": {"kind": "openai", "base_url": url, **BACKEND},
+             "models": [{"id": "faulty", "backend": {"kind": "openai", "base_url": url, **BACKEND,
+                                                     **({"model": model} if model else {})},
                          "generation": {"max_tokens": 16, "stop": list(STOP)}}],
              "tasks": [{"id": "capital", "dataset": {"path": str(data),
                                                      "fields": {"input": "text", "expected": "answer"}},
@@ -379,3 +380,42 @@ def test_bench_run_records_every_fault_once_and_no_faulty_answer_ok(server: Faul
     for r in (ItemRecord.model_validate(r) for r in records if r["item_id"] == "reasoning"):
         assert r.engine_extra["reasoning_tokens"] == 5 and r.completion_tokens == 7
         assert ttft_s(r) == pytest.approx(0.2, abs=0.08) and tpot_s(r) == pytest.approx(0.2, abs=0.015)
+
+
+REFUSED = ["ok", "reasoning_field", "done_no_space", "multi_line_data", "sse_fields"]
+
+
+@pytest.mark.parametrize(("model", "reason"), [(None, "cannot list models"), ("fault-model", "stopped answering")])
+def test_a_run_against_a_down_server_is_incomplete_and_its_resume_asks_every_item_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, model: str | None,
+        reason: str) -> None:
+    """Classes 2 and 4: a run against a server that refuses connections (cells skipped at load when the model
+    must be listed, items refused when it is named) exits 1, `incomplete`, listing each unfinished cell and why;
+    its resume asks every refused item again and ends `complete` with exit 0, each item recorded ok once."""
+    import bench.run.lifecycle
+    from bench.cli.main import main
+    from bench.results.store import RunStore
+
+    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0,
+                                                                           "sgemm_gflops": 100.0})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: refused until the server below takes the port
+        suite = fault_suite(tmp_path, f"http://127.0.0.1:{port}/v1", REFUSED, model)
+        assert main(["run", str(suite), "--out", str(tmp_path / "runs"), "--profiles", "nvidia-l4"]) == 1
+    err = capsys.readouterr().err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    manifest = RunStore(run_dir).read_manifest()
+    assert manifest.status == "incomplete" and f"--resume {run_dir}" in err and reason in err
+    assert [(c["done"], c["total"]) for c in manifest.unfinished] == [(0, 5), (0, 5)]
+    assert err.count("unfinished: faulty × capital") == 2
+    assert all(r.status == "error" and r.error and r.error.startswith("cannot connect")
+               for r in RunStore(run_dir).records())
+    with FaultServer(lifetime_s=60, port=port):
+        assert main(["run", "--resume", str(run_dir)]) == 0
+    final = RunStore(run_dir)
+    records = final.records()
+    assert final.read_manifest().status == "complete" and not final.read_manifest().unfinished
+    cells = {r.cell_id for r in records}
+    assert len(cells) == 2 and all(r.status == "ok" for r in records)
+    assert Counter((r.cell_id, r.item_id) for r in records) == Counter((c, i) for c in cells for i in REFUSED)
