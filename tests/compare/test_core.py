@@ -424,6 +424,37 @@ def test_the_ratio_interval_ignores_the_order_of_samples() -> None:
     assert ratio_interval(base, cand) == ratio_interval(base[::-1], sorted(cand))
 
 
+def test_every_row_of_compare_and_report_ignores_the_order_of_the_records(
+        thirty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs whose records.jsonl hold the same lines in another order (a concurrency cell, a resume) give the same
+    compare rows (values, intervals, p-values) and the same summary, interval for interval."""
+    import random
+
+    base = make_run(thirty, tmp_path / "results", monkeypatch, delay_s=0.001)
+    cand = make_run(thirty, tmp_path / "results", monkeypatch, choice_index=1)
+    shuffled = {}
+    for name, run in (("base", base), ("cand", cand)):
+        copy = tmp_path / f"{name}-shuffled"
+        shutil.copytree(run, copy)
+        lines = (run / "records.jsonl").read_text().splitlines()
+        random.Random(7).shuffle(lines)
+        (copy / "records.jsonl").write_text("\n".join(lines) + "\n")
+        shuffled[name] = copy
+    documents = []
+    for pair in ((base, cand), (shuffled["base"], shuffled["cand"])):
+        code, out, _ = run_cli(capsys, "compare", *pair, "--format", "json")
+        documents.append((code, rows_by_metric(json.loads(out))))
+    assert documents[0] == documents[1]
+    assert documents[0][1]["macro_f1"]["p_value"] is not None and documents[0][1]["tasks_per_s"]["ci_low"] is not None
+    summaries = []
+    for run in (cand, shuffled["cand"]):
+        (run / "summary.json").unlink()  # recomputed from the records, not copied
+        code, out, _ = run_cli(capsys, "report", run, "--format", "json")
+        summaries.append((code, json.loads(out)["metrics"]))
+    assert summaries[0] == summaries[1] and summaries[0][0] == 0
+    assert any(m["metric"] == "macro_f1" and m["ci_low"] is not None for m in summaries[0][1])
+
+
 # --- issue #10 class 9: contended cells are not judged silently --------------------------------------------------
 
 def contended_copy(run: Path, target: Path, other_cpu_share: float) -> Path:
