@@ -486,6 +486,28 @@ def test_contended_cells_exit_2_unless_allowed(base_run: Path, tmp_path: Path,
     assert "same [contended]" in out and "> note: speed and cost judged despite contention" in out
 
 
+def test_a_contended_baseline_is_refused_too_naming_its_side(base_run: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    busy = contended_copy(base_run, tmp_path / "busy", 0.5)
+    code, out, err = run_cli(capsys, "compare", busy, base_run)
+    assert code == 2 and out == "" and "baseline" in err and "50%" in err and "--allow-contended" in err
+
+
+def test_a_candidate_failing_half_its_items_is_judged_on_errors_and_successful_throughput(
+        thirty: Path, base_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Failed work is not throughput in compare either: half the items failing halves the successful tasks/s
+    (a significant, beyond-10% drop), raises error_rate by 50 points, and the default policy fails it."""
+    flaky = make_run(thirty, tmp_path / "results", monkeypatch, fail_every=2)
+    code, out, _ = run_cli(capsys, "compare", base_run, flaky, "--format", "json")
+    document = json.loads(out)
+    rows = rows_by_metric(document)
+    assert code == 1 and rows["error_rate"]["direction"] == "worse" and rows["error_rate"]["significant"]
+    assert rows["error_rate"]["candidate"] == pytest.approx(0.5)
+    assert rows["tasks_per_s"]["direction"] == "worse" and rows["tasks_per_s"]["rel_change"] < -0.3
+    assert {f["metric"] for f in document["failures"]} >= {"error_rate"}
+
+
 def test_a_quiet_machine_and_old_runs_are_compared_as_before(base_run: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     quiet = contended_copy(base_run, tmp_path / "quiet", 0.02)
