@@ -503,7 +503,7 @@ def test_a_candidate_failing_half_its_items_is_judged_on_errors_and_successful_t
     document = json.loads(out)
     rows = rows_by_metric(document)
     assert code == 1 and rows["error_rate"]["direction"] == "worse" and rows["error_rate"]["significant"]
-    assert rows["error_rate"]["candidate"] == pytest.approx(0.5)
+    assert rows["error_rate"]["candidate"] == pytest.approx(0.5) and rows["error_rate"]["test"] == "mcnemar"
     assert rows["tasks_per_s"]["direction"] == "worse" and rows["tasks_per_s"]["rel_change"] < -0.3
     assert {f["metric"] for f in document["failures"]} >= {"error_rate"}
 
