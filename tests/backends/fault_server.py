@@ -258,6 +258,12 @@ class Handler(BaseHTTPRequestHandler):
         last = chunk("is", "stop") | {"usage": USAGE}
         self.stream([event(chunk("", role="assistant")), event(chunk("Par")), event(last), DONE])
 
+    def fault_continuous_usage(self, attempt: int) -> None:
+        """A usage on every chunk, counting up (vLLM's continuous_usage_stats), the last one on the finish chunk."""
+        parts = [chunk("", role="assistant"), chunk("Par"), chunk("is", "stop")]
+        self.stream([event(c | {"usage": {"prompt_tokens": 5, "completion_tokens": n}}) for n, c in enumerate(parts)]
+                    + [DONE])
+
     def fault_charset_event_stream(self, attempt: int) -> None:
         self.stream(answer_events(), ctype="text/event-stream; charset=utf-8")
 
