@@ -275,8 +275,11 @@ def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> It
                 else {key: row[col] for key, col in fields.expected.items()})
     item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
     tags = {name: str(row.get(name, "")) for name in fields.tags}
-    return Item(id=item_id, input=_text(row[fields.input], fields.input, line, file), expected=expected, tags=tags,
-                fields=dict(row))
+    text = _text(row[fields.input], fields.input, line, file)
+    if isinstance(expected, str) and not expected.strip():  # an empty CSV cell is CSV's null
+        raise SpecError([Problem(str(file), f"line {line}", f"column '{fields.expected}' is empty: the item has no "
+                                 "expected answer", "fill in its expected answer, or leave the item out")])
+    return Item(id=item_id, input=text, expected=expected, tags=tags, fields=dict(row))
 
 
 def _text(value: Any, column: str, line: int, file: Path) -> str:

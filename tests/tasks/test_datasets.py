@@ -222,6 +222,20 @@ def test_a_null_input_or_expected_is_refused_not_read_as_none(tmp_path: Path, ro
     assert problem.message.startswith("null value in column(s)")
 
 
+@pytest.mark.parametrize(("suffix", "text"), [("csv", "id,input,expected\nt1,where is my parcel,\nt2,b,x\n"),
+                                              ("csv", 'id,input,expected\nt1,where is my parcel,"  "\nt2,b,x\n'),
+                                              ("jsonl", '{"id": "t1", "input": "parcel", "expected": ""}\n')])
+def test_an_empty_expected_answer_is_refused_not_scored(tmp_path: Path, suffix: str, text: str) -> None:
+    """An empty CSV cell is CSV's null: scored, it would make an empty answer right."""
+    path = tmp_path / f"e.{suffix}"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec(path.name) if suffix == "csv" else jsonl(path.name), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), f"line {2 if suffix == 'csv' else 1}")
+    assert problem.message == "column 'expected' is empty: the item has no expected answer"
+
+
 def test_a_null_field_of_a_dict_expected_is_kept(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "n.jsonl", [{"input": "receipt", "total": "12.50", "due": None}])
     [item] = load_items(jsonl("n.jsonl", expected={"total": "total", "due": "due"}), tmp_path)
