@@ -107,6 +107,12 @@ def test_list_as_mapping_key(write: Callable[[str], Path], capsys: Capsys) -> No
           "line 2: a mapping key must be a plain value")
 
 
+@pytest.mark.parametrize("tag", ["!!set", "!!map", "!!seq"])
+def test_a_key_tagged_as_a_collection(tag: str, write: Callable[[str], Path], capsys: Capsys) -> None:
+    """Found by the fuzz test: `!!set name: x` used to end in a TypeError traceback."""
+    check(["validate", str(write(f"{tag} name: x\n"))], capsys, "line 1: a mapping key must be a plain value")
+
+
 def test_5000_digit_integer(valid: dict[str, Any], write: Callable[[str], Path], capsys: Capsys) -> None:
     text = dump(valid).replace("warmup: 0", "warmup: " + "9" * 5000)
     check(["validate", str(write(text))], capsys, "an integer of 5000 digits is too long")

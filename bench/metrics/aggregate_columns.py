@@ -276,14 +276,14 @@ def macro_f1_with_interval(field: str | None, cols: RecordColumns) -> tuple[floa
     observed = np.bincount(cells, minlength=size)
     if stats.use_counts(n, int(np.count_nonzero(observed))):
         drawn = stats.multinomial_counts(rng, observed, stats.BOOTSTRAP_RESAMPLES // 2)
-        return value, stats.percentile_interval(macro_f1_of_counts(drawn, n_labels), 0.95)
+        return value, stats.with_spread(stats.percentile_interval(macro_f1_of_counts(drawn, n_labels), 0.95))
     estimates = []
     for rows in stats.row_chunks(stats.BOOTSTRAP_RESAMPLES // 2, n):
         index = rng.integers(0, n, size=(rows, n))
         offsets = np.arange(rows)[:, None] * size
         counts = np.bincount((cells[index] + offsets).ravel(), minlength=rows * size).reshape(rows, size)
         estimates.append(macro_f1_of_counts(counts, n_labels))
-    return value, stats.percentile_interval(np.concatenate(estimates), 0.95)
+    return value, stats.with_spread(stats.percentile_interval(np.concatenate(estimates), 0.95))
 
 
 def macro_f1_of_counts(counts: np.ndarray, n_labels: int) -> np.ndarray:

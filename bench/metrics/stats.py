@@ -152,14 +152,22 @@ def row_chunks(total: int, n: int) -> list[int]:
 def resample_interval(items: Sequence[T], statistic: Callable[[list[T]], float], key: Callable[[T], Any],
                       confidence: float = 0.95) -> Interval | None:
     """Bootstrap CI for a corpus-level statistic (e.g. macro-F1) by resampling items, after sorting them by key
-    (e.g. item id and repetition). None below MIN_N_BOOTSTRAP items."""
+    (e.g. item id and repetition). None below MIN_N_BOOTSTRAP items, or when every resample gives the same
+    value (see `with_spread`)."""
     if len(items) < MIN_N_BOOTSTRAP:
         return None
     ordered = sorted(items, key=key)
     rng = np.random.default_rng(SEED)
     indices = rng.integers(0, len(ordered), size=(BOOTSTRAP_RESAMPLES // 2, len(ordered)))
     estimates = np.array([statistic([ordered[i] for i in row]) for row in indices])
-    return _percentiles(estimates, confidence)
+    return with_spread(_percentiles(estimates, confidence))
+
+
+def with_spread(interval: Interval | None) -> Interval | None:
+    """The interval, or None when it has no width: a bootstrap whose every resample gives the same value (every
+    answer right, say) saw no spread in the sample, which is not certainty about the population ("100% [100-100]"
+    would claim it); the figure is then reported without an interval."""
+    return interval if interval is not None and interval[0] < interval[1] else None
 
 
 def percentile_interval(estimates: np.ndarray, confidence: float) -> Interval:

@@ -10,6 +10,7 @@ Hostile or broken files end in YamlLoadError(line, message), never in a tracebac
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -45,6 +46,9 @@ class _StrictSafeLoader(yaml.SafeLoader):
                 raise YamlLoadError(_line(key_node), "a mapping key must be a plain value, not a list or mapping")
             key = self.construct_object(key_node, deep=deep)
             line = _line(key_node)
+            if not isinstance(key, Hashable):  # a scalar tagged !!set, !!map or !!seq
+                raise YamlLoadError(line, f"a mapping key must be a plain value, not {type(key).__name__} "
+                                          f"(tag {key_node.tag})")
             if key in seen:
                 raise YamlLoadError(line, f"duplicate key '{key}' (first defined on line {seen[key]})")
             seen[key] = line

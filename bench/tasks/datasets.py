@@ -162,7 +162,7 @@ def _file_items(rows: list[tuple[int, dict[str, Any]]], fields: FieldMap, file: 
     if not items:
         raise SpecError([Problem(str(file), "", "the dataset has no items", "add rows (one JSON object per line, or "
                                                                             "CSV rows under a header)")])
-    _check_unique_ids(items, file)
+    _check_unique_ids(items, [line for line, _ in rows], file)
     return items
 
 
@@ -223,20 +223,28 @@ _EXTRA = "\0extra"
 
 
 def _read_csv(file: Path, spec: CsvDataset) -> list[tuple[int, dict[str, Any]]]:
-    """Rows of a CSV file by header name; a row with fewer or more fields than the header is refused."""
+    """Rows of a CSV file by header name; a row with fewer or more fields than the header, a quote left open
+    at the end of the file and text after a closing quote are refused."""
     text = _open_text(file)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # no field is longer than its file
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=spec.delimiter, restkey=_EXTRA)
-    rows = []
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=spec.delimiter, restkey=_EXTRA,
+                            strict=True)  # an unclosed quote would swallow the rest of the file into one field
+    rows: list[tuple[int, dict[str, Any]]] = []
+    last = 0  # the line where the last row read ends: a bad row starts after it (an open quote runs to the end)
     try:
         _check_header(list(reader.fieldnames or []), file)
+        last = reader.line_num
         for row in reader:  # line_num is where the row ends, so quoted fields spanning lines count right
             _check_width(row, len(reader.fieldnames or []), f"line {reader.line_num}", file)
             rows.append((reader.line_num, dict(row)))
+            last = reader.line_num
     except csv.Error as exc:
-        where = f"line {reader.reader.line_num}"  # the row's line: DictReader.line_num is set after a row is read
-        raise SpecError([Problem(str(file), where, f"unreadable CSV: {exc}")]) from None
+        raise SpecError([Problem(str(file), f"line {last + 1}", f"unreadable CSV: {exc}", _CSV_HINT)]) from None
     return rows
+
+
+_CSV_HINT = ('a field that holds a quote, the delimiter or a line break is quoted, with its quotes doubled '
+             '("say ""hi""")')
 
 
 def _check_header(names: list[str], file: Path) -> None:
@@ -276,8 +284,11 @@ def _to_item(row: dict[str, Any], line: int, fields: FieldMap, file: Path) -> It
                 else {key: row[col] for key, col in fields.expected.items()})
     item_id = str(row[fields.id]) if fields.id and row.get(fields.id) not in (None, "") else f"row-{line}"
     tags = {name: str(row.get(name, "")) for name in fields.tags}
-    return Item(id=item_id, input=_text(row[fields.input], fields.input, line, file), expected=expected, tags=tags,
-                fields=dict(row))
+    text = _text(row[fields.input], fields.input, line, file)
+    if isinstance(expected, str) and not expected.strip():  # an empty CSV cell is CSV's null
+        raise SpecError([Problem(str(file), f"line {line}", f"column '{fields.expected}' is empty: the item has no "
+                                 "expected answer", "fill in its expected answer, or leave the item out")])
+    return Item(id=item_id, input=text, expected=expected, tags=tags, fields=dict(row))
 
 
 def _text(value: Any, column: str, line: int, file: Path) -> str:
@@ -317,13 +328,15 @@ def _expected_columns(fields: FieldMap) -> list[str]:
     return [fields.expected] if isinstance(fields.expected, str) else list(fields.expected.values())
 
 
-def _check_unique_ids(items: list[Item], file: Path) -> None:
-    seen: set[str] = set()
-    for item in items:
+def _check_unique_ids(items: list[Item], lines: list[int], file: Path) -> None:
+    """Every item id once (records are keyed by it); the second use is named by its line and the first's."""
+    seen: dict[str, int] = {}
+    for item, line in zip(items, lines, strict=True):
         if item.id in seen:
-            raise SpecError([Problem(str(file), "", f"duplicate item id '{item.id}'",
+            raise SpecError([Problem(str(file), f"line {line}",
+                                     f"duplicate item id '{item.id}' (first on line {seen[item.id]})",
                                      "ids must be unique; fix the id column or set fields.id")])
-        seen.add(item.id)
+        seen[item.id] = line
 
 
 def item_columns(items: list[Item]) -> set[str]:

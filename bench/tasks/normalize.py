@@ -280,12 +280,14 @@ _TRAILING_PUNCT = ".,;:!?。、"
 
 
 def normalize_text(value: object) -> str:
-    """Casefold, NFKC-normalize, collapse whitespace, drop surrounding quotes and trailing punctuation."""
+    """Casefold, NFKC-normalize, collapse whitespace, drop surrounding quotes and markdown emphasis (`*`) and
+    trailing punctuation, in any nesting: '"Shipping".', '**Shipping**' and 'Shipping.' are all "shipping"."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value)).casefold()
-    text = " ".join(text.split()).strip(_QUOTES + " ")
-    return text.rstrip(_TRAILING_PUNCT + " ")
+    text, before = " ".join(unicodedata.normalize("NFKC", str(value)).casefold().split()), None
+    while text != before:
+        before, text = text, text.strip(_QUOTES + "* ").rstrip(_TRAILING_PUNCT + " ")
+    return text
 
 
 def normalize_label(value: object) -> str:

@@ -11,6 +11,7 @@ Run alone for a manual check: `python tests/backends/fault_server.py` prints its
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import re
 import socket
@@ -239,7 +240,66 @@ class Handler(BaseHTTPRequestHandler):
             self.write(item)
         self.end()
 
+    def fault_multi_line_data(self, attempt: int) -> None:
+        """Each chunk's JSON split over two `data:` lines of one event (SSE joins them with a line feed)."""
+        self.stream([e.replace(', "choices"', ',\ndata: "choices"') for e in answer_events()])
+
+    def fault_sse_fields(self, attempt: int) -> None:
+        """`id:`, `retry:`, an explicit `event: message` and a line without a colon around every event."""
+        self.stream([f"id: {i}\nretry: 1000\nevent: message\nnocolon\n{e}" for i, e in enumerate(answer_events())])
+
+    def fault_reasoning_field(self, attempt: int) -> None:
+        """2 chunks of `reasoning` (not `reasoning_content`), then "Par", "is"; usage 4 completion tokens."""
+        thoughts = [event(chunk(reasoning=t)) for t in ("France", "'s capital")]
+        self.stream(thoughts + answer_events(usage={"prompt_tokens": 5, "completion_tokens": 4}))
+
+    def fault_usage_on_finish_chunk(self, attempt: int) -> None:
+        """The usage rides on the chunk with the finish_reason; no separate usage chunk."""
+        last = chunk("is", "stop") | {"usage": USAGE}
+        self.stream([event(chunk("", role="assistant")), event(chunk("Par")), event(last), DONE])
+
+    def fault_continuous_usage(self, attempt: int) -> None:
+        """A usage on every chunk, counting up (vLLM's continuous_usage_stats), the last one on the finish chunk."""
+        parts = [chunk("", role="assistant"), chunk("Par"), chunk("is", "stop")]
+        self.stream([event(c | {"usage": {"prompt_tokens": 5, "completion_tokens": n}}) for n, c in enumerate(parts)]
+                    + [DONE])
+
+    def fault_charset_event_stream(self, attempt: int) -> None:
+        self.stream(answer_events(), ctype="text/event-stream; charset=utf-8")
+
+    def fault_only_done(self, attempt: int) -> None:
+        """A 200 event stream that is only `data: [DONE]`: no answer at all."""
+        self.stream([DONE])
+
+    def fault_empty_stream(self, attempt: int) -> None:
+        """A 200 event stream that closes without any event."""
+        self.stream([])
+
+    def fault_not_streamed_error_finish(self, attempt: int) -> None:
+        """A non-streamed body whose choice ended with finish_reason "error"."""
+        self.reply(200, {"object": "chat.completion", "usage": USAGE, "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Par"}, "finish_reason": "error"}]})
+
+    def fault_not_streamed_error_object(self, attempt: int) -> None:
+        """vLLM's error object as a whole 200 JSON body."""
+        self.reply(200, {"object": "error", "message": "model not loaded", "type": "BadRequestError", "code": 400})
+
     # --- answers that recover on the next attempt -------------------------------------------------------------
+    def fault_retry_after_date(self, attempt: int) -> None:
+        """429 with Retry-After as an HTTP date 1 s ahead (RFC 9110), then the answer."""
+        if attempt % 2:
+            when = email.utils.formatdate(time.time() + 1, usegmt=True)
+            self.reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": when})
+        else:
+            self.fault_ok(attempt)
+
+    def fault_retry_after_garbage(self, attempt: int) -> None:
+        """503 with an unreadable Retry-After ("soon"): the client's own backoff applies, then the answer."""
+        if attempt % 2:
+            self.reply(503, {"error": {"message": "warming up"}}, headers={"Retry-After": "soon"})
+        else:
+            self.fault_ok(attempt)
+
     def fault_rate_limited(self, attempt: int) -> None:
         if attempt % 2:
             self.reply(429, {"error": {"message": "rate limited"}},
@@ -374,13 +434,14 @@ FAULTS = sorted(name[len("fault_"):] for name in vars(Handler) if name.startswit
 class FaultServer(ThreadingHTTPServer):
     """`with FaultServer() as server:` serves on 127.0.0.1 at `server.url` until the block ends or `lifetime_s`
     has passed, whichever comes first. `slow_s`: how long the slow faults take (beyond the client's timeouts);
-    `retry_after_s`: the Retry-After of the rate_limited fault."""
+    `retry_after_s`: the Retry-After of the rate_limited fault; `port`: 0 for any free one."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, lifetime_s: float = 120.0, slow_s: float = 3.0, retry_after_s: float = 1.0) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, lifetime_s: float = 120.0, slow_s: float = 3.0, retry_after_s: float = 1.0,
+                 port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.lifetime_s, self.slow_s, self.retry_after_s = lifetime_s, slow_s, retry_after_s
         self.lock = threading.Lock()
         self.attempts: Counter[str] = Counter()
@@ -405,7 +466,7 @@ class FaultServer(ThreadingHTTPServer):
             return [s for s in self.seen if s["fault"] == fault]
 
     def __enter__(self) -> FaultServer:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()  # shuts down in 0.05 s
         self.timer = threading.Timer(self.lifetime_s, self.shutdown)
         self.timer.daemon = True
         self.timer.start()

@@ -55,8 +55,13 @@ EXPECTED: dict[str, Expect] = {
     "duplicate_done": ok(), "ping_comments": ok(), "finish_length": ok("Par"), "finish_no_done": ok(),
     "unicode_split_bytes": ok("Café ☕"), "surrogate_split": ok("😀"), "split_events": ok(),
     "not_streamed": ok(), "stop_ignored": ok(), "reasoning": ok(),
+    "multi_line_data": ok(), "sse_fields": ok(), "reasoning_field": ok(), "usage_on_finish_chunk": ok(),
+    "charset_event_stream": ok(), "continuous_usage": ok(),
     "rate_limited": ok(attempts=2), "busy_503": ok(attempts=2), "http500_then_ok": ok(attempts=2),
-    "malformed_then_ok": ok(attempts=2),
+    "malformed_then_ok": ok(attempts=2), "retry_after_date": ok(attempts=2), "retry_after_garbage": ok(attempts=2),
+    "only_done": failed("sent no choices"), "empty_stream": failed("sent no choices"),
+    "not_streamed_error_finish": failed("finish_reason 'error'"),
+    "not_streamed_error_object": failed("reported an error: model not loaded"),
     "error_event": failed("overloaded"), "error_named_event": failed("model crashed"),
     "error_named_event_text": failed("sent an error event: GPU fell off the bus"),
     "error_object_event": failed("KV cache exhausted"),
@@ -76,7 +81,8 @@ EXPECTED: dict[str, Expect] = {
     "error_json_200": failed("quota exceeded"), "slow_first_byte": failed("within timeout_s"),
     "trickle_pings": failed("longer than max_request_s"),
 }
-BACKEND = {"max_retries": MAX_RETRIES, "backoff_s": 0.01, "timeout_s": 1.0, "max_request_s": 1.5}
+BACKEND = {"max_retries": MAX_RETRIES, "backoff_s": 0.01, "timeout_s": 1.0, "max_request_s": 2.0}
+"""max_request_s: above the reasoning fault's 1.4 s with room for a busy machine, below the trickle's slow_s."""
 
 
 def test_every_fault_kind_has_an_expected_outcome() -> None:
@@ -118,8 +124,9 @@ def test_every_fault_through_the_backend(server: FaultServer, concurrency: int) 
     assert Counter(r.request_id for r in results) == Counter(FAULTS)  # none lost, none duplicated
     for result in results:
         check(result.request_id, result)
-        assert len(server.requests_for(result.request_id)) == EXPECTED[result.request_id].attempts
-        assert result.extra["retries"] == EXPECTED[result.request_id].attempts - 1
+        attempts = EXPECTED[result.request_id].attempts
+        assert len(server.requests_for(result.request_id)) == attempts, (result.request_id, result.extra)
+        assert result.extra["retries"] == attempts - 1, (result.request_id, result.extra)
     faulty_ok = [r.request_id for r in results if EXPECTED[r.request_id].error and r.error is None]
     assert faulty_ok == []
 
@@ -246,6 +253,17 @@ def test_503_retry_after_is_honoured_too(server: FaultServer) -> None:
     assert result.error is None and second["t"] - first["t"] >= 1.0 and result.extra["retry_waits_s"] == [1.0]
 
 
+def test_a_retry_after_http_date_is_waited_for_and_an_unreadable_one_falls_back_to_the_backoff(
+        server: FaultServer) -> None:
+    dated = one(server, "retry_after_date", backoff_s=0.01)
+    first, second = server.requests_for("retry_after_date")
+    assert dated.error is None and dated.text == "Paris" and dated.extra["retries"] == 1
+    assert 0.0 < dated.extra["retry_waits_s"][0] <= 1.0 and second["t"] - first["t"] >= dated.extra["retry_waits_s"][0]
+    garbled = one(server, "retry_after_garbage", backoff_s=0.01)
+    assert garbled.error is None and garbled.extra["retry_waits_s"] == [0.01]
+    assert "HTTP 503" in garbled.extra["retry_reasons"][0] and "warming up" in garbled.extra["retry_reasons"][0]
+
+
 def test_a_retry_after_beyond_the_cap_fails_at_once_marked_retryable(server: FaultServer) -> None:
     result = one(server, "retry_after_too_long", max_retries=3, max_retry_wait_s=60)
     assert result.error is not None and "asked to retry after 3600 s" in result.error
@@ -288,6 +306,20 @@ def test_reasoning_counts_as_the_first_token_and_in_tpot_and_on_its_own(server: 
     assert result.extra["reasoning_tokens"] == 5
 
 
+def test_reasoning_under_the_reasoning_key_is_counted_like_reasoning_content(server: FaultServer) -> None:
+    result = one(server, "reasoning_field")
+    assert (result.error, result.text, result.completion_tokens) == (None, "Paris", 4)
+    assert result.extra["reasoning_tokens"] == 2 and result.extra["token_count_source"] == "usage"
+
+
+@pytest.mark.parametrize("fault", ["multi_line_data", "sse_fields", "usage_on_finish_chunk", "charset_event_stream",
+                                   "continuous_usage"])
+def test_legal_sse_framings_give_the_full_answer_and_its_usage(server: FaultServer, fault: str) -> None:
+    result = one(server, fault)
+    assert (result.error, result.text, result.completion_tokens, result.prompt_tokens) == (None, "Paris", 2, 5)
+    assert result.extra["token_count_source"] == "usage" and "usage_implausible" not in result.extra
+
+
 # --- class 6: stop strings are applied to what the server returns ------------------------------------------------
 
 def test_stop_strings_are_sent_and_applied_to_what_the_server_returns(server: FaultServer) -> None:
@@ -300,13 +332,24 @@ def test_stop_strings_are_sent_and_applied_to_what_the_server_returns(server: Fa
 
 # --- end to end: `bench run` on a small suite ----------------------------------------------------------------------
 
-def fault_suite(tmp_path: Path, url: str) -> Path:
+PARTIAL = {"cut_early": "billing", "error_empty_object": "bill", "content_after_finish": "bill"}
+
+
+def reference(fault: str) -> str:
+    """The right answer of an ok fault; for a failing one, the partial text its server sent before failing, so
+    that a broken answer scored from what arrived would score 1.0."""
+    want = EXPECTED[fault]
+    return want.text if want.text is not None else PARTIAL.get(fault, "Par")
+
+
+def fault_suite(tmp_path: Path, url: str, faults: list[str] = FAULTS, model: str | None = None) -> Path:
     data = tmp_path / "faults.jsonl"
-    data.write_text("".join(json.dumps({"id": f, "text": f"fault:{f}", "answer": EXPECTED[f].text or "Paris"})
-                            + "\n" for f in FAULTS))
+    data.write_text("".join(json.dumps({"id": f, "text": f"fault:{f}", "answer": reference(f)}) + "\n"
+                            for f in faults))
     suite = {"name": "faults", "warmup": 0,
              "load": [{"mode": "latency"}, {"mode": "concurrency", "concurrency": 4}],
-             "models": [{"id": "faulty", "backend": {"kind": "openai", "base_url": url, **BACKEND},
+             "models": [{"id": "faulty", "backend": {"kind": "openai", "base_url": url, **BACKEND,
+                                                     **({"model": model} if model else {})},
                          "generation": {"max_tokens": 16, "stop": list(STOP)}}],
              "tasks": [{"id": "capital", "dataset": {"path": str(data),
                                                      "fields": {"input": "text", "expected": "answer"}},
@@ -334,8 +377,48 @@ def test_bench_run_records_every_fault_once_and_no_faulty_answer_ok(server: Faul
         if want.error is not None:
             status = "timeout" if r["engine_extra"].get("timeout") else "error"
             assert r["status"] == status and want.error in r["error"] and r["prediction"] is None, r
+            assert r["scores"] == {"exact_match": 0.0}, r  # never scored from its partial text
         else:
             assert r["status"] == "ok" and r["prediction"] == want.text and r["scores"]["exact_match"] == 1.0, r
     for r in (ItemRecord.model_validate(r) for r in records if r["item_id"] == "reasoning"):
         assert r.engine_extra["reasoning_tokens"] == 5 and r.completion_tokens == 7
         assert ttft_s(r) == pytest.approx(0.2, abs=0.08) and tpot_s(r) == pytest.approx(0.2, abs=0.015)
+
+
+REFUSED = ["ok", "reasoning_field", "done_no_space", "multi_line_data", "sse_fields"]
+
+
+@pytest.mark.parametrize(("model", "reason"), [(None, "cannot list models"), ("fault-model", "stopped answering")])
+def test_a_run_against_a_down_server_is_incomplete_and_its_resume_asks_every_item_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, model: str | None,
+        reason: str) -> None:
+    """Classes 2 and 4: a run against a server that refuses connections (cells skipped at load when the model
+    must be listed, items refused when it is named) exits 1, `incomplete`, listing each unfinished cell and why;
+    its resume asks every refused item again and ends `complete` with exit 0, each item recorded ok once."""
+    import bench.run.lifecycle
+    from bench.cli.main import main
+    from bench.results.store import RunStore
+
+    monkeypatch.setattr(bench.run.lifecycle, "calibrate_machine", lambda: {"bandwidth_gb_s": 30.0,
+                                                                           "sgemm_gflops": 100.0})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: refused until the server below takes the port
+        suite = fault_suite(tmp_path, f"http://127.0.0.1:{port}/v1", REFUSED, model)
+        assert main(["run", str(suite), "--out", str(tmp_path / "runs"), "--profiles", "nvidia-l4"]) == 1
+    err = capsys.readouterr().err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    manifest = RunStore(run_dir).read_manifest()
+    assert manifest.status == "incomplete" and f"--resume {run_dir}" in err and reason in err
+    assert [(c["done"], c["total"]) for c in manifest.unfinished] == [(0, 5), (0, 5)]
+    assert err.count("unfinished: faulty × capital") == 2
+    assert all(r.status == "error" and r.error and r.error.startswith("cannot connect")
+               for r in RunStore(run_dir).records())
+    with FaultServer(lifetime_s=60, port=port):
+        assert main(["run", "--resume", str(run_dir)]) == 0
+    final = RunStore(run_dir)
+    records = final.records()
+    assert final.read_manifest().status == "complete" and not final.read_manifest().unfinished
+    cells = {r.cell_id for r in records}
+    assert len(cells) == 2 and all(r.status == "ok" for r in records)
+    assert Counter((r.cell_id, r.item_id) for r in records) == Counter((c, i) for c in cells for i in REFUSED)

@@ -424,6 +424,37 @@ def test_the_ratio_interval_ignores_the_order_of_samples() -> None:
     assert ratio_interval(base, cand) == ratio_interval(base[::-1], sorted(cand))
 
 
+def test_every_row_of_compare_and_report_ignores_the_order_of_the_records(
+        thirty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs whose records.jsonl hold the same lines in another order (a concurrency cell, a resume) give the same
+    compare rows (values, intervals, p-values) and the same summary, interval for interval."""
+    import random
+
+    base = make_run(thirty, tmp_path / "results", monkeypatch, delay_s=0.001)
+    cand = make_run(thirty, tmp_path / "results", monkeypatch, choice_index=1)
+    shuffled = {}
+    for name, run in (("base", base), ("cand", cand)):
+        copy = tmp_path / f"{name}-shuffled"
+        shutil.copytree(run, copy)
+        lines = (run / "records.jsonl").read_text().splitlines()
+        random.Random(7).shuffle(lines)
+        (copy / "records.jsonl").write_text("\n".join(lines) + "\n")
+        shuffled[name] = copy
+    documents = []
+    for pair in ((base, cand), (shuffled["base"], shuffled["cand"])):
+        code, out, _ = run_cli(capsys, "compare", *pair, "--format", "json")
+        documents.append((code, rows_by_metric(json.loads(out))))
+    assert documents[0] == documents[1]
+    assert documents[0][1]["macro_f1"]["p_value"] is not None and documents[0][1]["tasks_per_s"]["ci_low"] is not None
+    summaries = []
+    for run in (cand, shuffled["cand"]):
+        (run / "summary.json").unlink()  # recomputed from the records, not copied
+        code, out, _ = run_cli(capsys, "report", run, "--format", "json")
+        summaries.append((code, json.loads(out)["metrics"]))
+    assert summaries[0] == summaries[1] and summaries[0][0] == 0
+    assert any(m["metric"] == "macro_f1" and m["ci_low"] is not None for m in summaries[0][1])
+
+
 # --- issue #10 class 9: contended cells are not judged silently --------------------------------------------------
 
 def contended_copy(run: Path, target: Path, other_cpu_share: float) -> Path:
@@ -453,6 +484,28 @@ def test_contended_cells_exit_2_unless_allowed(base_run: Path, tmp_path: Path,
     assert rows["e2e_latency_s_p50"]["contended"] and not rows["accuracy"]["contended"]
     code, out, _ = run_cli(capsys, "compare", base_run, busy, "--allow-contended", "--format", "md")
     assert "same [contended]" in out and "> note: speed and cost judged despite contention" in out
+
+
+def test_a_contended_baseline_is_refused_too_naming_its_side(base_run: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    busy = contended_copy(base_run, tmp_path / "busy", 0.5)
+    code, out, err = run_cli(capsys, "compare", busy, base_run)
+    assert code == 2 and out == "" and "baseline" in err and "50%" in err and "--allow-contended" in err
+
+
+def test_a_candidate_failing_half_its_items_is_judged_on_errors_and_successful_throughput(
+        thirty: Path, base_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Failed work is not throughput in compare either: half the items failing halves the successful tasks/s
+    (a significant, beyond-10% drop), raises error_rate by 50 points, and the default policy fails it."""
+    flaky = make_run(thirty, tmp_path / "results", monkeypatch, fail_every=2)
+    code, out, _ = run_cli(capsys, "compare", base_run, flaky, "--format", "json")
+    document = json.loads(out)
+    rows = rows_by_metric(document)
+    assert code == 1 and rows["error_rate"]["direction"] == "worse" and rows["error_rate"]["significant"]
+    assert rows["error_rate"]["candidate"] == pytest.approx(0.5) and rows["error_rate"]["test"] == "mcnemar"
+    assert rows["tasks_per_s"]["direction"] == "worse" and rows["tasks_per_s"]["rel_change"] < -0.3
+    assert {f["metric"] for f in document["failures"]} >= {"error_rate"}
 
 
 def test_a_quiet_machine_and_old_runs_are_compared_as_before(base_run: Path, tmp_path: Path,

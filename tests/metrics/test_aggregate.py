@@ -334,7 +334,7 @@ def varied_records() -> list[ItemRecord]:
     out = []
     for rep in range(2):
         for i in range(12):
-            label = LABELS[(i * 7 + rep) % 3]
+            label = LABELS[(i * 7 + rep + (i % 5 == 2)) % 3]
             out.append(record(f"i{i:02d}", repetition=rep, t_start=float(i), t_first_token=i + 0.1 + 0.01 * i,
                               t_end=i + 0.5 + 0.037 * ((i * 5 + rep) % 11), prediction=label,
                               reference=LABELS[i % 3], scores={"accuracy": float(label == LABELS[i % 3]),

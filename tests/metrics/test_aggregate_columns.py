@@ -64,3 +64,20 @@ def test_a_task_not_scored_by_parts_has_no_part_interval(tmp_path: Path) -> None
     want = summarize_cell("A", task, group_by_cell(store.records())["A"], [], COST)
     got = summarize_cell_columns("A", task, load_columns(store).by_cell()["A"], [], COST)
     assert [r.model_dump() for r in got] == [r.model_dump() for r in want]
+
+
+def test_an_all_right_macro_f1_has_no_interval_on_either_path_not_a_point(tmp_path: Path) -> None:
+    """Every answer right: every bootstrap resample gives macro-F1 1.0; "100% [100-100]" would claim a certainty the
+    12 items cannot give, so no interval is reported (accuracy keeps its Wilson interval)."""
+    from columnar_fixtures import triage_row
+
+    rows = [{**triage_row("A", i), "prediction": triage_row("A", i)["reference"], "scores": {"accuracy": 1.0}}
+            for i in range(12)]
+    write_records(tmp_path / RECORDS, rows)
+    store = RunStore(tmp_path)
+    by_record = summarize_cell("A", triage_task(), group_by_cell(store.records())["A"], [segment("A")], COST)
+    by_column = summarize_cell_columns("A", triage_task(), load_columns(store).by_cell()["A"], [segment("A")], COST)
+    for summary in (by_record, by_column):
+        got = {r.metric: r for r in summary}
+        assert (got["macro_f1"].value, got["macro_f1"].ci_low, got["macro_f1"].ci_high) == (1.0, None, None)
+        assert got["accuracy"].ci_low is not None and got["accuracy"].ci_low < 0.8

@@ -106,7 +106,8 @@ def test_text_mode_strips() -> None:
 SHIPPING = AnswerSpec(mode="choices", choices=("shipping", "billing", "returns"))
 
 
-@pytest.mark.parametrize("text", ["Shipping.", "shipping", " SHIPPING!\n", '"Shipping"', "shipping;"])
+@pytest.mark.parametrize("text", ["Shipping.", "shipping", " SHIPPING!\n", '"Shipping"', "shipping;", "**Shipping**",
+                                  '"Shipping".', "*shipping*.", '**"Shipping."**'])
 def test_choice_normalized_as_the_accuracy_scorer_normalizes(text: str) -> None:
     from bench.tasks.scorers import build_scorer
 
@@ -120,11 +121,22 @@ def test_choice_normalized_as_the_accuracy_scorer_normalizes(text: str) -> None:
     '```json\n{"answer": "shipping"}\n```',
     'Here is the category of this ticket:\n{"answer": "Shipping."}',
     '```\n{"category": "shipping", "confidence": "high"}\n```',
+    '{"answer": "**Shipping**"}',
 ])
 def test_answer_object_found_in_choices_mode_as_in_json_mode(text: str) -> None:
     obj, _ = parse_prediction(result(text), JSON)
     assert isinstance(obj, dict)  # json mode finds the object ...
     assert parse_prediction(result(text), SHIPPING) == ("shipping", None)  # ... and so does choices mode
+
+
+@pytest.mark.parametrize("text", ["Answer: shipping", "The answer is shipping.", "(shipping)",
+                                  "shipping\n\nBecause the parcel is late."])
+def test_a_label_inside_more_text_is_not_taken_by_either_extraction_or_scorer(text: str) -> None:
+    """One rule for both: a label with other words around it is no answer (extraction and accuracy agree)."""
+    from bench.tasks.scorers import build_scorer
+
+    assert parse_prediction(result(text), SHIPPING) == (None, "output is not one of the 3 labels")
+    assert build_scorer({"name": "accuracy"}).item(text, "shipping") == {"accuracy": 0.0}
 
 
 @pytest.mark.parametrize("text", [

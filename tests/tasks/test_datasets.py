@@ -191,18 +191,24 @@ def test_a_csv_row_with_too_few_or_too_many_fields_names_file_and_line(tmp_path:
     assert problem.message == f"row has {got} fields, the header has 3"
 
 
-def test_a_csv_row_with_too_few_fields_exits_2_from_validate(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("row", "got"), [("t1,where is my parcel", 2), ("t1,where is my parcel,shipping,x", 4)])
+def test_a_csv_row_with_too_few_or_too_many_fields_exits_2_from_validate_and_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, got: int) -> None:
     import yaml
 
     from bench.cli.main import main
 
-    (tmp_path / "d.csv").write_text("id,text,label\nt1,where is my parcel\n")
+    (tmp_path / "d.csv").write_text(f"id,text,label\n{row}\n")
     suite = {"name": "s", "models": [{"id": "m", "backend": {"kind": "fake"}}],
              "tasks": [{"id": "t", "dataset": {"kind": "csv", "path": "d.csv",
                                                "fields": {"input": "text", "expected": "label"}},
                         "answer": {"mode": "choices", "choices": ["shipping"]}, "scorers": ["accuracy"]}]}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
-    assert main(["validate", str(tmp_path / "suite.yaml")]) == 2
+    for command in (["validate"], ["run", "--out", str(tmp_path / "out")]):
+        assert main([*command, str(tmp_path / "suite.yaml")]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path / 'd.csv'}: line 2: row has {got} fields, the header has 3" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # nothing run, nothing half-kept
 
 
 @pytest.mark.parametrize("row", [{"id": "1", "input": None, "expected": "x"},
@@ -214,6 +220,20 @@ def test_a_null_input_or_expected_is_refused_not_read_as_none(tmp_path: Path, ro
     [problem] = info.value.problems
     assert (problem.file, problem.location) == (str(path), "line 2")
     assert problem.message.startswith("null value in column(s)")
+
+
+@pytest.mark.parametrize(("suffix", "text"), [("csv", "id,input,expected\nt1,where is my parcel,\nt2,b,x\n"),
+                                              ("csv", 'id,input,expected\nt1,where is my parcel,"  "\nt2,b,x\n'),
+                                              ("jsonl", '{"id": "t1", "input": "parcel", "expected": ""}\n')])
+def test_an_empty_expected_answer_is_refused_not_scored(tmp_path: Path, suffix: str, text: str) -> None:
+    """An empty CSV cell is CSV's null: scored, it would make an empty answer right."""
+    path = tmp_path / f"e.{suffix}"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec(path.name) if suffix == "csv" else jsonl(path.name), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location) == (str(path), f"line {2 if suffix == 'csv' else 1}")
+    assert problem.message == "column 'expected' is empty: the item has no expected answer"
 
 
 def test_a_null_field_of_a_dict_expected_is_kept(tmp_path: Path) -> None:
@@ -256,6 +276,44 @@ def test_a_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
     [problem] = info.value.problems
     assert problem.message == "not UTF-8 text (byte 23 is 0xfc)"
     assert "UTF-8" in problem.hint
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ('id,input,expected\nt1,where is my parcel,"shipping\nt2,charged twice,billing\nt3,ok,billing\n', 2,
+     "unexpected end of data"),  # used to load t1 with the next two rows as its expected answer
+    ('id,input,expected\nt1,ok,billing\nt2,"charged" twice,billing\n', 3, "',' expected after '\"'"),
+    ('id,"input,expected\nt1,ok,billing\n', 1, "unexpected end of data"),
+])
+def test_a_quote_left_open_or_text_after_a_closing_quote_is_refused_naming_the_line(
+        tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec("q.csv"), tmp_path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.location, problem.message) == (str(path), f"line {line}",
+                                                                 f"unreadable CSV: {message}")
+    assert "quoted" in problem.hint
+
+
+def test_quotes_inside_an_unquoted_field_and_doubled_quotes_are_read_as_written(tmp_path: Path) -> None:
+    (tmp_path / "q.csv").write_text('id,input,expected\nt1,say "hi" now,billing\nt2,"a ""b"", c",x\n')
+    assert [i.input for i in load_items(csv_spec("q.csv"), tmp_path)] == ['say "hi" now', 'a "b", c']
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_duplicate_id_names_its_line_and_the_first(tmp_path: Path, suffix: str) -> None:
+    text = ("id,input,expected\nt1,a,x\nt2,b,y\nt1,c,z\n" if suffix == "csv" else
+            '{"id": "t1", "input": "a", "expected": "x"}\n{"id": "t2", "input": "b", "expected": "y"}\n'
+            '{"id": "t1", "input": "c", "expected": "z"}\n')
+    path = tmp_path / f"d.{suffix}"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_items(csv_spec(path.name) if suffix == "csv" else jsonl(path.name), tmp_path)
+    [problem] = info.value.problems
+    second, first = (4, 2) if suffix == "csv" else (3, 1)
+    assert (problem.file, problem.location, problem.message) == (
+        str(path), f"line {second}", f"duplicate item id 't1' (first on line {first})")
 
 
 def test_a_csv_field_over_131072_characters_loads(tmp_path: Path) -> None:
