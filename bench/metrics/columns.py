@@ -268,6 +268,7 @@ def _read_duckdb(file: Path) -> RecordColumns:
 
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
     try:
+        con.execute("SET enable_progress_bar = false")  # else a scan over 2 s draws a bar on stderr
         batches = [_batch(b) for b in con.sql(_query(file)).to_arrow_reader(BATCH_ROWS)]
     except duckdb.Error as exc:
         raise FallBack(str(exc)) from None
