@@ -11,7 +11,8 @@ into ubatches of equal tokens per sequence), so each step decodes one `llama_bat
 token of every sequence in sequence-id order, then one prompt chunk (at most `n_batch` tokens) of one newly
 admitted sequence alone, and samples or scores each sequence from its own logits row.
 Like llama-server's slots, a slot keeps its last prompt's KV entries and a new request reuses the longest
-common prefix (`llama_memory_seq_rm` drops the rest).
+common prefix (`llama_memory_seq_rm` drops the rest); when another slot holds a longer one (sequences admitted
+together share a system prompt), its KV stream is copied in (`llama_memory_seq_cp`) before the first chunk.
 
 Per-item timings stay each sequence's own: t_start when it enters a slot, t_first_token after the step that
 produced its first token (generation) or evaluated its prompt (choice scoring), t_end after its last step.
@@ -33,6 +34,11 @@ from bench.metrics.records import OVER_CONTEXT
 
 if TYPE_CHECKING:
     from bench.backends.llama_cpp import LlamaCppBackend
+
+
+BORROW_MIN = 16
+"""Prompt tokens another slot must share beyond a slot's own cache for its KV stream to be copied: the copy moves
+the whole stream (23 kB per cell for SmolLM2 with 256+ cells), worth it once it saves a few tokens of prefill."""
 
 
 @dataclass
@@ -157,16 +163,35 @@ class BatchEngine:
         return seq
 
     def _assign(self, seq: SeqState) -> None:
-        """Into the free slot whose cached tokens share the longest prefix with the prompt."""
+        """Into the free slot whose cached tokens share the longest prefix with the prompt (before its first prompt
+        chunk, _borrow may copy in another slot's longer one)."""
         free = [slot for slot in self.slots if slot.seq is None]
-        slot = max(free, key=lambda s: shared_prefix(s.cached, seq.prompt) if self.backend.params.prefix_cache else 0)
-        keep = min(shared_prefix(slot.cached, seq.prompt), len(seq.prompt) - 1)
-        if not self.backend.params.prefix_cache:
-            keep = 0
+        caching = bool(self.backend.params.prefix_cache)
+        slot = max(free, key=lambda s: shared_prefix(s.cached, seq.prompt) if caching else 0)
+        keep = min(shared_prefix(slot.cached, seq.prompt), len(seq.prompt) - 1) if caching else 0
         self.lib.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)
         slot.cached = seq.prompt[:keep]
         seq.feed, seq.pos, seq.result.cached_prompt_tokens = seq.prompt[keep:], keep, keep
         slot.seq = seq
+
+    def _borrow(self, slot: Slot) -> None:
+        """Before a sequence's first prompt chunk: when another slot's evaluated tokens share at least BORROW_MIN
+        more of its prompt than its own slot kept, copy that slot's KV stream in and skip those tokens. Sequences
+        admitted together (a throughput run's first wave) thus evaluate a common prefix (chat template, system
+        prompt, few-shot examples) once, as single-stream decoding does with its prefix cache. llama.cpp copies
+        the whole stream (cells at the same indices and positions, so the same attention as in the donor) at the
+        start of the next llama_decode."""
+        seq = slot.seq
+        assert seq is not None
+        keep = seq.pos
+        donor = max(self.slots, key=lambda s: shared_prefix(s.cached, seq.prompt))
+        shared = min(shared_prefix(donor.cached, seq.prompt), len(seq.prompt) - 1)
+        if donor is slot or shared < keep + BORROW_MIN:
+            return
+        self.lib.llama_memory_seq_cp(self.memory, donor.seq_id, slot.seq_id, -1, -1)
+        self.lib.llama_memory_seq_rm(self.memory, slot.seq_id, shared, -1)
+        slot.cached = seq.prompt[:shared]
+        seq.feed, seq.pos, seq.result.cached_prompt_tokens = seq.prompt[shared:], shared, shared
 
     def _step(self) -> Iterator[Result]:
         """One llama_decode of every sequence's single next token, then one of a prompt chunk of one sequence."""
@@ -176,6 +201,10 @@ class BatchEngine:
         if singles:
             yield from self._decode(singles)
         if prefilling:
+            first = prefilling[0]
+            assert first.seq is not None
+            if self.backend.params.prefix_cache and first.seq.pos == first.seq.result.cached_prompt_tokens:
+                self._borrow(first)  # its prompt is untouched since admission
             yield from self._decode(prefilling[:1])
 
     def _decode(self, slots: list[Slot]) -> Iterator[Result]:

@@ -12,12 +12,12 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import ValidationError
 
-from bench.api import RunData, load_run
+from bench.api import RunData
 from bench.compare import (
     CELL_METRICS,
     GAP_SAMPLES,
@@ -31,12 +31,13 @@ from bench.compare import (
 from bench.compare.items import Coded, CorpusItems, ItemScores
 from bench.errors import BenchError
 from bench.metrics.aggregate_columns import LATENCY as COLUMN_LATENCY
-from bench.metrics.columns import EMPTY, RecordColumns, as_columns
+from bench.metrics.columns import EMPTY, RecordColumns, as_columns, load_columns
 from bench.metrics.flags import CONTENDED, flags_by_cell
 from bench.metrics.records import FAILURE_KINDS, CellSegment, ItemRecord
 from bench.results.schema import Manifest, ManifestCell, MetricRow
 from bench.results.store import MANIFEST, RunStore
-from bench.suite.spec import TaskSpec
+from bench.results.summary import cell_figures, load_run_suite
+from bench.suite.spec import LoadedSuite, TaskSpec
 from bench.tasks.scorers import MacroF1, Scorer
 
 KIND = "bench-baseline"
@@ -65,25 +66,50 @@ def run_identity(manifest: Manifest) -> dict[str, Any]:
             "hardware": hardware_identity(manifest.machine)}
 
 
+class Figures(Protocol):
+    """What a comparison takes of a run's summary: a Summary, or the lighter CellFigures."""
+
+    metrics: list[MetricRow]
+    flags: list[dict[str, Any]]
+    primary_metrics: dict[str, str]
+
+
 def comparable_from_run(run: RunData) -> Comparable:
     """The comparable of a run directory, rounded exactly as a baseline file is. The per-item parts (scores,
     [prediction, reference]) are rounded value by value as they are built and go into the models unvalidated
     (bench made them; a baseline file is validated when read), so a million items are not copied three times."""
-    tasks = _suite_tasks(run)
-    segments = [s for s in RunStore(run.path).segments() if s.error is None]
-    flags = flags_by_cell(run.summary.flags)
-    by_cell = run.columns.by_cell()
+    suite = load_run_suite(RunStore(run.path), run.manifest)
+    return comparable_of(run.path, run.manifest, suite, run.columns, run.summary)
+
+
+def comparable_of_dir(path: Path) -> Comparable:
+    """comparable_from_run of a run directory, from the per-cell figures only: a comparison reads no baseline
+    section or cost table, so they are not computed. RunError for a directory that is not a run."""
+    store = RunStore(path)
+    manifest = store.read_manifest()
+    suite = load_run_suite(store, manifest)
+    columns = load_columns(store)
+    return comparable_of(path, manifest, suite, columns,
+                         cell_figures(store, manifest, suite, columns.by_cell()))
+
+
+def comparable_of(path: Path, manifest: Manifest, suite: LoadedSuite, columns: RecordColumns,
+                  figures: Figures) -> Comparable:
+    tasks = {task.id: task for task in suite.spec.tasks}
+    segments = [s for s in RunStore(path).segments() if s.error is None]
+    flags = flags_by_cell(figures.flags)
+    by_cell = columns.by_cell()
     cells = {}
-    for cell in run.manifest.cells:
+    for cell in manifest.cells:
         records = by_cell.get(cell.cell_id) or EMPTY
-        data = cell_dict(cell, records, run.summary.metrics, tasks.get(cell.task_id))
+        data = cell_dict(cell, records, figures.metrics, tasks.get(cell.task_id))
         data["samples"].update(throughput_samples(records, [s for s in segments if s.cell_id == cell.cell_id]))
         data["contended"] = next((f["detail"] for f in flags.get(cell.cell_id, []) if f["flag"] == CONTENDED),
                                  None)
         cells[cell.key or f"{cell.model_id}/{cell.task_id}"] = _cell_model(data)
-    raw = {"run_id": run.run_id, "status": run.manifest.status,
-           "identity": run_identity(run.manifest), "primary_metrics": run.summary.primary_metrics}
-    checked = Comparable.model_validate({**round_floats(raw), "cells": {}, "source": str(run.path)})
+    raw = {"run_id": manifest.run_id, "status": manifest.status,
+           "identity": run_identity(manifest), "primary_metrics": figures.primary_metrics}
+    checked = Comparable.model_validate({**round_floats(raw), "cells": {}, "source": str(path)})
     return Comparable.model_construct(**{**dict(checked), "cells": cells})
 
 
@@ -99,13 +125,6 @@ def _cell_model(data: dict[str, Any]) -> CellData:
 
 
 Records = RecordColumns | list[ItemRecord]
-
-
-def _suite_tasks(run: RunData) -> dict[str, TaskSpec]:
-    from bench.results.summary import load_run_suite
-
-    suite = load_run_suite(RunStore(run.path), run.manifest)
-    return {task.id: task for task in suite.spec.tasks}
 
 
 def cell_dict(cell: ManifestCell, records: Records, metric_rows: list[MetricRow],
@@ -283,7 +302,7 @@ def _from_run_dir(path: Path) -> Comparable:
     if not (path / MANIFEST).is_file():
         raise CompareError(f"{path} is not a run directory (no {MANIFEST}) and not a baseline file")
     try:
-        return comparable_from_run(load_run(path))
+        return comparable_of_dir(path)
     except CompareError:
         raise
     except BenchError as exc:

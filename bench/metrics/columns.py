@@ -78,7 +78,10 @@ class RecordColumns:
         return int(self.t_end.size)
 
     def take(self, index: np.ndarray) -> RecordColumns:
-        """The rows at `index` (integer positions or a boolean mask), in that order."""
+        """The rows at `index` (integer positions or a boolean mask), in that order; these columns themselves
+        (no copy) for a mask that keeps every row."""
+        if index.dtype == bool and index.size == len(self) and bool(index.all()):
+            return self
         arrays = {f.name: getattr(self, f.name)[index] for f in fields(self)
                   if f.name != "scores" and getattr(self, f.name) is not None}
         return replace(self, **arrays, scores={k: v[index] for k, v in self.scores.items()})
@@ -92,8 +95,14 @@ class RecordColumns:
         return np.asarray(self.status == "ok")
 
     def by_cell(self) -> dict[str, RecordColumns]:
-        """cell_id -> that cell's rows (file order kept within a cell)."""
+        """cell_id -> that cell's rows (file order kept within a cell); split once, shared by later calls."""
+        return dict(self._cells)
+
+    @cached_property
+    def _cells(self) -> dict[str, RecordColumns]:
         codes, names = _codes(self.cell_id)
+        if len(names) == 1:
+            return {str(names[0]): self}
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
         return {str(name): self.take(order[bounds[i]:bounds[i + 1]]) for i, name in enumerate(names)}
@@ -273,6 +282,7 @@ def _read_duckdb(file: Path) -> RecordColumns:
 
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
     try:
+        con.execute("SET enable_progress_bar = false")  # else a scan over 2 s draws a bar on stderr
         batches = [_batch(b) for b in con.sql(_query(file)).to_arrow_reader(BATCH_ROWS)]
     except duckdb.Error as exc:
         raise FallBack(str(exc)) from None
@@ -318,13 +328,21 @@ def _score_arrays(column: Any) -> dict[str, np.ndarray]:
 
 
 def _concat(batches: list[dict[str, Any]]) -> RecordColumns:
+    """One array per column, each batch's part released as soon as its column is joined (peak memory: the
+    columns once plus one column, not twice)."""
     names: dict[str, None] = {}
     for batch in batches:
         names.update(dict.fromkeys(batch["scores"]))
-    scores = {name: np.concatenate([b["scores"].get(name, np.full(len(b["t_end"]), np.nan)) for b in batches])
-              for name in names}
-    arrays = {key: np.concatenate([b[key] for b in batches]) for key in batches[0] if key != "scores"}
+    sizes = [len(b["t_end"]) for b in batches]
+    scores = {name: _join([b["scores"] for b in batches], name, sizes) for name in names}
+    arrays = {key: _join(batches, key, sizes) for key in list(batches[0]) if key != "scores"}
     return RecordColumns(**arrays, scores=scores)
+
+
+def _join(parts: list[dict[str, Any]], key: str, sizes: list[int]) -> np.ndarray:
+    """The parts' `key` arrays concatenated (NaN rows for a part without it), popped from the parts."""
+    return np.concatenate([part.pop(key, None) if key in part else np.full(n, np.nan)
+                           for part, n in zip(parts, sizes, strict=True)])
 
 
 def _latest(cols: RecordColumns) -> RecordColumns:

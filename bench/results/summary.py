@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,45 +39,63 @@ def load_run_suite(store: RunStore, manifest: Manifest) -> LoadedSuite:
     return parse_suite(text, Path(manifest.suite.path), NoChecks())
 
 
+@dataclass
+class CellFigures:
+    """A run's per-cell figures before its baselines and costs: metric rows, flags, contention, each task's
+    primary metric and the cost inputs (what `bench compare` needs of a summary, named as in Summary)."""
+
+    cells: list[dict[str, Any]]
+    metrics: list[MetricRow] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    contention: list[dict[str, Any]] = field(default_factory=list)
+    primary_metrics: dict[str, str] = field(default_factory=dict)
+    cost_inputs: list[Any] = field(default_factory=list)
+
+
+def cell_figures(store: RunStore, manifest: Manifest, suite: LoadedSuite,
+                 by_cell: dict[str, RecordColumns]) -> CellFigures:
+    """Each manifest cell's metric rows (bench.metrics.aggregate_columns), flags and contention."""
+    tasks = {task.id: task for task in suite.spec.tasks}
+    segments = [s for s in store.segments() if s.error is None]
+    found = CellFigures([cell.model_dump() for cell in manifest.cells],
+                        primary_metrics={t.id: primary_metric(t) for t in suite.spec.tasks})
+    primaries = found.primary_metrics
+    for cell in found.cells:
+        task = _task(tasks, cell["task_id"])
+        cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
+        records = by_cell.get(cell["cell_id"]) or EMPTY
+        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, manifest.cost,
+                                           suite.spec.slo)
+        found.metrics += cell_rows
+        values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
+        primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
+        values["quality"] = values.get(primaries[task.id])
+        found.cost_inputs.append((cell, records, cell_segments, values))
+        found.flags += [{**_ident(cell), **flag} for flag in
+                        count_flags(len(records), int(records.ok.sum()), cell_segments)
+                        + unfinished_flag(cell["cell_id"], manifest.unfinished)]
+        measured = cell_contention(cell_segments)
+        found.contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
+    return found
+
+
 def summarize_run(store: RunStore, cost_options: CostOptions | None = None,
                   columns: RecordColumns | None = None) -> Summary:
     """Metric rows for every cell of the run, derived from records.jsonl (or its `columns`, already read) and the
     segments, and the costs. RunError when a file of the run is damaged or written by a newer bench."""
     manifest = store.read_manifest()
     suite = load_run_suite(store, manifest)
-    tasks = {task.id: task for task in suite.spec.tasks}
     by_cell = (columns if columns is not None else load_columns(store)).by_cell()
-    all_segments = store.segments()
-    segments = [s for s in all_segments if s.error is None]
-    rows: list[MetricRow] = []
-    cost_inputs = []
-    flags: list[dict[str, Any]] = []
-    contention: list[dict[str, Any]] = []
-    primaries = {t.id: primary_metric(t) for t in suite.spec.tasks}
-    cells = [cell.model_dump() for cell in manifest.cells]
-    for cell in cells:
-        task = _task(tasks, cell["task_id"])
-        cell_segments = [s for s in segments if s.cell_id == cell["cell_id"]]
-        records = by_cell.get(cell["cell_id"]) or EMPTY
-        cell_rows = summarize_cell_columns(cell["cell_id"], task, records, cell_segments, manifest.cost,
-                                           suite.spec.slo)
-        rows += cell_rows
-        values: dict[str, float | None] = {r.metric: r.value for r in cell_rows}
-        primaries[task.id] = primaries[task.id] or primary_metric(task, cell_rows)
-        values["quality"] = values.get(primaries[task.id])
-        cost_inputs.append((cell, records, cell_segments, values))
-        flags += [{**_ident(cell), **flag} for flag in count_flags(len(records), int(records.ok.sum()), cell_segments)
-                  + unfinished_flag(cell["cell_id"], manifest.unfinished)]
-        measured = cell_contention(cell_segments)
-        contention += [{**_ident(cell), **measured.as_dict()}] if measured else []
+    found = cell_figures(store, manifest, suite, by_cell)
+    cells, rows, flags, primaries = found.cells, found.metrics, found.flags, found.primary_metrics
     baselines, verdicts = baseline_section(suite, cells, by_cell, primaries)
-    costs = cost_section(manifest, cost_inputs, suite.spec.requirements, cost_options or CostOptions(),
+    costs = cost_section(manifest, found.cost_inputs, suite.spec.requirements, cost_options or CostOptions(),
                          {v["cell_id"]: v for v in verdicts})
     mark_cost_rows(costs, flags)
     return Summary(run_id=manifest.run_id, suite=manifest.suite, status=manifest.status, cost=manifest.cost,
                    cells=manifest.cells, primary_metrics=primaries, metrics=rows,
-                   skipped=skipped_cells(cells, by_cell, all_segments), flags=flags, contention=contention,
-                   unfinished=manifest.unfinished,
+                   skipped=skipped_cells(cells, by_cell, store.segments()), flags=flags,
+                   contention=found.contention, unfinished=manifest.unfinished,
                    sweeps=sweep_curves(cells, [row.model_dump() for row in rows],
                                        suite.spec.slo.e2e_s or suite.spec.requirements.max_p95_latency_s),
                    baselines=baselines, baseline_tests=verdicts, costs=_cost_section(costs))

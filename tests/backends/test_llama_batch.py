@@ -71,3 +71,23 @@ def test_a_prompt_that_does_not_fit_fails_alone(smollm: LlamaCppBackend) -> None
     results = by_id(drive(smollm, [*batch[:2], long], LoadSpec(mode="throughput")))
     assert "does not fit n_ctx=512" in (results["long"].error or "")
     assert results["t0"].error is None and results["t1"].error is None
+
+
+def test_sequences_admitted_together_evaluate_their_shared_prefix_once(smollm: LlamaCppBackend) -> None:
+    """The first wave of a throughput run starts on empty slots: every sequence after the first copies the KV
+    stream holding the shared system prompt instead of evaluating it again, with the same greedy texts and
+    choice log-likelihoods as single-stream decoding."""
+    from bench.backends.llama_batch import BORROW_MIN
+
+    for mode, kw in (("text", {}), ("choices", {"choices": CHOICES})):
+        batch = requests(mode, **kw)[:3]
+        smollm.reset_cache()
+        single = by_id(smollm.generate(batch))
+        smollm.reset_cache()
+        batched = by_id(drive(smollm, batch, LoadSpec(mode="throughput")))
+        cached = sorted(r.cached_prompt_tokens for r in batched.values())
+        assert cached[0] == 0 and cached[1] >= BORROW_MIN and cached[2] >= BORROW_MIN
+        for request in batch:
+            one, many = single[request.id], batched[request.id]
+            assert many.error is None and many.text == one.text and many.choice_logprobs == one.choice_logprobs
+            assert many.prompt_tokens == one.prompt_tokens and many.completion_tokens == one.completion_tokens

@@ -180,3 +180,14 @@ def test_round_floats_of_long_lists_is_the_per_value_rounding() -> None:
     assert rounded["samples"] == [float(f"{v:.6g}") if math.isfinite(v) else None for v in values]
     assert rounded["short"] == [float(f"{v:.6g}") for v in values[:3]]
     assert rounded["nested"] == [{"x": float(f"{values[7]:.6g}")}]
+
+
+def test_a_run_directory_compares_from_its_cell_figures_as_from_its_full_summary(run_dir: Path) -> None:
+    """bench compare skips the baseline section and cost table (it reads neither): the comparable is the one
+    built from the run's full summary (bench.load_run), field for field."""
+    from bench.api import load_run
+    from bench.compare.baseline import comparable_from_run, comparable_of_dir
+
+    light, full = comparable_of_dir(run_dir), comparable_from_run(load_run(run_dir))
+    assert light.model_dump() == full.model_dump()
+    assert light.cells and all(cell.metrics for cell in light.cells.values())

@@ -123,3 +123,18 @@ def test_scores_that_are_not_proportions_may_exceed_one(tmp_path: Path) -> None:
     got = read_columns(write_records(tmp_path / RECORDS, rows))
     assert got is not None and got.scores["word_perplexity,none"].tolist() == [37.5] * 3
     assert len(RunStore(tmp_path).records()) == 3
+def test_take_of_every_row_is_the_columns_themselves_and_cells_split_once() -> None:
+    from bench.metrics.records import ItemRecord
+
+    def record(cell: str, item: str) -> ItemRecord:
+        return ItemRecord(cell_id=cell, model_id="m", task_id="t", task_version="1", item_id=item, segment="s",
+                          prompt_sha256="x", prediction="a", reference="a", scores={"accuracy": 1.0},
+                          t_start=0.0, t_end=1.0)
+
+    cols = from_records([record("c1", "i1"), record("c2", "i1"), record("c1", "i2")])
+    assert cols.take(np.ones(3, dtype=bool)) is cols
+    assert cols.take(np.array([True, False, True])).item_id.tolist() == ["i1", "i2"]
+    cells = cols.by_cell()
+    assert {k: v.item_id.tolist() for k, v in cells.items()} == {"c1": ["i1", "i2"], "c2": ["i1"]}
+    assert cols.by_cell()["c1"] is cells["c1"]  # split once, shared
+    assert from_records([record("c1", "i1")]).by_cell()["c1"].item_id.tolist() == ["i1"]
