@@ -137,6 +137,7 @@ class SetFitClassifier:
         minilm_path()  # BackendError naming the extra, before the heavier imports
         quiet_transformers()
         setfit = require("setfit", "the setfit classifier", INSTALL)
+        setfit.logging.set_verbosity_error()  # its own handler: "***** Running training *****" and the like
         datasets = require("datasets", "the setfit classifier", INSTALL)
         self._model = setfit.SetFitModel.from_pretrained(str(minilm_path()), local_files_only=True, device="cpu")
         data = datasets.Dataset.from_dict({"text": list(texts), "label": [self.classes_.index(x) for x in labels]})

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from bench.suite.spec import DatasetSpec, TaskSpec
 from bench.tasks.datasets import load_items
 from bench.tasks.items import Item
@@ -49,6 +47,8 @@ def draw_budget(labels: Sequence[str], n: int, seed: int) -> list[int]:
         raise ValueError(f"a label budget must be at least 1, got {n}")
     if n >= len(labels):
         return list(range(len(labels)))
+    import numpy as np  # here, not at the top: validating a suite (bench.learn.checks) stays free of numpy
+
     rng = np.random.default_rng(seed)
     groups = {label: [int(i) for i in rng.permutation([i for i, x in enumerate(labels) if x == label])]
               for label in sorted(set(labels))}
