@@ -163,7 +163,8 @@ def html_section(results: Sequence[Replay]) -> str:
         parts.append(table(COST_OPTION_COLUMNS, cost_option_rows(result)))
         parts.append(f'<figure><img src="{svg_data_uri(figure(result))}" alt="routing quality vs cost">'
                      "<figcaption>Left: each policy's quality against the cascade's cost on this machine (or the "
-                     "share of large-model calls when the run has no cost figure), with the Pareto frontier. Right: "
+                     "share of large-model calls when the run has no cost figure), with the Pareto frontier of the "
+                     "policies a deployment can run (thresholds, always-small, always-large). Right: "
                      "reliability diagram of the small model's confidence.</figcaption></figure>")
     parts.append("</section>")
     return "".join(parts)

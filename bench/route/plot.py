@@ -17,6 +17,9 @@ STYLE = {  # policy -> (colour, marker, line style or None for single points)
     "threshold": ("#1f77b4", "o", "-"), "random": ("#8c8c8c", ".", "--"), "oracle-at-rate": ("#2ca02c", "^", ":"),
     "always-small": ("#ff7f0e", "s", None), "always-large": ("#d62728", "D", None), "oracle": ("#2ca02c", "*", None),
     "fixed-threshold": ("#9467bd", "X", None)}
+ATTAINABLE = ("threshold", "fixed-threshold", "always-small", "always-large")
+"""The policies a deployment can run: the Pareto frontier is drawn over these (random is dominated by design, the
+oracle needs the answers' correctness)."""
 
 
 def x_of(point: Point, by_cost: bool) -> float:
@@ -54,7 +57,7 @@ def _tradeoff(ax: Axes, result: Replay) -> None:
         xy = sorted((x_of(p, by_cost), 100 * p.outcome.accuracy) for p in chosen)
         ax.plot([x for x, _ in xy], [y for _, y in xy], marker=marker, linestyle=line or "none", color=colour,
                 label=policy, markersize=7 if line is None else 5)
-    front = pareto([(x_of(p, by_cost), 100 * p.outcome.accuracy) for p in result.points if p.policy != "random"])
+    front = pareto([(x_of(p, by_cost), 100 * p.outcome.accuracy) for p in result.points if p.policy in ATTAINABLE])
     ax.step([x for x, _ in front], [y for _, y in front], where="post", color="black", linewidth=0.8,
             linestyle="-.", label="Pareto frontier")
     ax.set_xlabel("cascade $ per 1000 tasks (this machine)" if by_cost else "calls to the large model (%)")

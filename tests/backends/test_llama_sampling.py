@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from bench.backends.base import Request, Result
@@ -106,3 +107,17 @@ def test_greedy_argmax_is_llama_cpps_greedy_sampler_token_for_token(model: str) 
             assert fast.completion_tokens == chain.completion_tokens > 5 and fast.text == chain.text
     finally:
         backend.close()
+
+
+def test_token_logprob_matches_a_float64_log_softmax() -> None:
+    """#15: the per-token log-probability (float32, reused buffer) against scipy's float64 log-softmax."""
+    from scipy.special import log_softmax
+
+    from bench.backends.llama_sampling import token_logprob
+
+    row = (np.random.default_rng(3).normal(size=262_144) * 4).astype(np.float32)
+    reference = log_softmax(row.astype(np.float64))
+    scratch = np.empty(row.size, dtype=np.float32)
+    for token in (0, int(np.argmax(row)), 12_345):
+        assert token_logprob(row, token, scratch) == pytest.approx(reference[token], abs=1e-5)
+    assert token_logprob(row, 7) == pytest.approx(reference[7], abs=1e-5)  # without a buffer

@@ -110,3 +110,10 @@ def test_fixed_thresholds_in_the_signals_own_direction(signal: str, cut: float) 
     # margin = 2p - 1 >= 0.5 and entropy (here 1 - p) <= 0.25 both mean p >= 0.75: the 6 confident items stay small
     assert fixed.outcome.share_large == pytest.approx(6 / 12) and fixed.cuts == [cut]
     assert result.signal.name == signal
+
+
+def test_pareto_frontier_keeps_only_undominated_points() -> None:
+    from bench.route.plot import pareto
+
+    points = [(1.0, 50.0), (2.0, 45.0), (2.0, 60.0), (3.0, 60.0), (4.0, 70.0), (0.5, 40.0)]
+    assert pareto(points) == [(0.5, 40.0), (1.0, 50.0), (2.0, 60.0), (4.0, 70.0)]
