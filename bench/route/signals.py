@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bench.errors import RunError
 from bench.results.schema import Confidence
+
+if TYPE_CHECKING:  # numpy is imported where used: validating a suite with a cascade imports no heavy library
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ DEFAULT_ORDER = ("max_prob", "token_logprob_mean", "json_valid")
 
 def values_of(confidences: Sequence[Confidence | None], name: str) -> np.ndarray:
     """One float per item (json_valid as 0/1), NaN where the item has no such signal."""
+    import numpy as np
+
     out = np.full(len(confidences), np.nan)
     for i, conf in enumerate(confidences):
         value = getattr(conf, name) if conf is not None else None
@@ -58,6 +62,8 @@ def values_of(confidences: Sequence[Confidence | None], name: str) -> np.ndarray
 def pick_signal(confidences: Sequence[Confidence | None], name: str | None, model_id: str) -> Signal:
     """The signal `name` (or the default one present), RunError (exit 2) for an unknown name or one that none of
     the model's records carry."""
+    import numpy as np
+
     if name is not None and name not in SIGNALS:
         raise RunError(f"--signal {name!r} is not a signal; choose one of {', '.join(SIGNALS)}")
     candidates = [name] if name is not None else list(DEFAULT_ORDER)
