@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -121,9 +122,11 @@ def rule_problems(rule: Rule, task: TaskSpec, prefix: str = "") -> list[tuple[st
     if rule.signal not in available(task):
         return [(f"{prefix}signal", f"the small model gives no '{rule.signal}' on these answers: use one of "
                  f"{', '.join(available(task))}")]
-    if not known.low <= rule.threshold <= known.high:
+    high = math.log(len(task.answer.choices)) if rule.signal == "entropy" and task.answer.choices else known.high
+    if not known.low <= rule.threshold <= high:
         return [(f"{prefix}threshold", f"threshold {rule.threshold:g} is outside the range of {rule.signal} "
-                 f"[{known.low:g}, {known.high:g}]")]
+                 f"[{known.low:g}, {high:g}]" + (f" (ln of the task's {len(task.answer.choices or ())} options)"
+                                                 if high != known.high else ""))]
     return []
 
 
@@ -188,6 +191,18 @@ class CascadeBackend(BackendBase):
             return combine(request, small, None, decision(rule, value, False))
         (large,) = list(self._large().generate([_for(request, self.params, "large")]))
         return combine(request, small, large, decision(rule, value, True))
+
+    def prepare_task(self, task: TaskSpec, base_dir: Path) -> dict[str, Any]:
+        """Both models readied for the task (a trained model fits here); the cascade's training is the sum of
+        theirs (train_s, train_cpu_s: both fits ran on this machine), each model's own report kept by role."""
+        done = {which: backend.prepare_task(task, base_dir)
+                for which, backend in (("small", self.small), ("large", self._large()))}
+        done = {which: report for which, report in done.items() if report}
+        if not done:
+            return {}
+        totals = {key: sum(float(report.get(key, 0.0)) for report in done.values())
+                  for key in ("train_s", "train_cpu_s")}
+        return {**totals, **done}
 
     def reset_cache(self) -> None:
         self.small.reset_cache()

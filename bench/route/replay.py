@@ -22,7 +22,7 @@ from bench.errors import RunError
 from bench.route import policies
 from bench.route.metrics import Outcome, apgr, calibration, cascade_usd, cpt, outcome, router_usd
 from bench.route.pairs import Pair
-from bench.route.signals import Signal, pick_signal, values_of
+from bench.route.signals import Signal, pick_signal, values_of, within_options
 
 SHARES = tuple(i / 10 for i in range(11))
 
@@ -76,6 +76,8 @@ class Replay:
 def replay(pair: Pair, options: RouteOptions) -> Replay:
     """All policies on `pair`; RunError (exit 2) for a missing signal or a threshold outside its range."""
     signal = pick_signal(pair.small.confidence, options.signal, pair.small.model_id)
+    signal = within_options(signal, [len(c.option_probs) for c in pair.small.confidence
+                                     if c is not None and c.option_probs])
     for cut in options.thresholds:
         signal.check_threshold(cut)
     conf = signal.oriented(values_of(pair.small.confidence, signal.name))

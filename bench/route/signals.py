@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bench.errors import RunError
@@ -45,6 +45,15 @@ SIGNALS = {s.name: s for s in (
 )}
 DEFAULT_ORDER = ("max_prob", "token_logprob_mean", "json_valid")
 """The signal used without --signal: the first of these the small model's records carry."""
+
+
+def within_options(signal: Signal, option_counts: Sequence[int]) -> Signal:
+    """The signal with entropy's real range: [0, ln K] nats for items of at most K options (other signals and
+    items without options unchanged)."""
+    counts = [k for k in option_counts if k > 0]
+    if signal.name != "entropy" or not counts:
+        return signal
+    return replace(signal, high=math.log(max(counts)), unit=f"{signal.unit}; at most ln {max(counts)} here")
 
 
 def values_of(confidences: Sequence[Confidence | None], name: str) -> np.ndarray:

@@ -117,6 +117,7 @@ def check_references(suite: LoadedSuite) -> list[Problem]:
         if params is None or not params.model_refs:
             continue
         found = [p for field in params.model_refs for p in _reference(model, field, getattr(params, field), models)]
+        found += _repeated_refs(params)
         problems += [Problem(file, f"{where}.{field}", message, hint) for field, message, hint in found]
         if not found:
             problems += [Problem(file, f"{where}.{field}", message)
@@ -130,6 +131,19 @@ def _valid_params(model: ModelSpec) -> Any:
         return plugin_params(BACKENDS, model.backend.kind).model_validate(model.backend.model_dump())
     except (KeyError, PluginError, ValidationError):
         return None
+
+
+def _repeated_refs(params: Any) -> list[tuple[str, str, str]]:
+    """(field, message, hint) for each reference naming the same model as an earlier one (a cascade of a model
+    with itself has nothing to route)."""
+    seen: dict[str, str] = {}
+    problems = []
+    for field in params.model_refs:
+        ref = getattr(params, field)
+        if ref in seen:
+            problems.append((field, f"'{ref}' is already the {seen[ref]} model", "name two different models"))
+        seen.setdefault(ref, field)
+    return problems
 
 
 def _reference(model: ModelSpec, field: str, ref: str, models: dict[str, ModelSpec]) -> list[tuple[str, str, str]]:

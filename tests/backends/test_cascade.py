@@ -59,7 +59,10 @@ def test_validate_accepts_a_cascade(data: Path, tmp_path: Path, capsys: pytest.C
     ({"small": "smal"}, "models[2].backend.small: no model with id 'smal' (did you mean 'small'?)"),
     ({"large": "hybrid"}, "models[2].backend.large: 'hybrid' is this model itself"),
     ({"threshold": 1.5}, "models[2].backend.threshold: threshold 1.5 is outside the range of max_prob [0, 1]"),
-    ({"signal": "entropy", "threshold": -0.1}, "threshold -0.1 is outside the range of entropy [0, inf]"),
+    ({"signal": "entropy", "threshold": -0.1}, "threshold -0.1 is outside the range of entropy [0, 1.09861]"),
+    ({"signal": "entropy", "threshold": 50.0},  # three options: entropy is at most ln 3 = 1.09861 nats
+     "threshold 50 is outside the range of entropy [0, 1.09861] (ln of the task's 3 options)"),
+    ({"large": "small"}, "models[2].backend.large: 'small' is already the small model"),
     ({"signal": "confidence"}, "models[2].backend.signal: unknown signal 'confidence'"),
     ({"signal": "token_logprob_mean", "threshold": -1.0},
      "models[2].backend.signal: the small model gives no 'token_logprob_mean' on these answers: use one of "
@@ -117,3 +120,31 @@ def test_a_live_cascade_escalates_below_the_threshold_and_records_both_answers(d
     assert records["a2"].t_first_token is None
     info = RunStore(store.path).read_manifest().backends["hybrid"]
     assert info["engine"] == "cascade" and info["settings"]["small"]["id"] == "small"
+
+
+def test_a_cascade_of_trained_models_fits_both_before_answering(data: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the outside test: a cascade whose models are `kind: trained` validated but failed every item ("no
+    task prepared"), as the cascade did not pass prepare_task on. Both now fit; the training is the cell's."""
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    train = tmp_path / "train.jsonl"
+    words = {"billing": "invoice charge refund", "technical": "error crash bug", "shipping": "parcel courier late"}
+    train.write_text("".join(json.dumps({"id": f"t{n}-{label}", "text": f"{text} {n}", "label": label}) + "\n"
+                             for label, text in words.items() for n in range(4)))
+    suite = cascade_suite(data)
+    suite["tasks"][0]["train"] = {"path": train.name, "fields": {"input": "text", "expected": "label"}}
+    suite["models"][0] = {"id": "small", "backend": {"kind": "trained", "model": "tfidf_logreg", "labels": 3}}
+    suite["models"][1] = {"id": "large", "backend": {"kind": "trained", "model": "tfidf_logreg", "labels": "all"}}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["validate", str(path)]) == 0
+    monkeypatch.setattr(stats, "BOOTSTRAP_RESAMPLES", 200)
+    store = start_run(RunRequest(path, PlanOptions(models=("hybrid",)), tmp_path / "results"), SilentProgress())
+    records = validate_records(RunStore(store.path))
+    assert len(records) == len(ITEMS) and all(r.status == "ok" and r.error is None for r in records)
+    assert all(isinstance(r.engine_extra["cascade"]["value"], float) for r in records)
+    [segment] = RunStore(store.path).segments()  # the one cell: hybrid x triage
+    training = segment.training
+    assert set(training) >= {"train_s", "train_cpu_s", "small", "large"}
+    assert training["train_s"] == pytest.approx(training["small"]["train_s"] + training["large"]["train_s"])

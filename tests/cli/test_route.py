@@ -118,6 +118,8 @@ def test_models_in_two_runs_are_paired(runs: dict[str, Path], capsys: Capsys) ->
      "--threshold 1.5 is outside the range of signal 'max_prob' [0, 1]"),
     (["--small", "small", "--large", "large", "--task", "email"], "--task 'email': not run by both"),
     (["--small", "small", "--large", "small"], "both 'small'"),
+    (["--small", "small", "--large", "large", "--signal", "entropy", "--threshold", "1000"],  # 3 options: ln 3
+     "--threshold 1000 is outside the range of signal 'entropy' [0, 1.09861]"),
 ])
 def test_bad_input_is_one_line_and_exit_2(runs: dict[str, Path], capsys: Capsys, args: list[str],
                                          message: str) -> None:
