@@ -103,3 +103,38 @@ def test_real_minilm_embed_logreg(learn_suite: WriteSuite, tmp_path: Path, capsy
     assert document["kind"] == "embed_logreg"
     full = next(p for p in document["points"]["accuracy"] if p["strategy"] == "all")
     assert full["pct_mean"] == 100.0 and full["mean"] > 0.8  # the keywords are easy for sentence embeddings
+
+
+def test_refused_like_the_trained_backend_before_any_fit(learn_suite: WriteSuite, capsys: Capsys) -> None:
+    # a budget below the class count: `kind: trained` refuses it, so does learn-curve (email-routing: 6 classes)
+    assert bad(capsys, str(SUITES / "email-routing.yaml"), "--task", "email-routing", "--labels", "2,12") == (
+        "error: bench learn-curve: --labels: 2 labels is fewer than the 6 classes of task 'email-routing': some class "
+        "would have no example (use at least 6 labels, or 'all')")
+    suite = str(learn_suite())
+    assert bad(capsys, suite, "--task", "triage", "--strategy", "") == (
+        "error: bench learn-curve: --strategy: no strategy given (use one or more of random, uncertainty, "
+        "comma-separated)")
+    assert bad(capsys, suite, "--task", "triage", "--strategy", " , ").endswith("--strategy: no strategy given "
+                                                                                 "(use one or more of random, "
+                                                                                 "uncertainty, comma-separated)")
+    assert bad(capsys, suite, "--task", "triage", "--labels", "").endswith("--labels: no label count given "
+                                                                          "(e.g. --labels 8,16,all)")
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_work(learn_suite: WriteSuite, tmp_path: Path,
+                                                                         capsys: Capsys) -> None:
+    suite = str(learn_suite())
+    assert bad(capsys, suite, "--task", "triage", "--labels", "8,all", "--out", "/proc/nope") == (
+        "error: bench learn-curve: --out: cannot write to /proc/nope: No such file or directory (give a folder you "
+        "can create and write)")  # one line on stderr: no fit ran (bad() checks), none of its progress lines
+    (tmp_path / "file").write_text("x")
+    assert bad(capsys, suite, "--task", "triage", "--labels", "8,all", "--out", str(tmp_path / "file" / "curve")) == (
+        f"error: bench learn-curve: --out: cannot write to {tmp_path / 'file' / 'curve'}: Not a directory (give a "
+        "folder you can create and write)")
+
+
+def test_labels_all_alone_measures_the_optimum(learn_suite: WriteSuite, capsys: Capsys) -> None:
+    assert main(["learn-curve", str(learn_suite()), "--task", "triage", "--labels", "all", "--seeds", "1",
+                 "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(p["strategy"], p["labels"], p["pct_mean"]) for p in document["points"]["accuracy"]] == [("all", 36, 100.0)]
