@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bench.cli.arg_types import non_empty
 from bench.cli.output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, describe_os_error, err, print_error
 from bench.errors import RUN_DIR_NOTE, BenchError, SpecError
 
@@ -20,13 +21,6 @@ def _csv(value: str) -> tuple[str, ...]:
     if not parts:
         raise argparse.ArgumentTypeError(f"no id given in '{value}': give one or more, comma-separated")
     return parts
-
-
-def _non_empty(value: str) -> str:
-    """A value that must not be empty or blank (an empty --by would silently report no slices)."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError("empty value: give one (e.g. --by priority)")
-    return value.strip()
 
 
 def _price(value: str) -> tuple[str, float]:
@@ -105,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "md", "csv", "json", "html"], default="table")
     report.add_argument("--out", type=Path, help="write the report here instead of stdout (table: as plain "
                         "text; html: default report.html in the first run directory)")
-    report.add_argument("--by", metavar="TAG", type=_non_empty, help="also metrics per value of this item tag (the "
+    report.add_argument("--by", metavar="TAG", type=non_empty, help="also metrics per value of this item tag (the "
                         "datasets' tags, e.g. priority), each slice tested against the rest "
                         "(csv: the slice rows only)")
     _add_cost_options(report)
