@@ -38,12 +38,21 @@ def _member(part: int | str) -> str | None:
     'dict[str,str]'), or None when `part` is an ordinary key."""
     if not isinstance(part, str):
         return None
-    if part in _SCALAR_MEMBERS:
-        return _SCALAR_MEMBERS[part]
+    scalar = part.removeprefix("constrained-")  # an int with ge=..., a str with a pattern
+    if scalar in _SCALAR_MEMBERS:
+        return _SCALAR_MEMBERS[scalar]
     if part.startswith("literal["):
         return part.removeprefix("literal[").removesuffix("]")
     kinds = {"dict[": "a mapping", "list[": "a list", "tuple[": "a list", "set[": "a list"}
     return next((name for prefix, name in kinds.items() if part.startswith(prefix)), None)
+
+
+def _member_text(err: Any) -> str:
+    """'a whole number' for a value of the wrong type; 'a whole number (Input should be greater than or equal to
+    2)' for one of the member's type that breaks its constraint."""
+    name = str(_member(err["loc"][-1]))
+    wrong_type = err["type"].endswith(("_type", "_parsing")) or err["type"] == "literal_error"
+    return name if wrong_type else f"{name} ({err['msg']})"
 
 
 def _merge_unions(errors: list[Any]) -> list[Any]:
@@ -57,11 +66,11 @@ def _merge_unions(errors: list[Any]) -> list[Any]:
     merged, done = [], set()
     for err in errors:
         parent = tuple(err["loc"])[:-1]
-        if len(groups.get(parent, [])) < 2:
+        if len(groups.get(parent, [])) < 2 or err not in groups[parent]:
             merged.append(err)
         elif parent not in done:
             done.add(parent)
-            names = [str(_member(e["loc"][-1])) for e in groups[parent]]
+            names = [_member_text(e) for e in groups[parent]]
             merged.append({"loc": parent, "type": "union_type", "msg": " or ".join(dict.fromkeys(names)),
                            "input": err.get("input")})
     return merged
