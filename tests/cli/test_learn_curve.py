@@ -106,7 +106,10 @@ def test_real_minilm_embed_logreg(learn_suite: WriteSuite, tmp_path: Path, capsy
 
 
 def test_refused_like_the_trained_backend_before_any_fit(learn_suite: WriteSuite, capsys: Capsys) -> None:
-    # a budget below the class count: `kind: trained` refuses it, so does learn-curve (email-routing: 6 classes)
+    # a budget below the class count: `kind: trained` refuses it, so does learn-curve (the tester's 7-class pool)
+    assert bad(capsys, str(SUITES / "ticket-triage.yaml"), "--task", "ticket-triage", "--labels", "2") == (
+        "error: bench learn-curve: --labels: 2 labels is fewer than the 7 classes of task 'ticket-triage': some class "
+        "would have no example (use at least 7 labels, or 'all')")
     assert bad(capsys, str(SUITES / "email-routing.yaml"), "--task", "email-routing", "--labels", "2,12") == (
         "error: bench learn-curve: --labels: 2 labels is fewer than the 6 classes of task 'email-routing': some class "
         "would have no example (use at least 6 labels, or 'all')")
@@ -138,3 +141,14 @@ def test_labels_all_alone_measures_the_optimum(learn_suite: WriteSuite, capsys: 
                  "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [(p["strategy"], p["labels"], p["pct_mean"]) for p in document["points"]["accuracy"]] == [("all", 36, 100.0)]
+
+
+def test_the_run_directory_reports_only_the_task_it_measured(tmp_path: Path, capsys: Capsys) -> None:
+    # ticket-triage.yaml also has ticket-priority: its cost table was printed, empty
+    out = tmp_path / "curve"
+    assert main(["learn-curve", str(SUITES / "ticket-triage.yaml"), "--task", "ticket-triage", "--labels", "all",
+                 "--seeds", "1", "--out", str(out), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out / "run"), "--profiles", "aws-c7i-2xlarge"]) == 0
+    table = capsys.readouterr().out
+    assert "cost: ticket-triage" in table and "ticket-priority" not in table
