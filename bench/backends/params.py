@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from bench.backends.base import BackendParamsBase, TaskRefusal
 from bench.learn.params import classifier_params
@@ -128,13 +129,21 @@ class FakeParams(BackendParamsBase):
     """How it dies: os._exit(1), or the signal a native engine crash (or the OOM killer) would end it with."""
 
 
+def _label_budget(value: object) -> object:
+    """`all` or a whole number ≥ 2 (a classifier needs two labels); anything else is one error (not one per member
+    of the union: `labels.int: ...` and `labels: Input should be 'all'`)."""
+    if value == "all" or (type(value) is int and value >= 2):
+        return value
+    raise PydanticCustomError("label_budget_type", "a whole number ≥ 2 or 'all'")
+
+
 class TrainedParams(BackendParamsBase):
     """A specialized model trained on the task's train split (bench/backends/trained.py, docs/trained.md)."""
 
     kind: Literal["trained"] = "trained"
     model: Literal["tfidf_logreg", "embed_logreg", "setfit"]
     """The classifier (bench.learn.classifiers): TF-IDF or MiniLM embeddings + logistic regression, or SetFit."""
-    labels: StrictInt | Literal["all"] = "all"
+    labels: Annotated[StrictInt | Literal["all"], BeforeValidator(_label_budget)] = "all"
     """Label budget: how many train items it learns from (drawn seeded and stratified by label), or all."""
     seed: StrictInt = 0
     """Seeds the draw of the labelled items and the classifier's training."""
@@ -144,13 +153,6 @@ class TrainedParams(BackendParamsBase):
     """torch intra-op threads while answering (embed_logreg, setfit; training keeps torch's default). One item at
     a time is a few small matrix products: on 2 shared cores, MiniLM took a median 25-33 ms an item with 1 thread
     and 390-1160 ms with 2 (threads spinning in barriers while other processes hold the cores; docs/trained.md)."""
-
-    @field_validator("labels")
-    @classmethod
-    def _positive_budget(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 2:
-            raise ValueError("a label budget is at least 2 (a classifier needs two labels), or all")
-        return value
 
     @model_validator(mode="after")
     def _known_params(self) -> TrainedParams:

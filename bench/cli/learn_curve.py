@@ -24,7 +24,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("suite", type=Path, help="suite YAML file")
     p.add_argument("--task", required=True, help="task id (a choices task, or JSON with a label field)")
     p.add_argument("--model", default="tfidf_logreg", help="classifier kind: tfidf_logreg, embed_logreg, setfit")
-    p.add_argument("--labels", default="8,16,32,64,128,all", help="label budgets, ascending; 'all' = the whole pool")
+    p.add_argument("--labels", default="8,16,32,64,128,all",
+                   help="label budgets, ascending; 'all' = the whole pool (alone: the optimum only)")
     p.add_argument("--strategy", default="random,uncertainty", help="comma-separated: random, uncertainty")
     p.add_argument("--query", default="margin", help="uncertainty measure: margin (default) or least-confidence")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
@@ -43,7 +44,7 @@ def parse_budgets(text: str) -> tuple[int, ...]:
             raise SpecError([Problem("bench learn-curve", "--labels", f"'{part}' is not a whole number or 'all'",
                                      "e.g. --labels 8,16,32,all")])
         budgets.append(int(part))
-    if not budgets:
+    if not budgets and ALL not in (p.strip() for p in text.split(",")):
         raise SpecError([Problem("bench learn-curve", "--labels", "no label count given", "e.g. --labels 8,16,all")])
     return tuple(sorted(set(budgets)))
 
@@ -57,6 +58,20 @@ def config_of(args: argparse.Namespace) -> CurveConfig:
 
     strategies = tuple(s.strip() for s in args.strategy.split(",") if s.strip())
     return CurveConfig(checked_kind(args.model), parse_budgets(args.labels), strategies, args.seeds, args.query)
+
+
+def check_out(path: Path) -> None:
+    """Create `path` (a folder) and write a probe file in it, so a folder that cannot hold the outputs is refused
+    before the curve is measured: SpecError (one line, the path and the system's words for the cause)."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SpecError([Problem("bench learn-curve", "--out", f"cannot write to {path}: {exc.strerror or exc}",
+                                 "give a folder you can create and write")]) from None
 
 
 def _progress(fit: Fit) -> None:
@@ -105,6 +120,8 @@ def learn_curve(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     suite, task = prepare(args.suite, args.task, config)
+    if args.out is not None:
+        check_out(args.out)
     measured = measure(task, config, _progress)
     if args.out is not None:
         for path in write_all(args.out, measured.document, measured.records):

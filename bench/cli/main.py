@@ -10,12 +10,17 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bench.cli.arg_types import non_empty
 from bench.cli.output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, describe_os_error, err, print_error
 from bench.errors import RUN_DIR_NOTE, BenchError, SpecError
 
 
 def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+    """Comma-separated ids; an empty list is refused (it would silently mean "all" or "none")."""
+    parts = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not parts:
+        raise argparse.ArgumentTypeError(f"no id given in '{value}': give one or more, comma-separated")
+    return parts
 
 
 def _price(value: str) -> tuple[str, float]:
@@ -92,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="recompute summary.json and report.md from runs' records")
     report.add_argument("run_dir", type=Path, nargs="+", help="one or more run directories (combined in one report)")
     report.add_argument("--format", choices=["table", "md", "csv", "json", "html"], default="table")
-    report.add_argument("--out", type=Path, help="write the report here instead of stdout (html: default report.html"
-                        " in the first run directory)")
-    report.add_argument("--by", metavar="TAG", help="also metrics per value of this item tag (the datasets' tags, "
-                        "e.g. priority), each slice tested against the rest "
+    report.add_argument("--out", type=Path, help="write the report here instead of stdout (table: as plain "
+                        "text; html: default report.html in the first run directory)")
+    report.add_argument("--by", metavar="TAG", type=non_empty, help="also metrics per value of this item tag (the "
+                        "datasets' tags, e.g. priority), each slice tested against the rest "
                         "(csv: the slice rows only)")
     _add_cost_options(report)
     compare = sub.add_parser("compare", help="baseline vs candidate with significance tests; exit 1 on regression")

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.cli.arg_types import non_empty
 from bench.cli.output import EXIT_OK, err, out, print_json
 from bench.results.atomic import write_text_atomic
 
@@ -21,12 +22,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     route = sub.add_parser("route", help="replay small-model-first routing over runs' records: accuracy, cost, "
                            "latency, RouteLLM metrics (no model is run)")
     route.add_argument("run_dir", type=Path, nargs="+", help="run directories holding both models' records")
-    route.add_argument("--small", required=True, help="model id of the small (weak, cheap) model")
-    route.add_argument("--large", required=True, help="model id of the large (strong) model")
-    route.add_argument("--signal", help="the small model's confidence signal to threshold: max_prob, margin, "
-                       "entropy, token_logprob_mean, token_logprob_min, json_valid (default: the first of max_prob, "
-                       "token_logprob_mean, json_valid the records carry)")
-    route.add_argument("--task", help="only this task (default: every task both models ran)")
+    route.add_argument("--small", required=True, type=non_empty, help="model id of the small (weak, cheap) model")
+    route.add_argument("--large", required=True, type=non_empty, help="model id of the large (strong) model")
+    route.add_argument("--signal", type=non_empty, help="the small model's confidence signal to threshold: max_prob, "
+                       "margin, entropy, token_logprob_mean, token_logprob_min, json_valid (default: the first of "
+                       "max_prob, token_logprob_mean, json_valid the records carry)")
+    route.add_argument("--task", type=non_empty, help="only this task (default: every task both models ran)")
     route.add_argument("--threshold", type=float, action="append", default=[],
                        help="also evaluate this fixed cut, in the signal's units (repeatable)")
     route.add_argument("--max-loss", type=float, default=1.0,

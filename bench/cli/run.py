@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -137,19 +139,33 @@ def report(args: argparse.Namespace) -> int:
     summaries = [_summary(store, _cost_options(args)) for store in stores]
     if args.format == "html":
         return _write_html(stores, summaries, args, slices)
-    if args.format == "table":
-        for summary in summaries:
-            print_comparison(summary, out)
-            print_costs(summary.costs, list(summary.primary_metrics), out, tables=True)
-        print_slices(slices, out)
+    if args.format == "table" and args.out is None:
+        _print_tables(summaries, slices, out)
         return EXIT_OK
-    text = _render(args.format, summaries, [store.read_manifest() for store in stores], slices)
+    if args.format == "table":
+        text = _table_text(summaries, slices)
+    else:
+        text = _render(args.format, summaries, [store.read_manifest() for store in stores], slices)
     if args.out is None:
         sys.stdout.write(mask(text))
     else:
         write_text_atomic(args.out, text)
         err.print(f"report: {args.out}", markup=False)
     return EXIT_OK
+
+
+def _print_tables(summaries: list[Summary], slices: list[SliceReport], console: Console) -> None:
+    for summary in summaries:
+        print_comparison(summary, console)
+        print_costs(summary.costs, list(summary.primary_metrics), console, tables=True)
+    print_slices(slices, console)
+
+
+def _table_text(summaries: list[Summary], slices: list[SliceReport]) -> str:
+    """The table report as plain text (no colour codes, 160 columns), for --format table --out FILE."""
+    buffer = io.StringIO()
+    _print_tables(summaries, slices, Console(file=buffer, width=160, color_system=None))
+    return buffer.getvalue()
 
 
 def _summary(store: RunStore, options: CostOptions) -> Summary:

@@ -30,7 +30,7 @@ from bench.metrics.columns import RecordColumns
 from bench.metrics.records import CellSegment, ItemRecord
 from bench.registry import suggest
 from bench.results.schema import Manifest
-from bench.suite.spec import Requirements
+from bench.suite.spec import NO_BASIS, Requirements
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ def with_prices(profiles: dict[str, HardwareProfile], prices: dict[str, float]) 
         for pid, p in profiles.items()}
 
 
+NO_PRICE = "no price set: suite cost.usd_per_hour or --usd-per-hour"
+"""The price basis of this machine when neither the suite nor a matching hardware profile prices it."""
+
+
 def local_machine(manifest: Manifest, profiles: dict[str, HardwareProfile]) -> LocalMachine:
     """This machine's price and power: its matching profile if any, the suite's price when it sets one."""
     machine, cost, calibration = manifest.machine, manifest.cost, manifest.calibration or {}
@@ -63,8 +67,9 @@ def local_machine(manifest: Manifest, profiles: dict[str, HardwareProfile]) -> L
         raise SpecError([Problem("cost.profile", matched, "unknown hardware profile",
                                  suggest(matched, list(profiles)))])
     profile = profiles.get(matched) if matched else None
-    usd, basis = (cost.usd_per_hour, cost.basis) if cost.usd_per_hour > 0 or profile is None else \
-        profile_usd_per_hour(profile)
+    unpriced = (0.0, NO_PRICE if cost.basis == NO_BASIS else cost.basis)
+    usd, basis = (cost.usd_per_hour, cost.basis) if cost.usd_per_hour > 0 else \
+        profile_usd_per_hour(profile) if profile is not None else unpriced
     tdp, tdp_basis = ((profile.tdp_w, f"profile {profile.id}") if profile else
                       (ASSUMED_WATTS_PER_CORE * cores, f"assumed {ASSUMED_WATTS_PER_CORE:.0f} W per physical core: "
                        "no hardware profile matches this CPU"))

@@ -43,8 +43,11 @@ def _bad(location: str, message: str, hint: str) -> SpecError:
     return SpecError([Problem("bench learn-curve", location, message, hint)])
 
 
-def check_config(config: CurveConfig, pool_size: int, pool_file: str) -> None:
-    """SpecError (one line) for an unknown strategy or query, or a label budget below 2 or above the pool."""
+def check_config(config: CurveConfig, pool_size: int, pool_file: str, task: tuple[str, int]) -> None:
+    """SpecError (one line) for no strategy, an unknown strategy or query, or a label budget below 2, below the
+    number of classes of `task` (its id, its class count; as the `trained` backend refuses) or above the pool."""
+    if not config.strategies:
+        raise _bad("--strategy", "no strategy given", f"use one or more of {', '.join(STRATEGIES)}, comma-separated")
     for strategy in config.strategies:
         if strategy not in STRATEGIES:
             raise _bad("--strategy", f"unknown strategy '{strategy}'", f"use {', '.join(STRATEGIES)}")
@@ -53,6 +56,9 @@ def check_config(config: CurveConfig, pool_size: int, pool_file: str) -> None:
     for budget in config.budgets:
         if budget < 2:
             raise _bad("--labels", f"{budget} labels cannot train a classifier", "use at least 2 labels")
+        if budget < task[1]:
+            raise _bad("--labels", f"{budget} labels is fewer than the {task[1]} classes of task '{task[0]}': some "
+                       "class would have no example", f"use at least {task[1]} labels, or 'all'")
         if budget > pool_size:
             raise SpecError([Problem(pool_file, "--labels", f"{budget} labels is more than the {pool_size} items "
                                      "of the train pool", f"use at most {pool_size}, or 'all'")])
@@ -116,7 +122,7 @@ def seed_fits(task: LabelTask, config: CurveConfig, factory: Factory, seed: int)
     start = time.perf_counter()
     model = factory(seed).fit(task.pool.texts, task.pool.labels)
     yield evaluate(task, model, range(len(task.pool.texts)), (ALL, seed, time.perf_counter() - start))
-    for strategy in config.strategies:
+    for strategy in config.strategies if config.budgets else ():  # `--labels all` alone: the optimum only
         source = rounds(task.pool, config.budgets, lambda: factory(seed), query_strategy(strategy, config.query), seed)
         for point, seconds in _timed(source):
             yield evaluate(task, point.model, [int(i) for i in point.indices], (strategy, seed, seconds))
@@ -133,7 +139,8 @@ def run_curve(task: LabelTask, config: CurveConfig, factory: Factory) -> Iterato
 @dataclass(frozen=True)
 class Point:
     """One curve point: strategy, labels, metric, mean over seeds with its 95% t-interval, the same for % of
-    optimum, and n (seeds). Intervals are None with a single seed."""
+    optimum, and n (seeds). Intervals are None with a single seed; they are clipped to the metric's range (scores
+    to [0, 1], % of optimum to ≥ 0)."""
 
     strategy: str
     labels: int
@@ -159,6 +166,14 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return mean, mean - half, mean + half
 
 
+def _clipped(interval: tuple[float, float | None, float | None], low: float, high: float = math.inf
+             ) -> tuple[float, float | None, float | None]:
+    """(mean, low, high) with the interval's ends clipped to the metric's range [low, high] (a t-interval of a
+    proportion can reach below 0 or above 1 with few seeds)."""
+    mean, lo, hi = interval
+    return (mean, None if lo is None else min(max(lo, low), high), None if hi is None else min(max(hi, low), high))
+
+
 def _pct(value: float, optimum: float) -> float:
     return 100.0 * (value / optimum) if optimum > 0 else (100.0 if value >= optimum else 0.0)
 
@@ -170,8 +185,8 @@ def points(fits: Sequence[Fit], metric: str) -> list[Point]:
     out = []
     for strategy, labels in keys:
         group = [f for f in fits if (f.strategy, f.labels) == (strategy, labels)]
-        mean, low, high = t_interval([f.scores[metric] for f in group])
-        pct = t_interval([_pct(f.scores[metric], optimum[f.seed]) for f in group])
+        mean, low, high = _clipped(t_interval([f.scores[metric] for f in group]), 0.0, 1.0)  # label scores: 0-1
+        pct = _clipped(t_interval([_pct(f.scores[metric], optimum[f.seed]) for f in group]), 0.0)
         out.append(Point(strategy, labels, metric, mean, low, high, *pct, len(group)))
     return out
 

@@ -47,7 +47,7 @@ def prepare(path: Path, task_id: str, config: CurveConfig) -> tuple[LoadedSuite,
     """The suite at `path` and its checked task, with `config` checked; SpecError (one line) for any bad input."""
     suite = load_suite(path)
     task = label_task(suite, task_id)
-    check_config(config, len(task.pool.texts), task.where)
+    check_config(config, len(task.pool.texts), task.where, (task_id, len(task.classes)))
     return suite, task
 
 

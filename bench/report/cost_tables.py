@@ -94,9 +94,12 @@ def print_costs(costs: CostSection, task_ids: list[str], console: Console, table
     if not tables:
         return
     for task_id in task_ids:
+        rows = cost_table_rows(costs, task_id)
+        if not rows:  # a task of the suite that has no cell in this run (--tasks, or learn-curve's run)
+            continue
         table = Table(title=f"cost: {task_id}", title_justify="left")
         for column in COST_COLUMNS:
             table.add_column(column, justify="left" if column in {"model", "hardware", "basis"} else "right")
-        for row in cost_table_rows(costs, task_id):
+        for row in rows:
             table.add_row(*row)
         console.print(table)

@@ -114,9 +114,11 @@ def _run_columns(runs: Sequence[RunData], columns: list[str]) -> list[str]:
 
 
 def _task_ids(runs: Sequence[RunData]) -> list[str]:
+    """The tasks with a cell in some run, in suite order (a suite task a run left out gets no empty section)."""
     seen: dict[str, None] = {}
     for run in runs:
-        seen.update(dict.fromkeys(run.summary.primary_metrics))
+        measured = {cell.task_id for cell in run.summary.cells}
+        seen.update(dict.fromkeys(t for t in run.summary.primary_metrics if t in measured))
     return list(seen)
 
 

@@ -28,10 +28,59 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_SCALAR_MEMBERS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
+                   "none": "null"}
+"""Pydantic's location tag of a scalar member of a union -> how a problem names it."""
+
+
+def _member(part: int | str) -> str | None:
+    """How a problem names the union member whose tag ends an error's location ('int', "literal['all']",
+    'dict[str,str]'), or None when `part` is an ordinary key."""
+    if not isinstance(part, str):
+        return None
+    scalar = part.removeprefix("constrained-")  # an int with ge=..., a str with a pattern
+    if scalar in _SCALAR_MEMBERS:
+        return _SCALAR_MEMBERS[scalar]
+    if part.startswith("literal["):
+        return part.removeprefix("literal[").removesuffix("]")
+    kinds = {"dict[": "a mapping", "list[": "a list", "tuple[": "a list", "set[": "a list"}
+    return next((name for prefix, name in kinds.items() if part.startswith(prefix)), None)
+
+
+def _member_text(err: Any) -> str:
+    """'a whole number' for a value of the wrong type; 'a whole number (Input should be greater than or equal to
+    2)' for one of the member's type that breaks its constraint."""
+    name = str(_member(err["loc"][-1]))
+    wrong_type = err["type"].endswith(("_type", "_parsing")) or err["type"] == "literal_error"
+    return name if wrong_type else f"{name} ({err['msg']})"
+
+
+def _merge_unions(errors: list[Any]) -> list[Any]:
+    """The errors with those of one value against every member of a union (one per member, each ending in the
+    member's tag) merged into one error at the value's location: "a whole number or 'all'"."""
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for err in errors:
+        loc = tuple(err["loc"])
+        if len(loc) > 1 and _member(loc[-1]) is not None:
+            groups.setdefault(loc[:-1], []).append(err)
+    merged, done = [], set()
+    for err in errors:
+        parent = tuple(err["loc"])[:-1]
+        if len(groups.get(parent, [])) < 2 or err not in groups[parent]:
+            merged.append(err)
+        elif parent not in done:
+            done.add(parent)
+            names = [_member_text(e) for e in groups[parent]]
+            merged.append({"loc": parent, "type": "union_type", "msg": " or ".join(dict.fromkeys(names)),
+                           "input": err.get("input")})
+    return merged
+
+
 def pydantic_problems(exc: ValidationError, file: str, raw: Any = None, root: Any = None) -> list[Problem]:
-    """Turn pydantic errors into one Problem each, with 'did you mean' hints for unknown keys."""
+    """Turn pydantic errors into one Problem each, with 'did you mean' hints for unknown keys (one for a value
+    that fits no member of a union)."""
     problems = []
-    errors = exc.errors()
+    errors = _merge_unions(list(exc.errors()))
     failed = [tuple(e["loc"]) for e in errors]
     for err in errors:
         loc = tuple(err["loc"])

@@ -231,11 +231,16 @@ class TaskSpec(Strict):
         return value
 
 
+NO_BASIS = "basis not given"
+"""The cost basis of a suite that sets a price without saying where it comes from."""
+
+
 class CostSpec(Strict):
     """What one hour of this machine costs, and dated price overrides for hardware profiles."""
 
     usd_per_hour: float = Field(0.0, ge=0.0)
-    basis: str = "not set"
+    basis: str = NO_BASIS
+    """Where the price comes from (a quote, a price list and its date), printed beside it: `× $1.0/h (basis)`."""
     profile: str | None = None
     """Price and power this machine as this hardware profile (when usd_per_hour is not set)."""
     prices: dict[str, float] = {}
@@ -243,6 +248,12 @@ class CostSpec(Strict):
     monthly_tasks: StrictInt = Field(100_000, ge=1)
     """Tasks per month at which the cost section totals a month: inference at this volume plus, for a trained
     model, its one-off training (bench.cost.rows.with_monthly)."""
+
+    @field_validator("basis")
+    @classmethod
+    def _legacy_basis(cls, value: str) -> str:
+        """Runs written before the default was renamed say "not set", which read as if the price were unset."""
+        return NO_BASIS if value == "not set" else value
 
 
 class LoadSpec(Strict):

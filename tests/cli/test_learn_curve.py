@@ -103,3 +103,52 @@ def test_real_minilm_embed_logreg(learn_suite: WriteSuite, tmp_path: Path, capsy
     assert document["kind"] == "embed_logreg"
     full = next(p for p in document["points"]["accuracy"] if p["strategy"] == "all")
     assert full["pct_mean"] == 100.0 and full["mean"] > 0.8  # the keywords are easy for sentence embeddings
+
+
+def test_refused_like_the_trained_backend_before_any_fit(learn_suite: WriteSuite, capsys: Capsys) -> None:
+    # a budget below the class count: `kind: trained` refuses it, so does learn-curve (the tester's 7-class pool)
+    assert bad(capsys, str(SUITES / "ticket-triage.yaml"), "--task", "ticket-triage", "--labels", "2") == (
+        "error: bench learn-curve: --labels: 2 labels is fewer than the 7 classes of task 'ticket-triage': some class "
+        "would have no example (use at least 7 labels, or 'all')")
+    assert bad(capsys, str(SUITES / "email-routing.yaml"), "--task", "email-routing", "--labels", "2,12") == (
+        "error: bench learn-curve: --labels: 2 labels is fewer than the 6 classes of task 'email-routing': some class "
+        "would have no example (use at least 6 labels, or 'all')")
+    suite = str(learn_suite())
+    assert bad(capsys, suite, "--task", "triage", "--strategy", "") == (
+        "error: bench learn-curve: --strategy: no strategy given (use one or more of random, uncertainty, "
+        "comma-separated)")
+    assert bad(capsys, suite, "--task", "triage", "--strategy", " , ").endswith("--strategy: no strategy given "
+                                                                                 "(use one or more of random, "
+                                                                                 "uncertainty, comma-separated)")
+    assert bad(capsys, suite, "--task", "triage", "--labels", "").endswith("--labels: no label count given "
+                                                                          "(e.g. --labels 8,16,all)")
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_work(learn_suite: WriteSuite, tmp_path: Path,
+                                                                         capsys: Capsys) -> None:
+    suite = str(learn_suite())
+    assert bad(capsys, suite, "--task", "triage", "--labels", "8,all", "--out", "/proc/nope") == (
+        "error: bench learn-curve: --out: cannot write to /proc/nope: No such file or directory (give a folder you "
+        "can create and write)")  # one line on stderr: no fit ran (bad() checks), none of its progress lines
+    (tmp_path / "file").write_text("x")
+    assert bad(capsys, suite, "--task", "triage", "--labels", "8,all", "--out", str(tmp_path / "file" / "curve")) == (
+        f"error: bench learn-curve: --out: cannot write to {tmp_path / 'file' / 'curve'}: Not a directory (give a "
+        "folder you can create and write)")
+
+
+def test_labels_all_alone_measures_the_optimum(learn_suite: WriteSuite, capsys: Capsys) -> None:
+    assert main(["learn-curve", str(learn_suite()), "--task", "triage", "--labels", "all", "--seeds", "1",
+                 "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(p["strategy"], p["labels"], p["pct_mean"]) for p in document["points"]["accuracy"]] == [("all", 36, 100.0)]
+
+
+def test_the_run_directory_reports_only_the_task_it_measured(tmp_path: Path, capsys: Capsys) -> None:
+    # ticket-triage.yaml also has ticket-priority: its cost table was printed, empty
+    out = tmp_path / "curve"
+    assert main(["learn-curve", str(SUITES / "ticket-triage.yaml"), "--task", "ticket-triage", "--labels", "all",
+                 "--seeds", "1", "--out", str(out), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out / "run"), "--profiles", "aws-c7i-2xlarge"]) == 0
+    table = capsys.readouterr().out
+    assert "cost: ticket-triage" in table and "ticket-priority" not in table

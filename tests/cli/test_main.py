@@ -283,3 +283,62 @@ def test_run_computes_the_summary_once_and_prints_what_it_wrote(suite: Path, tmp
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((run_dir / "summary.json").read_text())
     assert printed["costs"]["requirements"]["min_accuracy"] == 0.42
+
+
+def _argparse_error(argv: list[str], capsys: Capsys) -> str:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["run", "s.yaml", "--models", ""], "bench run: error: argument --models: no id given in '': give one or more, "
+     "comma-separated"),
+    (["plan", "s.yaml", "--tasks", " , "], "bench plan: error: argument --tasks: no id given in ' , ': give one or "
+     "more, comma-separated"),
+    (["report", "r", "--profiles", ""], "bench report: error: argument --profiles: no id given in '': give one or "
+     "more, comma-separated"),
+    (["report", "r", "--by", ""], "bench report: error: argument --by: empty value: give one, or leave the option out"),
+])
+def test_empty_values_are_refused_not_ignored(argv: list[str], line: str, capsys: Capsys) -> None:
+    # each ran with exit 0 before: --models "" ran every model, --by "" reported no slices
+    assert _argparse_error(argv, capsys) == line
+
+
+def test_report_table_out_writes_the_file_and_cost_tables_only_for_run_tasks(suite: Path, tmp_path: Path,
+                                                                           capsys: Capsys) -> None:
+    assert main(["run", str(suite), "--tasks", "triage", "--format", "json"]) == 0
+    (run_dir,) = run_dirs(tmp_path / "results")
+    capsys.readouterr()
+    target = tmp_path / "report.txt"
+    assert main(["report", str(run_dir), "--format", "table", "--out", str(target), "--profiles",
+                 "aws-c7i-2xlarge"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip() == f"report: {target}"
+    text = target.read_text()
+    assert "task: triage" in text and "cost: triage" in text and "\x1b[" not in text  # plain text, no colour codes
+    assert "echo" not in text  # the suite's other task has no cell in this run: no (empty) cost table
+    assert main(["report", str(run_dir), "--profiles", "aws-c7i-2xlarge"]) == 0
+    assert capsys.readouterr().out == text  # the same table on stdout
+    page = tmp_path / "report.html"
+    assert main(["report", str(run_dir), "--format", "html", "--out", str(page), "--profiles", "aws-c7i-2xlarge"]) == 0
+    html = page.read_text()
+    assert 'id="comparison-triage"' in html and "<h3>echo</h3>" not in html and "echo" not in html
+
+
+def test_a_price_without_a_basis_says_so(write_suite: WriteSuite, labels_jsonl: Path, tmp_path: Path,
+                                         capsys: Capsys) -> None:
+    suite = write_suite(fake_suite(labels_jsonl, cost={"usd_per_hour": 1.0}))
+    assert main(["run", str(suite), "--tasks", "triage", "--models", "fake-a", "--profiles", "aws-c7i-2xlarge"]) == 0
+    assert "× $1.0/h (basis not given)" in capsys.readouterr().out  # was "(not set)", as if the price were unset
+    (run_dir,) = run_dirs(tmp_path / "results")
+    assert main(["report", str(run_dir), "--format", "md", "--profiles", "aws-c7i-2xlarge"]) == 0
+    md = capsys.readouterr().out
+    assert "× $1.0/h (basis not given)" in md and "$1.0/h (basis not given); power" in md
+    assert "not set" not in md
+    manifest = run_dir / "manifest.json"  # a run written before the rename: its manifest says "not set"
+    assert '"basis": "basis not given"' in manifest.read_text()
+    manifest.write_text(manifest.read_text().replace('"basis not given"', '"not set"'))
+    assert main(["report", str(run_dir), "--format", "md", "--profiles", "aws-c7i-2xlarge"]) == 0
+    assert "not set" not in capsys.readouterr().out

@@ -142,3 +142,14 @@ def test_a_model_in_two_runs_is_refused(runs: dict[str, Path], capsys: Capsys) -
 def test_not_a_run_directory(tmp_path: Path, capsys: Capsys) -> None:
     assert main(["route", str(tmp_path), "--small", "a", "--large", "b"]) == 2
     assert "is not a run directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--signal", "--task", "--small"])
+def test_an_empty_option_is_refused_not_read_as_not_given(option: str, tmp_path: Path, capsys: Capsys) -> None:
+    # `--task ""` meant "every task" and `--signal ""` the default signal, silently
+    argv = {"--small": "small", "--large": "large", option: ""}
+    with pytest.raises(SystemExit) as caught:
+        main(["route", str(tmp_path), *[x for pair in argv.items() for x in pair]])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"bench route: error: argument {option}: empty value: give one, or leave the option out")

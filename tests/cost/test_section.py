@@ -62,7 +62,7 @@ def test_local_machine_unknown_cpu_falls_back_to_assumed_watts(profiles: dict[st
 def test_local_machine_unknown_cpu_without_a_price_is_free(profiles: dict[str, Any]) -> None:
     local = local_machine(manifest(), profiles)
     assert local.usd_per_hour == 0.0
-    assert local.price_basis == "not set"
+    assert local.price_basis == "no price set: suite cost.usd_per_hour or --usd-per-hour"  # not "(not set)"
 
 
 def test_local_machine_without_calibration_uses_defaults(profiles: dict[str, Any]) -> None:

@@ -87,3 +87,12 @@ def test_without_the_trained_extra_the_suite_says_what_to_install(
     line = refused(suite(tmp_path, {"model": "embed_logreg"}), capsys)
     assert "models[0].backend" in line and "needs sentence_transformers" in line
     assert "pip install -e '.[trained]'" in line
+
+
+@pytest.mark.parametrize(("labels", "shown"), [("lots", "'lots'"), (7.5, "7.5"), (True, "True"), ("16", "'16'"),
+                                               (1, "1"), (None, "None")])
+def test_a_label_budget_that_is_not_a_count_is_one_line(labels: Any, shown: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # was two lines for one problem: `labels.int: Input should be a valid integer` and `labels: Input should be 'all'`
+    line = refused(suite(tmp_path, {"labels": labels}), capsys)
+    assert line.endswith(f"models[0].backend.labels: a whole number ≥ 2 or 'all' (got {shown})")

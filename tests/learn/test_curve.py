@@ -60,6 +60,21 @@ def test_percent_of_optimum_is_per_seed() -> None:
     assert point.mean == pytest.approx(0.45)
 
 
+def test_intervals_are_clipped_to_the_metric_range() -> None:
+    # 2 seeds: t(0.975, 1) = 12.7, so the raw intervals reach below 0 (and above 1): accuracy -0.007..0.447 in the
+    # tester's run. Scores are clipped to [0, 1], % of optimum to >= 0 (it may exceed 100).
+    fits = [fit(ALL, 36, 0, 0.98), fit(ALL, 36, 1, 1.0), fit("random", 3, 0, 0.2), fit("random", 3, 1, 0.24),
+            fit("uncertainty", 3, 0, 0.98), fit("uncertainty", 3, 1, 1.0)]
+    low = next(p for p in points(fits, "accuracy") if p.strategy == "random")
+    assert (low.ci_low, low.pct_low) == (0.0, 0.0)
+    raw_low = t_interval([0.2, 0.24])[1]
+    assert raw_low is not None and raw_low < 0  # the unclipped end
+    assert low.ci_high == pytest.approx(0.22 + 12.706204736 * 0.02 * math.sqrt(2) / math.sqrt(2), rel=1e-6)
+    high = next(p for p in points(fits, "accuracy") if p.strategy == "uncertainty")
+    assert high.ci_high == 1.0 and high.pct_high == pytest.approx(100.0)
+    assert high.ci_low is not None and high.ci_low < 0.98  # only the end past the range moves
+
+
 def point(strategy: str, labels: int, pct: float) -> Point:
     return Point(strategy, labels, "accuracy", 0.0, None, None, pct, None, None, 1)
 
@@ -77,8 +92,11 @@ def test_labels_to_reach() -> None:
     (CurveConfig("tfidf_logreg", (1, 8)), "--labels: 1 labels cannot train a classifier"),
     (CurveConfig("tfidf_logreg", (8,), strategies=("random", "greedy")), "--strategy: unknown strategy 'greedy'"),
     (CurveConfig("tfidf_logreg", (8,), query="entropy"), "--query: unknown query 'entropy'"),
+    (CurveConfig("tfidf_logreg", (2, 8)), "--labels: 2 labels is fewer than the 7 classes of task 'tickets': some "
+     "class would have no example (use at least 7 labels, or 'all')"),
+    (CurveConfig("tfidf_logreg", (8,), strategies=()), "--strategy: no strategy given"),
 ])
 def test_bad_configs(config: CurveConfig, message: str) -> None:
     with pytest.raises(SpecError) as exc:
-        check_config(config, 350, "suites/data/ticket_triage/train_pool.jsonl")
+        check_config(config, 350, "suites/data/ticket_triage/train_pool.jsonl", ("tickets", 7))
     assert message in str(exc.value) and "\n" not in str(exc.value)

@@ -167,6 +167,15 @@ def test_wrong_type_names_the_field_and_the_value() -> None:
     assert problem.hint == "got 'many'"
 
 
+def test_a_value_that_fits_no_member_of_a_union_is_one_problem() -> None:
+    # pydantic reports one error per member (`expected.str: Input should be a valid string` and `expected: Input
+    # should be a valid dictionary`); the suite gets one line naming every member
+    suite = minimal_suite()
+    suite["tasks"][0]["dataset"]["fields"] = {"expected": 5}
+    [problem] = schema_problems(suite)
+    assert str(problem) == "suite.yaml: tasks[0].dataset.fields.expected: a string or a mapping (got 5)"
+
+
 def test_out_of_range_values_are_rejected() -> None:
     suite = minimal_suite(repetitions=0)
     suite["models"][0]["generation"] = {"top_p": 1.5, "max_tokens": 0}
