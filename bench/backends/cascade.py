@@ -27,14 +27,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bench.backends.base import BackendBase, BackendInfo, BackendParamsBase, Request, Result, backend_factory
 from bench.suite.spec import ModelSpec, TaskSpec
 
 Mode = Literal["choices", "json", "text"]
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
 SIGNAL_MODES: dict[str, frozenset[str]] = {
@@ -51,14 +60,7 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     signal: str
-    threshold: float
-
-    @field_validator("threshold")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
+    threshold: FiniteFloat
 
 
 class CascadeParams(BackendParamsBase):
@@ -70,17 +72,10 @@ class CascadeParams(BackendParamsBase):
     small: str = Field(min_length=1)
     large: str = Field(min_length=1)
     signal: str
-    threshold: float
+    threshold: FiniteFloat
     by_mode: dict[Mode, Rule] = Field(default_factory=dict)
     resolved: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Set by the plan (bench.suite.plan.resolve_refs): the specs of `small` and `large`; not written in a suite."""
-
-    @field_validator("threshold")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
 
     def rule(self, mode: str) -> Rule:
         """The rule for an answer mode: its by_mode entry, else signal + threshold."""

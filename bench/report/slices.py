@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from bench.metrics.slices import ALPHA, Slice
 from bench.report.naming import cell_name
+from bench.report.tables import quality_text
 from bench.results.schema import MetricRow
 from bench.results.slices import SliceReport
 
@@ -22,13 +23,6 @@ NOTE = (f"Each slice is tested against the rest of the cell's items on the item 
         f"exact test for 0/1 scores, a permutation test of the mean difference otherwise), p-values Holm-corrected "
         f"for the number of slices; ⚠ = below the rest at corrected p < {ALPHA} (docs/metrics.md).")
 
-
-def _pct(row: MetricRow | None) -> str:
-    if row is None or row.value is None:
-        return "–"
-    ci = f" [{row.ci_low * 100:.0f}–{row.ci_high * 100:.0f}]" if row.ci_low is not None and row.ci_high is not None \
-        else ""
-    return f"{row.value * 100:.1f}%{ci}"
 
 
 def _seconds(row: MetricRow | None) -> str:
@@ -66,7 +60,7 @@ def _row(s: Slice, names: list[str]) -> list[str]:
     rows = {r.metric: r for r in s.rows}
     test = s.test
     tested = "–" if test is None else f"{test.metric} ({test.method})"
-    return [s.value, str(s.n), *(_pct(rows.get(m)) for m in names), _pct(rows.get("error_rate")),
+    return [s.value, str(s.n), *(quality_text(rows.get(m)) for m in names), quality_text(rows.get("error_rate")),
             _seconds(rows.get(LATENCY[0])), _seconds(rows.get(LATENCY[1])), tested,
             _p(test.p_value if test else None), _p(test.p_holm if test else None),
             f"⚠ below the rest (n={s.n})" if s.flagged else ""]

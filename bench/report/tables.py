@@ -41,7 +41,8 @@ def _fmt(row: MetricRow | None, spec: str, scale: float = 1.0, suffix: str = "")
     return f"{row.value * scale:{spec}}{suffix}"
 
 
-def _quality(row: MetricRow | None) -> str:
+def quality_text(row: MetricRow | None) -> str:
+    """A proportion as a percentage with its CI, e.g. '61.0% [52–70]'; '–' when there is none."""
     if row is None or row.value is None:
         return "–"
     ci = f" [{row.ci_low * 100:.0f}–{row.ci_high * 100:.0f}]" if row.ci_low is not None and row.ci_high is not None \
@@ -60,7 +61,7 @@ def comparison_rows(summary: Summary) -> dict[str, list[list[str]]]:
         n = errors.n if errors else 0
         n_err = round(errors.value * n) if errors and errors.value is not None else 0
         tables.setdefault(cell.task_id, []).append([
-            cell_name(cell), _quality(metrics.get(primary)),
+            cell_name(cell), quality_text(metrics.get(primary)),
             _fmt(metrics.get("e2e_latency_s_p50"), ".3f", suffix=" s"),
             _fmt(metrics.get("decode_tps_p50"), ".1f"), _fmt(metrics.get("peak_rss_gb"), ".2f", suffix=" GB"),
             _fmt(metrics.get("usd_per_1000_tasks"), ".4f", suffix=""), f"{n - n_err}/{n_err}",
@@ -75,7 +76,7 @@ def baseline_row(summary: Summary, baseline: dict[str, Any]) -> list[str]:
     """A task's trivial baseline beside its models: its quality on the same items; no speed, never priced."""
     metrics = baseline_metrics(baseline)
     primary = metrics.get(summary.primary_metrics[baseline["task_id"]])
-    return [baseline["model_id"], _quality(primary), "–", "–", "–", "–", f"{baseline['n']}/0", "–", "baseline"]
+    return [baseline["model_id"], quality_text(primary), "–", "–", "–", "–", f"{baseline['n']}/0", "–", "baseline"]
 
 
 def baseline_metrics(baseline: dict[str, Any]) -> dict[str, MetricRow]:
@@ -121,12 +122,12 @@ def field_rows(summary: Summary) -> dict[str, tuple[list[str], list[list[str]]]]
         fields = [m.removeprefix("field.") for m in metrics if m.startswith("field.")]
         if fields:
             names, rows = tables.setdefault(cell.task_id, (fields, []))
-            rows.append([cell_name(cell), *(_quality(metrics.get(f"field.{f}")) for f in names)])
+            rows.append([cell_name(cell), *(quality_text(metrics.get(f"field.{f}")) for f in names)])
     for baseline in summary.baselines:
         if baseline["task_id"] in tables:
             names, rows = tables[baseline["task_id"]]
             base = baseline_metrics(baseline)
-            rows.append([baseline["model_id"], *(_quality(base.get(f"field.{f}")) for f in names)])
+            rows.append([baseline["model_id"], *(quality_text(base.get(f"field.{f}")) for f in names)])
     return tables
 
 
